@@ -1,0 +1,41 @@
+"""chainorder: the order in which a chain of Jacobians is multiplied.
+
+The pipeline, one module each::
+
+    network  ->  chain  ->  plan / orders  ->  execute  ->  results -> plots -> report
+    (explicit     (matrices,  (a bracketing,    (counted
+     Jacobians)    dims)       exact cost)       product)
+
+``import chainorder`` loads numpy only; pandas and matplotlib are imported by
+the table, plot and report modules when they are used.
+"""
+
+from __future__ import annotations
+
+from .chain import Chain
+from .costs import flops, input_first_cost, loss_first_cost, matmul_cost
+from .execute import Trace, TraceStep, multiply
+from .orders import ORDERS, available_orders, optimize, plan, register_order
+from .plan import Plan, Step, parse_bracketing
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Chain",
+    "ORDERS",
+    "Plan",
+    "Step",
+    "Trace",
+    "TraceStep",
+    "available_orders",
+    "flops",
+    "input_first_cost",
+    "loss_first_cost",
+    "matmul_cost",
+    "multiply",
+    "optimize",
+    "parse_bracketing",
+    "plan",
+    "register_order",
+    "__version__",
+]

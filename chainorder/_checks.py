@@ -1,0 +1,111 @@
+"""Input validation shared by the public entry points: dims, arrays, order names."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check_dims", "check_arrays", "check_positive_int"]
+
+
+def check_positive_int(value: Any, name: str) -> int:
+    """Return ``value`` as a Python int, or raise naming ``name`` if it is not an int >= 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and float(value).is_integer() and math.isfinite(value):
+            raise TypeError(
+                f"{name} must be an integer, got {value!r} ({type(value).__name__}); "
+                f"pass int({value!r}) if that is what you meant"
+            )
+        raise TypeError(f"{name} must be an integer >= 1, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+def check_dims(dims: Any, name: str = "dims") -> tuple[int, ...]:
+    """Return chain dims ``p0..pn`` as a tuple of Python ints, validated.
+
+    A chain of ``n`` matrices has ``n + 1`` dims; matrix ``i`` (1-based) is
+    ``p(i-1) x p(i)``. Every dim must be an integer >= 1 and there must be at
+    least two of them.
+    """
+    if isinstance(dims, (str, bytes)):
+        raise TypeError(f"{name} must be a sequence of integers p0..pn, got the string {dims!r}")
+    if not isinstance(dims, (Sequence, np.ndarray)):
+        if hasattr(dims, "__iter__"):
+            dims = list(dims)
+        else:
+            raise TypeError(
+                f"{name} must be a sequence of integers p0..pn, got {type(dims).__name__} {dims!r}"
+            )
+    if isinstance(dims, np.ndarray) and dims.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got an array of shape {dims.shape}")
+    if len(dims) < 2:
+        raise ValueError(
+            f"{name} must hold at least two integers (p0 and p1 for one matrix), got {list(dims)!r}"
+        )
+    return tuple(check_positive_int(p, f"{name}[{i}]") for i, p in enumerate(dims))
+
+
+def check_arrays(arrays: Any, name: str = "arrays") -> list[np.ndarray]:
+    """Return a chain of arrays as 2-D float ndarrays, checking shapes fit.
+
+    As in :func:`numpy.linalg.multi_dot`, a 1-D first array is a row vector
+    and a 1-D last array a column vector; every other array must be 2-D.
+    """
+    if isinstance(arrays, np.ndarray) or not isinstance(arrays, Sequence):
+        raise TypeError(
+            f"{name} must be a list of arrays, got {type(arrays).__name__}; "
+            "wrap a single matrix as [A]"
+        )
+    if len(arrays) == 0:
+        raise ValueError(f"{name} is empty: a chain needs at least one matrix")
+    out = []
+    last = len(arrays) - 1
+    for i, a in enumerate(arrays):
+        out.append(_as_matrix(a, i, last, name))
+    for i in range(1, len(out)):
+        cols, rows = out[i - 1].shape[1], out[i].shape[0]
+        if cols != rows:
+            raise ValueError(
+                f"{name}: matrix {i + 1} has {rows} rows but matrix {i} has {cols} columns "
+                f"(shapes {out[i - 1].shape} and {out[i].shape}, 1-based positions)"
+            )
+    return out
+
+
+def _as_matrix(a: Any, i: int, last: int, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(a)
+    except Exception as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name}[{i}] cannot be read as an array: {exc}") from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
+    ):
+        raise TypeError(f"{name}[{i}] must hold numbers, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        arr = arr.astype(np.complex128, copy=False)
+    elif not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    if arr.ndim == 1 and i == 0:
+        arr = arr[np.newaxis, :]
+    elif arr.ndim == 1 and i == last:
+        arr = arr[:, np.newaxis]
+    if arr.ndim != 2:
+        hint = " (only the first or last array may be 1-D)" if arr.ndim == 1 else ""
+        raise ValueError(
+            f"{name}[{i}] must be a 2-D matrix{hint}, got {arr.ndim}-D with shape {arr.shape}"
+        )
+    if 0 in arr.shape:
+        raise ValueError(f"{name}[{i}] has an empty dimension, shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise ValueError(
+            f"{name}[{i}] has a non-finite entry {arr[tuple(bad)]!r} at index {tuple(int(b) for b in bad)}"
+        )
+    return arr

@@ -1,0 +1,109 @@
+"""The matrix-chain dynamic program (Cormen et al. §15.2), vectorized with numpy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = ["dp_steps", "DP_MAX_MATRICES"]
+
+#: Longest chain :func:`dp_steps` accepts: O(n^3) work is about 1e10 element
+#: operations here (minutes); longer chains belong to the O(n log n) Hu-Shing method.
+DP_MAX_MATRICES = 3000
+
+
+def dp_steps(dims: Sequence[int]) -> tuple[np.ndarray, int]:
+    """Optimal bracketing of a chain by dynamic programming.
+
+    With ``m(i, j)`` the least cost of the product over dims ``i..j``,
+    ``m(i, i+1) = 0`` and ``m(i, j) = min_{i<k<j} m(i, k) + m(k, j) + p_i p_k p_j``.
+    The chain is filled by length ``L = j - i``; for each ``L`` every start
+    ``i`` and split ``k`` is evaluated at once as a numpy array, so no
+    Python-level loop runs over ``i`` or ``k``.
+
+    Parameters
+    ----------
+    dims : sequence of int
+        Validated dims ``p0..pn`` (Python ints >= 1).
+
+    Returns
+    -------
+    steps : ndarray of int64, shape (n-1, 3)
+        Steps ``(i, k, j)`` in a valid execution order (post-order).
+    cost : int
+        The optimal number of scalar multiplications, exactly.
+
+    Notes
+    -----
+    O(n^3) time and O(n^2) memory; chains longer than
+    :data:`DP_MAX_MATRICES` raise ``ValueError``. Costs are int64 when
+    ``2 (n-1) max(p)^3 < 2**62`` and exact Python ints (object arrays)
+    otherwise. Ties between equally cheap splits go to the smallest ``k``
+    (the shortest left factor), as in Cormen's pseudocode and numpy's
+    ``multi_dot``.
+
+    Worked by hand for ``p = (10, 100, 5, 50)``: ``(A1A2)A3`` costs
+    ``10*100*5 + 10*5*50 = 7500`` and ``A1(A2A3)`` costs
+    ``100*5*50 + 10*100*50 = 75000``, so the first is chosen:
+
+    >>> steps, cost = dp_steps((10, 100, 5, 50))
+    >>> steps.tolist(), cost
+    ([[0, 1, 2], [0, 2, 3]], 7500)
+    """
+    n = len(dims) - 1
+    if n > DP_MAX_MATRICES:
+        raise ValueError(
+            f"dp_steps: a chain of {n} matrices is past the dynamic program's limit of "
+            f"{DP_MAX_MATRICES} (O(n^3) time, O(n^2) memory); use method='hu-shing'"
+        )
+    if n < 2:
+        return np.empty((0, 3), dtype=np.int64), 0
+    split = _fill_tables(dims)
+    steps = _post_order(split, n)
+    p = dims
+    return steps, sum(p[i] * p[k] * p[j] for i, k, j in steps.tolist())
+
+
+def _fill_tables(dims: Sequence[int]) -> np.ndarray:
+    """Fill the cost tables by chain length; return ``split[i, L]``, the best ``k - i``."""
+    n = len(dims) - 1
+    exact = 2 * (n - 1) * max(dims) ** 3 >= 2**62
+    dtype = object if exact else np.int64
+    p = np.array(dims, dtype=dtype)
+    # by_start[i, L] = m(i, i+L) and by_end[j, L] = m(j-L, j): with both, the
+    # two halves of every split are plain strided views, never a gather.
+    by_start = np.zeros((n + 1, n + 1), dtype=dtype)
+    by_end = np.zeros((n + 1, n + 1), dtype=dtype)
+    split = np.zeros((n + 1, n + 1), dtype=np.int32)
+    for L in range(2, n + 1):
+        starts = n - L + 1
+        left = by_start[:starts, 1:L]  # m(i, i+t), t = 1..L-1
+        right = by_end[L:, L - 1 : 0 : -1]  # m(i+t, i+L), t = 1..L-1
+        inner = sliding_window_view(p, L - 1)[1 : starts + 1]  # p[i+t]
+        outer = (p[:starts] * p[L:])[:, np.newaxis]  # p[i] * p[i+L]
+        total = left + right + outer * inner
+        t = np.argmin(total, axis=1)  # first minimum: smallest split wins ties
+        best = total[np.arange(starts), t]
+        by_start[:starts, L] = best
+        by_end[L:, L] = best
+        split[:starts, L] = t + 1
+    return split
+
+
+def _post_order(split: np.ndarray, n: int) -> np.ndarray:
+    """Steps of the split tree, children before parents, left before right, without recursion."""
+    out: list[tuple[int, int, int]] = []
+    todo = [(0, n)]
+    while todo:
+        i, j = todo.pop()
+        k = i + int(split[i, j - i])
+        out.append((i, k, j))
+        if k - i >= 2:
+            todo.append((i, k))
+        if j - k >= 2:
+            todo.append((k, j))
+    # `out` is a pre-order visiting right before left; reversed, it is the
+    # post-order left, right, root.
+    return np.array(out[::-1], dtype=np.int64).reshape(-1, 3)

@@ -1,0 +1,200 @@
+"""The order registry: every way to bracket a chain, by name, behind one signature (dims in, plan out)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import check_dims
+from .costs import input_first_cost, loss_first_cost
+from .dp import DP_MAX_MATRICES, dp_steps
+from .plan import Plan, parse_bracketing
+
+__all__ = [
+    "plan",
+    "optimize",
+    "available_orders",
+    "register_order",
+    "ORDERS",
+    "OrderInfo",
+    "loss_first_steps",
+    "input_first_steps",
+]
+
+Planner = Callable[[tuple[int, ...]], Plan]
+
+
+@dataclass(frozen=True)
+class OrderInfo:
+    """A registered order: its planner, its aliases and a one-line description."""
+
+    name: str
+    planner: Planner
+    aliases: tuple[str, ...]
+    description: str
+
+
+#: name -> OrderInfo; aliases are resolved through :data:`_ALIASES`.
+ORDERS: dict[str, OrderInfo] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register_order(
+    name: str, planner: Planner, aliases: Sequence[str] = (), description: str = ""
+) -> None:
+    """Add an order to the registry; ``planner(dims) -> Plan`` takes validated dims."""
+    for key in (name, *aliases):
+        norm = _normalize(key)
+        if norm in _ALIASES and _ALIASES[norm] != name:
+            raise ValueError(f"order name {key!r} is already registered for {_ALIASES[norm]!r}")
+        _ALIASES[norm] = name
+    ORDERS[name] = OrderInfo(name, planner, tuple(aliases), description)
+
+
+def available_orders() -> list[str]:
+    """Names of the registered orders (aliases not included)."""
+    return list(ORDERS)
+
+
+def _normalize(name: str) -> str:
+    return name.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def plan(dims: Sequence[int], order: str = "optimal") -> Plan:
+    """Plan the product of a chain with dims ``p0..pn`` in the given order.
+
+    Parameters
+    ----------
+    dims : sequence of int
+        ``p0..pn``; matrix ``i`` (1-based) is ``p(i-1) x pi``.
+    order : str
+        A registered order name or alias (see :func:`available_orders`):
+        ``'optimal'``, ``'loss_first'`` (alias ``'forward'``: left to right,
+        the article's forwards computation), ``'input_first'`` (alias
+        ``'backward'``: right to left), ... -- or a bracketing over
+        ``A1..An`` such as ``'((A1A2)(A3A4))'``.
+
+    Returns
+    -------
+    Plan
+
+    Examples
+    --------
+    >>> import chainorder as co
+    >>> dims = [30, 35, 15, 5, 10, 20, 25]
+    >>> co.plan(dims, "loss_first").cost, co.plan(dims, "input_first").cost
+    (40500, 47500)
+    >>> co.plan(dims, "((A1A2)(A3(A4(A5A6))))").cost
+    28000
+    """
+    dims = check_dims(dims)
+    if not isinstance(order, str):
+        raise TypeError(f"order must be a str (an order name or a bracketing), got {order!r}")
+    name = _ALIASES.get(_normalize(order))
+    if name is not None:
+        return ORDERS[name].planner(dims)
+    if "(" in order or order.strip()[:1] in ("A", "a"):
+        return Plan(dims, parse_bracketing(order, len(dims) - 1), order=order.strip())
+    raise ValueError(_unknown_order(order))
+
+
+def _unknown_order(order: str) -> str:
+    names = sorted(_ALIASES)
+    close = difflib.get_close_matches(_normalize(order), names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return (
+        f"unknown order {order!r}. Valid orders: {', '.join(sorted(ORDERS))} "
+        f"(aliases: {', '.join(sorted(set(names) - set(ORDERS)))}), "
+        f"or a bracketing such as '((A1A2)A3)'.{hint}"
+    )
+
+
+def loss_first_steps(n: int) -> np.ndarray:
+    """Left to right: ``((A1 A2) A3) ... An``, steps ``(0, k, k+1)``."""
+    k = np.arange(1, n, dtype=np.int64)
+    return np.stack([np.zeros_like(k), k, k + 1], axis=1).reshape(-1, 3)
+
+
+def input_first_steps(n: int) -> np.ndarray:
+    """Right to left: ``A1 (... (A(n-1) An))``, steps ``(k-1, k, n)`` for ``k = n-1 .. 1``."""
+    k = np.arange(n - 1, 0, -1, dtype=np.int64)
+    return np.stack([k - 1, k, np.full_like(k, n)], axis=1).reshape(-1, 3)
+
+
+def _loss_first(dims: tuple[int, ...]) -> Plan:
+    steps = loss_first_steps(len(dims) - 1)
+    return Plan(dims, steps, "loss_first", cost=loss_first_cost(dims), check=False)
+
+
+def _input_first(dims: tuple[int, ...]) -> Plan:
+    steps = input_first_steps(len(dims) - 1)
+    return Plan(dims, steps, "input_first", cost=input_first_cost(dims), check=False)
+
+
+def _dp(dims: tuple[int, ...]) -> Plan:
+    steps, cost = dp_steps(dims)
+    return Plan(dims, steps, "dp", cost=cost, check=False)
+
+
+_EXACT_METHODS: dict[str, Planner] = {"dp": _dp}
+
+
+def optimize(dims: Sequence[int], method: str = "auto") -> Plan:
+    """The cheapest bracketing of a chain, exactly.
+
+    Parameters
+    ----------
+    dims : sequence of int
+        ``p0..pn``.
+    method : {'auto', 'dp', 'hu-shing'}
+        ``'dp'`` is the O(n^3) dynamic program (up to
+        :data:`~chainorder.dp.DP_MAX_MATRICES` matrices), ``'hu-shing'`` the
+        O(n log n) algorithm of Hu and Shing. ``'auto'`` picks the faster one
+        for the chain's length; every method returns the same optimal cost.
+
+    Examples
+    --------
+    >>> import chainorder as co
+    >>> p = co.optimize([30, 35, 15, 5, 10, 20, 25])
+    >>> p.cost, p.flops, p.parenthesization
+    (15125, 30250, '((A1(A2A3))((A4A5)A6))')
+    """
+    dims = check_dims(dims)
+    key = _normalize(method).replace("_", "-") if isinstance(method, str) else method
+    if key == "auto":
+        key = "dp" if len(dims) - 1 <= _AUTO_DP_UP_TO or "hu-shing" not in _EXACT_METHODS else "hu-shing"
+    planner = _EXACT_METHODS.get(key)
+    if planner is None:
+        raise ValueError(
+            f"unknown method {method!r}; expected one of 'auto', {', '.join(map(repr, _EXACT_METHODS))}"
+        )
+    if key == "dp" and len(dims) - 1 > DP_MAX_MATRICES:
+        raise ValueError(
+            f"method='dp' handles at most {DP_MAX_MATRICES} matrices (O(n^3) time), got "
+            f"{len(dims) - 1}; use method='hu-shing' or 'auto'"
+        )
+    p = planner(dims)
+    p.order = "optimal"
+    return p
+
+
+#: Longest chain that ``optimize(method='auto')`` hands to the dynamic program.
+_AUTO_DP_UP_TO = 64
+
+
+register_order(
+    "optimal", optimize, aliases=("opt", "best", "exact"),
+    description="cheapest bracketing (exact; DP or Hu-Shing by chain length)",
+)
+register_order(
+    "loss_first", _loss_first, aliases=("forward", "forwards", "left_to_right", "ltr"),
+    description="left to right from dl/dz_L: the article's forwards computation (AD reverse mode)",
+)
+register_order(
+    "input_first", _input_first, aliases=("backward", "backwards", "right_to_left", "rtl"),
+    description="right to left from dz_1/dx: the article's backwards computation (AD forward mode)",
+)
+register_order("dp", _dp, aliases=("dynamic_programming",), description="the O(n^3) matrix-chain DP")

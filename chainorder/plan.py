@@ -1,0 +1,312 @@
+"""The plan of a chain product: a bracketing as ordered steps, its exact cost, and its text form.
+
+A chain ``A1 A2 ... An`` has dims ``p0..pn`` (``Ai`` is ``p(i-1) x pi``). A
+bracketing is a list of *steps* ``(i, k, j)`` with ``0 <= i < k < j <= n``:
+multiply the product over dims ``i..k`` (matrices ``A(i+1)..Ak``) by the
+product over dims ``k..j`` (matrices ``A(k+1)..Aj``), at a cost of
+``p_i * p_k * p_j`` scalar multiplications. This is the triangle ``(i, k, j)``
+of the polygon picture of Hu and Shing. Planning never touches arrays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .costs import flops, input_first_cost, loss_first_cost, steps_cost_fast
+
+__all__ = ["Plan", "Step", "format_bracketing", "parse_bracketing", "check_steps"]
+
+
+class Step(NamedTuple):
+    """One multiplication of a plan: product over dims ``i..k`` times product over ``k..j``."""
+
+    i: int
+    k: int
+    j: int
+    left_shape: tuple[int, int]
+    right_shape: tuple[int, int]
+    cost: int
+
+    @property
+    def label(self) -> str:
+        """The two factors as text, e.g. ``'A1..A3 @ A4'``."""
+        return f"{_span(self.i, self.k)} @ {_span(self.k, self.j)}"
+
+
+def _span(a: int, b: int) -> str:
+    return f"A{b}" if b - a == 1 else f"A{a + 1}..A{b}"
+
+
+class Plan:
+    """A bracketing of a matrix chain with its exact cost; made by :func:`chainorder.plan`.
+
+    Attributes
+    ----------
+    dims : tuple of int
+        ``p0..pn``; the chain has ``n = len(dims) - 1`` matrices.
+    order : str
+        The order that produced the plan (``'optimal'``, ``'loss_first'``, a
+        bracketing string, ...).
+    step_array : ndarray of int64, shape (n-1, 3)
+        The steps ``(i, k, j)`` in execution order (read-only).
+    cost : int
+        Scalar multiplications, exactly.
+
+    Examples
+    --------
+    >>> import chainorder as co
+    >>> p = co.plan([10, 100, 5, 50], "((A1A2)A3)")
+    >>> p.cost, p.flops, p.largest_intermediate
+    (7500, 15000, 500)
+    """
+
+    def __init__(
+        self,
+        dims: Sequence[int],
+        steps: Any,
+        order: str = "custom",
+        *,
+        cost: int | None = None,
+        check: bool = True,
+    ) -> None:
+        self.dims: tuple[int, ...] = tuple(int(d) for d in dims)
+        arr = np.array(steps, dtype=np.int64).reshape(-1, 3)
+        if check:
+            check_steps(len(self.dims) - 1, arr)
+        arr.setflags(write=False)
+        self.step_array = arr
+        self.order = str(order)
+        self.cost: int = steps_cost_fast(self.dims, arr) if cost is None else int(cost)
+
+    @property
+    def n(self) -> int:
+        """Number of matrices in the chain."""
+        return len(self.dims) - 1
+
+    @property
+    def flops(self) -> int:
+        """FLOPs: twice :attr:`cost` (a multiply-add counts as two)."""
+        return flops(self.cost)
+
+    @cached_property
+    def steps(self) -> tuple[Step, ...]:
+        """The steps in execution order, with shapes and costs."""
+        p = self.dims
+        return tuple(
+            Step(i, k, j, (p[i], p[k]), (p[k], p[j]), p[i] * p[k] * p[j])
+            for i, k, j in self.step_array.tolist()
+        )
+
+    @cached_property
+    def largest_intermediate(self) -> int:
+        """Elements in the largest intermediate product (``p_i * p_j`` over steps; 0 if none)."""
+        if len(self.step_array) == 0:
+            return 0
+        p = self.dims
+        return max(p[i] * p[j] for i, j in self.step_array[:, [0, 2]].tolist())
+
+    @cached_property
+    def parenthesization(self) -> str:
+        """The bracketing as text over ``A1..An``, e.g. ``'((A1(A2A3))((A4A5)A6))'``."""
+        return format_bracketing(self.n, self.step_array)
+
+    @cached_property
+    def loss_first_cost(self) -> int:
+        """Cost of the same chain multiplied left to right, for comparison."""
+        return loss_first_cost(self.dims)
+
+    @cached_property
+    def input_first_cost(self) -> int:
+        """Cost of the same chain multiplied right to left, for comparison."""
+        return input_first_cost(self.dims)
+
+    def speedup(self, other: str | Plan = "loss_first") -> float:
+        """How many times cheaper this plan is than ``other`` (an order name or plan)."""
+        if isinstance(other, Plan):
+            ref = other.cost
+        elif other in ("loss_first", "forward"):
+            ref = self.loss_first_cost
+        elif other in ("input_first", "backward"):
+            ref = self.input_first_cost
+        else:
+            from .orders import plan
+
+            ref = plan(self.dims, other).cost
+        return _ratio(ref, self.cost)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary: order, dims, cost, flops, parenthesization, largest intermediate."""
+        return {
+            "order": self.order,
+            "dims": list(self.dims),
+            "cost": self.cost,
+            "flops": self.flops,
+            "parenthesization": self.parenthesization,
+            "largest_intermediate": self.largest_intermediate,
+        }
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Plan):
+            return NotImplemented
+        return self.dims == other.dims and np.array_equal(self.step_array, other.step_array)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"<Plan {self.order!r}: {self.n} matrices, cost {self.cost:,}, "
+            f"{_short(self.parenthesization)}>"
+        )
+
+    def __str__(self) -> str:
+        lf, inf = self.loss_first_cost, self.input_first_cost
+        lines = [
+            f"  Order:                {self.order}",
+            f"  Matrices:             {self.n}",
+            f"  Dims:                 {_short(' x '.join(map(str, self.dims)))}",
+            f"  Bracketing:           {_short(self.parenthesization)}",
+            f"  Multiplications:      {self.cost:,}   ({self.flops:,} FLOPs)",
+            f"  Loss-first (left):    {lf:,}   ({_fmt_ratio(lf, self.cost)} this plan)",
+            f"  Input-first (right):  {inf:,}   ({_fmt_ratio(inf, self.cost)} this plan)",
+            f"  Largest intermediate: {self.largest_intermediate:,} elements",
+        ]
+        if self.n >= 2:
+            lines.append("  step  factors                 shapes                    multiplications")
+            shown = self.steps[:20]
+            for s, st in enumerate(shown, 1):
+                shapes = f"{st.left_shape[0]}x{st.left_shape[1]} @ {st.right_shape[0]}x{st.right_shape[1]}"
+                lines.append(f"  {s:>4}  {st.label:<22}  {shapes:<24}  {st.cost:,}")
+            if len(self.steps) > len(shown):
+                lines.append(f"  ... {len(self.steps) - len(shown)} more steps")
+        return "Plan\n" + "\n".join(lines)
+
+
+def _ratio(a: int, b: int) -> float:
+    return float("inf") if b == 0 and a > 0 else (1.0 if b == 0 else a / b)
+
+
+def _fmt_ratio(a: int, b: int) -> str:
+    return f"{_ratio(a, b):.3g}x"
+
+
+def _short(text: str, width: int = 72) -> str:
+    return text if len(text) <= width else text[: width - 5] + " ..."
+
+
+def check_steps(n: int, steps: np.ndarray) -> None:
+    """Raise ``ValueError`` unless ``steps`` is a full bracketing of ``n`` matrices in a valid order."""
+    if steps.shape != (max(n - 1, 0), 3):
+        raise ValueError(
+            f"steps must have shape ({max(n - 1, 0)}, 3) for a chain of {n} matrices, "
+            f"got {steps.shape}"
+        )
+    end = {i: i + 1 for i in range(n)}  # end[i]: dims i..end[i] are already one product
+    for s, (i, k, j) in enumerate(steps.tolist()):
+        if not 0 <= i < k < j <= n:
+            raise ValueError(f"step {s} is {(i, k, j)}; expected 0 <= i < k < j <= {n}")
+        if end.get(i) != k or end.get(k) != j:
+            raise ValueError(
+                f"step {s} {(i, k, j)} multiplies products that are not built yet "
+                f"(operand spans must be dims {i}..{k} and {k}..{j})"
+            )
+        end[i] = j
+        del end[k]
+
+
+def format_bracketing(n: int, steps: np.ndarray) -> str:
+    """The text form of a bracketing: ``'('`` before and ``')'`` after each step's span.
+
+    Examples
+    --------
+    >>> format_bracketing(3, np.array([[1, 2, 3], [0, 1, 3]]))
+    '(A1(A2A3))'
+    """
+    opens = np.zeros(n + 1, dtype=np.int64)
+    closes = np.zeros(n + 1, dtype=np.int64)
+    if len(steps):
+        np.add.at(opens, np.asarray(steps)[:, 0], 1)
+        np.add.at(closes, np.asarray(steps)[:, 2], 1)
+    return "".join(
+        "(" * int(opens[m - 1]) + f"A{m}" + ")" * int(closes[m]) for m in range(1, n + 1)
+    )
+
+
+_TOKEN = re.compile(r"\s*(?:(?P<open>\()|(?P<close>\))|(?P<mat>[Aa](?P<num>\d+))|(?P<sep>[*@·.])|(?P<bad>\S))")
+
+
+def parse_bracketing(text: str, n: int | None = None) -> np.ndarray:
+    """Parse a bracketing such as ``'((A1A2)(A3A4))'`` into steps ``(i, k, j)``.
+
+    Matrices are ``A1..An`` in order; every product of two factors is in
+    brackets (the outermost pair may be left out), redundant brackets
+    around one factor are allowed, and ``*``, ``@`` or white space may
+    separate factors. Errors name the 1-based character position.
+
+    Examples
+    --------
+    >>> parse_bracketing("(A1(A2A3))").tolist()
+    [[1, 2, 3], [0, 1, 3]]
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"bracketing must be a str, got {type(text).__name__}")
+    steps: list[tuple[int, int, int]] = []
+    frames: list[tuple[int, list[tuple[int, int]]]] = [(0, [])]  # (position of '(', factors)
+    count = 0
+    for m in _TOKEN.finditer(text):
+        pos = m.start(m.lastgroup or 0) + 1
+        if m.group("open"):
+            frames.append((pos, []))
+        elif m.group("close"):
+            if len(frames) == 1:
+                raise ValueError(f"bracketing {text!r}: unmatched ')' at position {pos}")
+            opened, factors = frames.pop()
+            frames[-1][1].append(_reduce(factors, steps, text, opened))
+        elif m.group("mat"):
+            count += 1
+            num = int(m.group("num"))
+            if num != count:
+                raise ValueError(
+                    f"bracketing {text!r}: found A{num} at position {pos}, expected A{count} "
+                    "(matrices must appear in order A1, A2, ...)"
+                )
+            frames[-1][1].append((num - 1, num))
+        elif m.group("bad"):
+            raise ValueError(
+                f"bracketing {text!r}: unexpected character {m.group('bad')!r} at position {pos}; "
+                "use A1..An, brackets, and optionally '*' or '@'"
+            )
+    if len(frames) > 1:
+        raise ValueError(f"bracketing {text!r}: '(' at position {frames[-1][0]} is never closed")
+    if count == 0:
+        raise ValueError(f"bracketing {text!r} names no matrices; expected e.g. '((A1A2)A3)'")
+    _reduce(frames[0][1], steps, text, 0)
+    if n is not None and count != n:
+        raise ValueError(
+            f"bracketing {text!r} names {count} matrices (A1..A{count}) but the dims describe {n}"
+        )
+    return np.array(steps, dtype=np.int64).reshape(-1, 3)
+
+
+def _reduce(
+    factors: list[tuple[int, int]], steps: list[tuple[int, int, int]], text: str, opened: int
+) -> tuple[int, int]:
+    """Close one bracket: one factor passes through, two make a step, more are ambiguous."""
+    where = f"the bracket opened at position {opened}" if opened else "the top level"
+    if not factors:
+        raise ValueError(f"bracketing {text!r}: {where} is empty")
+    if len(factors) > 2:
+        raise ValueError(
+            f"bracketing {text!r}: {where} holds {len(factors)} factors side by side; "
+            "bracket them in pairs, e.g. '((A1A2)A3)' rather than '(A1A2A3)'"
+        )
+    if len(factors) == 1:
+        return factors[0]
+    (i, k), (_, j) = factors
+    steps.append((i, k, j))
+    return (i, j)
+

@@ -106,6 +106,6 @@ def _as_matrix(a: Any, i: int, last: int, name: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(
-            f"{name}[{i}] has a non-finite entry {arr[tuple(bad)]!r} at index {tuple(int(b) for b in bad)}"
+            f"{name}[{i}] has a non-finite entry {arr[tuple(bad)].item()!r} at index {tuple(int(b) for b in bad)}"
         )
     return arr

@@ -1,4 +1,4 @@
-"""Shared fixtures: seeded chains for every test module."""
+"""Shared fixtures."""
 
 from __future__ import annotations
 
@@ -6,16 +6,7 @@ import numpy as np
 import pytest
 
 
-def random_dims(rng: np.random.Generator, n: int, high: int = 30) -> list[int]:
-    """Random chain dims p0..pn in 1..high."""
-    return [int(d) for d in rng.integers(1, high + 1, size=n + 1)]
-
-
-def random_chain(rng: np.random.Generator, dims: list[int]) -> list[np.ndarray]:
-    """Matrices of the given dims, scaled so long products stay near unit size."""
-    return [rng.standard_normal((p, q)) / np.sqrt(q) for p, q in zip(dims[:-1], dims[1:])]
-
-
 @pytest.fixture
 def rng() -> np.random.Generator:
+    """A seeded generator; every test that draws numbers takes it or seeds its own."""
     return np.random.default_rng(20261128)

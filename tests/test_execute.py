@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_chain, random_dims
+from chain_helpers import random_chain, random_dims
 
 import chainorder as co
 

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import random_chain, random_dims
+from chain_helpers import random_chain, random_dims
 
 import chainorder as co
 from chainorder.plan import check_steps, format_bracketing, parse_bracketing

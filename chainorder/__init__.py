@@ -12,16 +12,64 @@ the table, plot and report modules when they are used.
 
 from __future__ import annotations
 
+from .article import article_costs, article_dims, article_table
 from .chain import Chain
 from .costs import flops, input_first_cost, loss_first_cost, matmul_cost
 from .execute import Trace, TraceStep, multiply
+from .gradients import (
+    Gradients,
+    TrainingHistory,
+    finite_difference_gradients,
+    input_first_gradients,
+    loss_first_gradients,
+    mean_loss,
+    numerical_gradient,
+    sgd_step,
+    train,
+)
+from .network import (
+    Activation,
+    Affine,
+    ForwardPass,
+    MSELoss,
+    Network,
+    RecurrentNetwork,
+    Softmax,
+    SoftmaxCrossEntropy,
+    article_network,
+    recurrent_chain,
+    recurrent_example,
+)
 from .orders import ORDERS, available_orders, optimize, plan, register_order
 from .plan import Plan, Step, parse_bracketing
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Activation",
+    "Affine",
     "Chain",
+    "ForwardPass",
+    "Gradients",
+    "MSELoss",
+    "Network",
+    "RecurrentNetwork",
+    "Softmax",
+    "SoftmaxCrossEntropy",
+    "TrainingHistory",
+    "article_costs",
+    "article_dims",
+    "article_network",
+    "article_table",
+    "finite_difference_gradients",
+    "input_first_gradients",
+    "loss_first_gradients",
+    "mean_loss",
+    "numerical_gradient",
+    "recurrent_chain",
+    "recurrent_example",
+    "sgd_step",
+    "train",
     "ORDERS",
     "Plan",
     "Step",

@@ -60,7 +60,9 @@ class Chain:
         self, order: str | Plan = "optimal", *, trace: bool = False
     ) -> np.ndarray | tuple[np.ndarray, Trace]:
         """The product of the chain (see :func:`chainorder.multiply`)."""
-        return multiply(self.matrices, order, trace=trace)
+        if trace:
+            return multiply(self.matrices, order, trace=True)
+        return multiply(self.matrices, order)
 
     def __repr__(self) -> str:
         shown = " · ".join(

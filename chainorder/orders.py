@@ -11,6 +11,7 @@ import numpy as np
 from ._checks import check_dims
 from .costs import input_first_cost, loss_first_cost
 from .dp import DP_MAX_MATRICES, dp_steps
+from .hushing import hu_shing_steps
 from .plan import Plan, parse_bracketing
 
 __all__ = [
@@ -139,7 +140,12 @@ def _dp(dims: tuple[int, ...]) -> Plan:
     return Plan(dims, steps, "dp", cost=cost, check=False)
 
 
-_EXACT_METHODS: dict[str, Planner] = {"dp": _dp}
+def _hu_shing(dims: tuple[int, ...]) -> Plan:
+    steps, cost = hu_shing_steps(dims)
+    return Plan(dims, steps, "hu_shing", cost=cost, check=False)
+
+
+_EXACT_METHODS: dict[str, Planner] = {"dp": _dp, "hu-shing": _hu_shing}
 
 
 def optimize(dims: Sequence[int], method: str = "auto") -> Plan:
@@ -152,8 +158,17 @@ def optimize(dims: Sequence[int], method: str = "auto") -> Plan:
     method : {'auto', 'dp', 'hu-shing'}
         ``'dp'`` is the O(n^3) dynamic program (up to
         :data:`~chainorder.dp.DP_MAX_MATRICES` matrices), ``'hu-shing'`` the
-        O(n log n) algorithm of Hu and Shing. ``'auto'`` picks the faster one
-        for the chain's length; every method returns the same optimal cost.
+        O(n log n) algorithm of Hu and Shing (a numba kernel for long chains
+        when numba is installed). ``'auto'`` uses the DP up to 64 matrices
+        and Hu-Shing beyond; every method returns the same optimal cost.
+
+    Notes
+    -----
+    Ties: when several bracketings share the optimal cost, the DP takes
+    the smallest split point at every level (Cormen's pseudocode and
+    numpy's ``multi_dot`` do the same); Hu-Shing returns the bracketing its
+    polygon partition yields, which is deterministic but may be a different
+    one of the optimal bracketings.
 
     Examples
     --------
@@ -165,7 +180,7 @@ def optimize(dims: Sequence[int], method: str = "auto") -> Plan:
     dims = check_dims(dims)
     key = _normalize(method).replace("_", "-") if isinstance(method, str) else method
     if key == "auto":
-        key = "dp" if len(dims) - 1 <= _AUTO_DP_UP_TO or "hu-shing" not in _EXACT_METHODS else "hu-shing"
+        key = "dp" if len(dims) - 1 <= _AUTO_DP_UP_TO else "hu-shing"
     planner = _EXACT_METHODS.get(key)
     if planner is None:
         raise ValueError(
@@ -197,4 +212,11 @@ register_order(
     "input_first", _input_first, aliases=("backward", "backwards", "right_to_left", "rtl"),
     description="right to left from dz_1/dx: the article's backwards computation (AD forward mode)",
 )
-register_order("dp", _dp, aliases=("dynamic_programming",), description="the O(n^3) matrix-chain DP")
+register_order(
+    "dp", _dp, aliases=("dynamic_programming", "cormen"),
+    description="the O(n^3) matrix-chain dynamic program (exact; up to 3000 matrices)",
+)
+register_order(
+    "hu_shing", _hu_shing, aliases=("hu-shing", "hushing"),
+    description="Hu and Shing's O(n log n) algorithm (exact; any length)",
+)

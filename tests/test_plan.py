@@ -220,3 +220,20 @@ def test_plan_products_agree_for_all_bracketings_of_six(rng):
     for steps in itertools.islice(_all_bracketings(0, 6), 42):
         plan = co.Plan(dims, steps, "custom")
         np.testing.assert_allclose(co.multiply(arrays, plan), ref, rtol=1e-10, atol=1e-12)
+
+
+def test_methods_agree_and_auto_switches_to_hu_shing():
+    rng = np.random.default_rng(11)
+    dims = random_dims(rng, 300, high=1000)
+    dp, hs = co.optimize(dims, method="dp"), co.optimize(dims, method="hu-shing")
+    assert dp.cost == hs.cost == co.optimize(dims).cost
+    assert co.plan(dims, "hu_shing").cost == dp.cost
+
+
+def test_optimize_long_chains():
+    rng = np.random.default_rng(12)
+    dims = random_dims(rng, 20_000, high=1000)
+    plan = co.optimize(dims)
+    check_steps(20_000, plan.step_array)
+    assert plan.cost <= min(plan.loss_first_cost, plan.input_first_cost)
+    assert plan.cost == sum(dims[i] * dims[k] * dims[j] for i, k, j in plan.step_array.tolist())

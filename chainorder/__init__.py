@@ -13,6 +13,7 @@ the table, plot and report modules when they are used.
 from __future__ import annotations
 
 from .article import article_costs, article_dims, article_table
+from .cases import CASES, Case, get_case, select_cases
 from .chain import Chain
 from .costs import flops, input_first_cost, loss_first_cost, matmul_cost
 from .execute import Trace, TraceStep, multiply
@@ -40,12 +41,27 @@ from .network import (
     recurrent_chain,
     recurrent_example,
 )
+from .machine import machine_info, measure_peak
 from .orders import ORDERS, available_orders, optimize, plan, register_order
 from .plan import Plan, Step, parse_bracketing
+from .report import ReportSettings, Study, StudyPage, generate_report, register_study
+from .sweep import run_sweep
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CASES",
+    "Case",
+    "ReportSettings",
+    "Study",
+    "StudyPage",
+    "generate_report",
+    "get_case",
+    "machine_info",
+    "measure_peak",
+    "register_study",
+    "run_sweep",
+    "select_cases",
     "Activation",
     "Affine",
     "Chain",

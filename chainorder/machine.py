@@ -1,0 +1,258 @@
+"""The machine a measurement ran on: CPU, cores, BLAS and its threads, versions, measured peaks."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["machine_info", "measure_peak", "git_commit", "describe_machine"]
+
+#: Environment variables that steer BLAS; recorded when set, never changed.
+BLAS_ENV = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
+
+
+def _version(dist: str) -> str | None:
+    """A distribution's installed version, read from metadata (importing nothing)."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return None
+
+
+def _cpu_model() -> str:
+    text = _read("/proc/cpuinfo") or ""
+    for line in text.splitlines():
+        if line.lower().startswith(("model name", "hardware", "cpu model")):
+            return line.split(":", 1)[1].strip()
+    if platform.system() == "Darwin":
+        out = _run(["sysctl", "-n", "machdep.cpu.brand_string"])
+        if out:
+            return out
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _physical_cores() -> int | None:
+    text = _read("/proc/cpuinfo")
+    if text:
+        cores = set()
+        phys = core = None
+        for line in text.splitlines() + [""]:
+            key, _, val = line.partition(":")
+            key = key.strip()
+            if key == "physical id":
+                phys = val.strip()
+            elif key == "core id":
+                core = val.strip()
+            elif not line.strip() and core is not None:
+                cores.add((phys, core))
+                phys = core = None
+        if cores:
+            return len(cores)
+    if platform.system() == "Darwin":
+        out = _run(["sysctl", "-n", "hw.physicalcpu"])
+        return int(out) if out and out.isdigit() else None
+    return None
+
+
+def _caches() -> dict[str, str]:
+    """CPU caches of cpu0 by level and type, e.g. ``{'L1d': '32K', 'L2': '1024K'}`` (Linux)."""
+    out = {}
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        level, kind, size = (_read(str(index / f)) for f in ("level", "type", "size"))
+        if level and kind and size:
+            tag = {"Data": "d", "Instruction": "i"}.get(kind.strip(), "")
+            out[f"L{level.strip()}{tag}"] = size.strip()
+    return out
+
+
+def _run(cmd: list[str], cwd: Path | None = None) -> str | None:
+    try:
+        res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+def git_commit(path: str | Path | None = None) -> dict[str, Any]:
+    """The git commit of the checkout holding ``path`` (default: this package), if any.
+
+    Returns
+    -------
+    dict
+        ``{'commit': sha or None, 'dirty': bool or None}``; ``dirty`` means
+        the package's files (or ``pyproject.toml``) differ from the commit,
+        new untracked modules included.
+    """
+    where = Path(path) if path is not None else Path(__file__).resolve().parent.parent
+    if not (where / ".git").exists():
+        return {"commit": None, "dirty": None}
+    sha = _run(["git", "rev-parse", "HEAD"], where)
+    # new, uncommitted modules of the package count as changes too
+    status = _run(["git", "status", "--porcelain", "--", "chainorder", "pyproject.toml"], where)
+    return {"commit": sha, "dirty": None if status is None else bool(status)}
+
+
+def _blas() -> list[dict[str, Any]]:
+    import scipy.linalg  # noqa: F401  (loads scipy's BLAS, so threadpoolctl sees it too)
+    from threadpoolctl import threadpool_info
+
+    keep = ("user_api", "internal_api", "version", "num_threads", "architecture",
+            "threading_layer", "prefix", "filepath")
+    libs = [{k: lib.get(k) for k in keep} for lib in threadpool_info()]
+    # numpy's BLAS first: it is the one every product in chainorder runs on
+    return sorted(libs, key=lambda lib: "numpy" not in str(lib.get("filepath")))
+
+
+def machine_info() -> dict[str, Any]:
+    """What a result depends on: CPU, cores, OS, Python, library versions, BLAS and its threads.
+
+    Reads the environment and never changes it (``OPENBLAS_CORETYPE`` and the
+    like are recorded only if set). Takes well under a second.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``cpu_model``, ``logical_cores``, ``physical_cores``,
+        ``usable_cores``, ``caches``, ``os``, ``python``, ``numpy``, ``scipy``,
+        ``pandas``, ``matplotlib``, ``threadpoolctl``, ``chainorder``,
+        ``git_commit``, ``git_dirty``, ``blas`` (one dict per library, numpy's
+        first: ``internal_api``, ``version``, ``num_threads``,
+        ``architecture``, ...), ``env`` (the BLAS variables that are set).
+
+    Examples
+    --------
+    >>> info = machine_info()
+    >>> info["numpy"] == np.__version__, info["logical_cores"] >= 1
+    (True, True)
+    """
+    from . import __version__
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    git = git_commit()
+    return {
+        "cpu_model": _cpu_model(),
+        "architecture": platform.machine(),
+        "logical_cores": os.cpu_count(),
+        "physical_cores": _physical_cores(),
+        "usable_cores": usable,
+        "caches": _caches(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": _version("scipy"),
+        "pandas": _version("pandas"),
+        "matplotlib": _version("matplotlib"),
+        "threadpoolctl": _version("threadpoolctl"),
+        "chainorder": __version__,
+        "git_commit": git["commit"],
+        "git_dirty": git["dirty"],
+        "blas": _blas(),
+        "env": {k: os.environ[k] for k in BLAS_ENV if k in os.environ},
+    }
+
+
+def describe_machine(info: dict[str, Any]) -> str:
+    """One line for logs: CPU, cores, BLAS and threads.
+
+    Examples
+    --------
+    >>> blas = [{"internal_api": "openblas", "version": "0.3", "num_threads": 2}]
+    >>> describe_machine({"cpu_model": "X", "physical_cores": 2, "logical_cores": 4, "blas": blas})
+    'X, 2 cores / 4 threads, BLAS openblas 0.3 (2 threads)'
+    """
+    blas = ", ".join(
+        f"{b.get('internal_api')} {b.get('version')} ({b.get('num_threads')} threads)"
+        for b in info.get("blas", [])[:1]
+    )
+    return (f"{info.get('cpu_model')}, {info.get('physical_cores')} cores / "
+            f"{info.get('logical_cores')} threads, BLAS {blas or 'unknown'}")
+
+
+def _best_rate(work: float, fn: Any, budget: float) -> tuple[float, int]:
+    """Best ``work / seconds`` of ``fn()`` over runs lasting ``budget`` seconds, after a warm-up."""
+    fn()
+    best, runs, start = 0.0, 0, time.perf_counter()
+    while runs < 2 or (time.perf_counter() - start < budget and runs < 1000):
+        t0 = time.perf_counter()
+        fn()
+        best = max(best, work / max(time.perf_counter() - t0, 1e-12))
+        runs += 1
+    return best, runs
+
+
+def _matmul_rate(n: int, budget: float) -> float:
+    """Best GFLOP/s of ``n x n`` float64 matmuls within ``budget`` seconds."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n)), rng.standard_normal((n, n))
+    return _best_rate(2.0 * n**3 / 1e9, lambda: a @ b, budget)[0]
+
+
+def measure_peak(seconds: float = 1.0, *, matmul_n: int = 1024,
+                 stream_mb: int = 128) -> dict[str, Any]:
+    """Measure the peak float64 matmul rate and the memory bandwidth of this machine.
+
+    Half of ``seconds`` goes to large square float64 matmuls (the best run
+    gives the peak, in GFLOP/s at 2 n^3 FLOPs per n x n product); the rest to
+    streaming over arrays of ``stream_mb`` MB, larger than the caches: a
+    copy (read + write bytes), a dot of two vectors (read bytes) and a
+    vector-matrix product (read bytes, the pattern of a loss-first step).
+    ``bandwidth_gbs`` is the best of the three, in GB/s (1 GB = 1e9 bytes).
+
+    Parameters
+    ----------
+    seconds : float
+        Time budget, roughly; at least two timed runs of each kernel happen.
+    matmul_n : int
+        Matrix size (1024: large enough for BLAS to reach its peak, small
+        enough for many runs in the budget, of which the best counts).
+    stream_mb : int
+        Size of each streamed array in MB.
+
+    Returns
+    -------
+    dict
+        ``peak_gflops``, ``bandwidth_gbs``, ``copy_gbs``, ``dot_gbs``,
+        ``gemv_gbs``, ``matmul_n``, ``stream_bytes``, ``seconds``, ``method``.
+    """
+    t_start = time.perf_counter()
+    n = int(matmul_n)
+    peak = _matmul_rate(n, seconds / 2)
+    m = max(int(stream_mb * 1e6 / 8), 1024)
+    a, b = np.ones(m), np.empty(m)
+    copy, _ = _best_rate(2 * a.nbytes / 1e9, lambda: np.copyto(b, a), seconds / 6)
+    dot, _ = _best_rate(2 * a.nbytes / 1e9, lambda: a @ b, seconds / 6)
+    M, v = a.reshape(-1, 1024), np.ones(m // 1024)
+    gemv, _ = _best_rate(a.nbytes / 1e9, lambda: v @ M, seconds / 6)
+    return {
+        "peak_gflops": peak,
+        "bandwidth_gbs": max(copy, dot, gemv),
+        "copy_gbs": copy,
+        "dot_gbs": dot,
+        "gemv_gbs": gemv,
+        "matmul_n": n,
+        "stream_bytes": int(a.nbytes),
+        "seconds": time.perf_counter() - t_start,
+        "method": (f"best of repeated {n}x{n} float64 matmuls (2n^3 FLOPs each); bandwidth: best "
+                   f"of copy (read+write), dot and vector-matrix product over {a.nbytes / 1e6:.0f} "
+                   "MB arrays"),
+    }

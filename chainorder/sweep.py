@@ -1,0 +1,467 @@
+"""``chainorder sweep``: measure cases under each order, one JSON line per point, resumable.
+
+The output is JSON Lines. A *run* record (machine, measured peaks,
+settings) opens every session that measures something; then one *row*
+record per point (case x order x repeat settings), appended, flushed and
+fsync'ed as soon as it is measured. A killed sweep loses at most the row in
+flight; a torn last line is dropped on the next start, and points already
+present are skipped, so rerunning the same command resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from .cases import CASES, KINDS, Case, get_case, select_cases
+from .chain import Chain
+from .execute import execute
+from .orders import plan as make_plan
+from .plan import Plan
+
+__all__ = [
+    "DEFAULT_ORDERS",
+    "Timing",
+    "FORMAT",
+    "configure_parser",
+    "run_cli",
+    "run_sweep",
+    "read_sweep",
+    "point_key",
+    "measure_point",
+]
+
+#: Orders measured unless told otherwise.
+DEFAULT_ORDERS: tuple[str, ...] = ("loss_first", "input_first", "optimal")
+#: Written into every run record; bump when the row layout changes incompatibly.
+FORMAT = "chainorder-sweep/1"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How each point is timed: ``warmup`` untimed runs, then at least ``repeats`` timed runs,
+    and more (up to ``max_runs``) until they add up to ``min_seconds``; BLAS limited to
+    ``threads`` threads (0: the BLAS default).
+
+    Part of every point's key: a point measured with other settings is another point.
+    """
+
+    repeats: int = 5
+    warmup: int = 1
+    min_seconds: float = 0.0
+    threads: int = 0
+    max_runs: int = 1000
+
+    def __post_init__(self) -> None:
+        for name, low in (("repeats", 1), ("warmup", 0), ("threads", 0), ("max_runs", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        if not isinstance(self.min_seconds, (int, float)) or not self.min_seconds >= 0:
+            raise ValueError(f"min_seconds must be a number >= 0, got {self.min_seconds!r}")
+
+    @property
+    def label(self) -> str:
+        """The settings as text, e.g. ``'repeats=5,warmup=1,min_seconds=0.05,threads=1'``."""
+        threads = self.threads or "default"
+        return (f"repeats={self.repeats},warmup={self.warmup},min_seconds={self.min_seconds:g},"
+                f"threads={threads}")
+
+    def blas_limits(self) -> contextlib.AbstractContextManager[Any]:
+        """A context limiting BLAS to :attr:`threads` threads (a no-op for 0)."""
+        if not self.threads:
+            return contextlib.nullcontext()
+        import scipy.linalg  # noqa: F401  (load scipy's BLAS too, or the limit would miss it)
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=self.threads, user_api="blas")
+
+
+def point_key(case_id: str, order: str, timing: Timing) -> str:
+    """The identity of a point: a rerun skips every point whose key is already in the file.
+
+    Examples
+    --------
+    >>> point_key("article-x10", "loss_first", Timing(5, 1, 0.05, threads=1))
+    'article-x10|loss_first|repeats=5,warmup=1,min_seconds=0.05,threads=1'
+    """
+    return f"{case_id}|{order}|{timing.label}"
+
+
+# ----------------------------------------------------------------------------- the file
+
+
+def _drop_torn_tail(path: Path) -> int:
+    """Cut a final line that has no newline (a write killed midway); return the bytes dropped."""
+    if not path.exists():
+        return 0
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with open(path, "rb+") as fh:
+        fh.seek(max(size - 1, 0))
+        if fh.read(1) == b"\n":
+            return 0
+        keep, chunk = 0, 1 << 16
+        pos = size
+        while pos > 0:  # find the last newline from the end
+            start = max(pos - chunk, 0)
+            fh.seek(start)
+            nl = fh.read(pos - start).rfind(b"\n")
+            if nl >= 0:
+                keep = start + nl + 1
+                break
+            pos = start
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return size - keep
+
+
+def read_sweep(path: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The run records and the row records of a sweep file, in file order.
+
+    A torn final line (no newline) is ignored; an unreadable line elsewhere
+    is skipped with a warning naming its line number.
+    """
+    path = Path(path)
+    runs: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    for number, line in enumerate(lines[:-1], 1):  # lines[-1] is b"" or a torn tail
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            warnings.warn(f"{path}: line {number} is not JSON; skipped", stacklevel=2)
+            continue
+        (runs if rec.get("record") == "run" else rows).append(rec)
+    return runs, rows
+
+
+def _append(fh: IO[str], record: dict[str, Any]) -> None:
+    fh.write(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def _locked_append(path: Path) -> Iterator[IO[str]]:
+    """Open ``path`` for appending, holding an exclusive lock so two sweeps cannot interleave."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        try:
+            import fcntl
+
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except ImportError:  # pragma: no cover - not POSIX
+            pass
+        except OSError:
+            raise ValueError(f"{path} is being written by another sweep; wait for it or use "
+                             "another --out") from None
+        yield fh
+
+
+# ----------------------------------------------------------------------------- measuring
+
+
+def measure_point(chain: Chain, plan: Plan, timing: Timing) -> dict[str, Any]:
+    """Counted cost, sizes and wall time of multiplying ``chain`` by ``plan``.
+
+    A run's time is the sum of its multiplications' wall times (planning and
+    Python bookkeeping excluded), in seconds; see :class:`Timing` for how
+    many runs are made. Taking the median of many runs keeps a fast product
+    from being judged by one stall of the operating system.
+
+    Returns
+    -------
+    dict
+        ``multiplications`` (counted from the operands' shapes), ``flops``,
+        byte counts, ``seconds_median`` / ``seconds_min`` / ``seconds_q1`` /
+        ``seconds_q3`` / ``seconds_max`` (quartiles of the runs), ``gflops``
+        (achieved, 1e9 FLOP/s at the median) and ``runs``.
+    """
+    mats = chain.matrices
+    for _ in range(timing.warmup):
+        execute(mats, plan)
+    times: list[float] = []
+    counted = 0
+    while len(times) < timing.repeats or (
+        sum(times) < timing.min_seconds and len(times) < timing.max_runs
+    ):
+        _, trace = execute(mats, plan, timed=True)
+        times.append(trace.seconds)
+        counted = trace.multiplications
+    median = statistics.median(times)
+    q1, _, q3 = statistics.quantiles(times, n=4) if len(times) > 1 else (median,) * 3
+    flops = 2 * counted
+    return {
+        "multiplications": counted,
+        "flops": flops,
+        **_sizes(chain, plan),
+        "seconds_median": median,
+        "seconds_min": min(times),
+        "seconds_q1": q1,
+        "seconds_q3": q3,
+        "seconds_max": max(times),
+        "gflops": flops / median / 1e9 if median > 0 else None,
+        "runs": len(times),
+    }
+
+
+def _sizes(chain: Chain, plan: Plan) -> dict[str, int]:
+    """Bytes of the Jacobians and of the products each step makes; steps that are BLAS-2."""
+    item = max(m.itemsize for m in chain.matrices)
+    p = plan.dims
+    outs = [p[i] * p[j] for i, _, j in plan.step_array.tolist()]
+    moved = sum(p[i] * p[k] + p[k] * p[j] + p[i] * p[j] for i, k, j in plan.step_array.tolist())
+    vector = sum(1 for i, _, j in plan.step_array.tolist() if p[i] == 1 or p[j] == 1)
+    return {
+        "jacobian_bytes": sum(int(m.nbytes) for m in chain.matrices),
+        "intermediate_bytes_largest": item * max(outs, default=0),
+        "intermediate_bytes_total": item * sum(outs),
+        "bytes_moved": item * moved,
+        "steps": len(outs),
+        "vector_steps": vector,
+        "itemsize": item,
+    }
+
+
+def _row(case: Case, chain: Chain, plan: Plan, order: str, run: int, timing: Timing,
+         measured: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "record": "row",
+        "key": point_key(case.id, order, timing),
+        "run": run,
+        "case": case.id,
+        "kind": case.kind,
+        "params": case.to_dict()["params"],
+        "dims": list(chain.dims),
+        "n_matrices": len(chain),
+        "order": order,
+        "planned_multiplications": plan.cost,
+        "parenthesization": plan.parenthesization,
+        **measured,
+        "repeats": timing.repeats,
+        "warmup": timing.warmup,
+        "min_seconds": timing.min_seconds,
+        "threads": timing.threads,
+        "loadavg_1min": _loadavg(),
+        "measured_at": _now(),
+    }
+
+
+def _loadavg() -> float | None:
+    """The 1-minute load average: other work on the machine, which skews wall times."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _resolve(grid: Iterable[Case | str]) -> list[Case]:
+    out = []
+    for item in grid:
+        if isinstance(item, Case):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(get_case(item))
+        else:
+            raise TypeError(f"grid items must be Case objects or case ids, got {item!r}")
+    return out
+
+
+def run_sweep(
+    grid: Iterable[Case | str],
+    out_path: str | Path,
+    *,
+    repeats: int = 5,
+    warmup: int = 1,
+    min_seconds: float = 0.0,
+    threads: int = 1,
+    orders: Sequence[str] = DEFAULT_ORDERS,
+    progress: bool = True,
+    peak_seconds: float = 1.0,
+    command: str | None = None,
+) -> Path:
+    """Measure every case of ``grid`` under every order; append one row per point to ``out_path``.
+
+    Parameters
+    ----------
+    grid : iterable of Case or str
+        Cases (or ids in :data:`chainorder.cases.CASES`), measured in this order.
+    out_path : str or Path
+        JSON Lines file, created or resumed: points whose key (case, order,
+        timing settings) is present are skipped.
+    repeats, warmup, min_seconds, threads : int, int, float, int
+        Timing settings, see :class:`Timing`; the median run is reported.
+        ``threads`` limits BLAS (through threadpoolctl, for this process
+        only) while measuring: 1 by default, so that timings do not depend
+        on what else runs on the machine; 0 keeps the BLAS default.
+    orders : sequence of str
+        Order names for :func:`chainorder.plan`.
+    progress : bool
+        Show a tqdm bar on stderr (only when stderr is a terminal).
+    peak_seconds : float
+        Budget of :func:`chainorder.machine.measure_peak`; 0 skips it.
+    command : str, optional
+        The command line to record in the run record.
+
+    Returns
+    -------
+    Path
+        ``out_path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "s.jsonl"
+    >>> _ = run_sweep(["article-x10"], out, repeats=3, progress=False, peak_seconds=0)
+    >>> runs, rows = read_sweep(out)
+    >>> len(runs), [(r["order"], r["multiplications"]) for r in rows]
+    (1, [('loss_first', 12000), ('input_first', 110100), ('optimal', 12000)])
+    """
+    timing = Timing(repeats, warmup, float(min_seconds), threads)
+    cases, orders = _resolve(grid), [str(o) for o in orders]
+    path = Path(out_path)
+    with _locked_append(path) as fh:
+        _drop_torn_tail(path)
+        runs, rows = read_sweep(path)
+        done = {r.get("key") for r in rows}
+        todo = [(c, o) for c in cases for o in orders if point_key(c.id, o, timing) not in done]
+        if todo:
+            run = len(runs)
+            with timing.blas_limits():
+                _append(fh, _run_record(run, timing, orders, peak_seconds, command, len(todo)))
+                _measure_all(fh, todo, run, timing, progress)
+    return path
+
+
+def _run_record(run: int, timing: Timing, orders: list[str], peak_seconds: float,
+                command: str | None, points: int) -> dict[str, Any]:
+    from .machine import machine_info, measure_peak
+
+    return {
+        "record": "run",
+        "run": run,
+        "format": FORMAT,
+        "started": _now(),
+        "command": command if command is not None else " ".join(sys.argv),
+        "settings": {**asdict(timing), "orders": orders, "points": points},
+        "loadavg_1min": _loadavg(),
+        "machine": machine_info(),
+        "peak": measure_peak(peak_seconds) if peak_seconds > 0 else None,
+    }
+
+
+def _measure_all(fh: IO[str], todo: list[tuple[Case, str]], run: int, timing: Timing,
+                 progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    show = progress and sys.stderr.isatty()
+    bar = tqdm(total=len(todo), unit="point", file=sys.stderr, disable=not show, desc="sweep")
+    by_case: dict[str, list[str]] = {}
+    for case, order in todo:
+        by_case.setdefault(case.id, []).append(order)
+    cases = {case.id: case for case, _ in todo}
+    with bar:
+        for case_id, case_orders in by_case.items():
+            case = cases[case_id]
+            bar.set_postfix_str(f"{case.id} (building)", refresh=False)
+            chain = case.build()
+            for order in case_orders:
+                bar.set_postfix_str(f"{case.id} {order}", refresh=False)
+                plan = make_plan(chain.dims, order)
+                measured = measure_point(chain, plan, timing)
+                _append(fh, _row(case, chain, plan, order, run, timing, measured))
+                bar.update(1)
+            del chain  # free this case's matrices before the next is built
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def configure_parser(p: argparse.ArgumentParser) -> None:
+    """Add the ``chainorder sweep`` options to ``p``."""
+    p.description = (
+        "Measure cases of chainorder.cases under each order: counted multiplications, FLOPs, "
+        "bytes and the median wall time of repeated runs. Rows are appended as they are "
+        "measured; rerun the same command to resume after an interruption."
+    )
+    p.add_argument("--out", default="sweep.jsonl", metavar="FILE",
+                   help="JSON Lines output, created or resumed (default: %(default)s)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", dest="full", action="store_false",
+                      help="the quick cases only (the default, unless --case is given)")
+    size.add_argument("--full", dest="full", action="store_true", help="every case")
+    p.set_defaults(full=None)
+    p.add_argument("--kind", action="append", choices=KINDS, metavar="KIND",
+                   help=f"only this chain kind; repeatable ({', '.join(KINDS)})")
+    p.add_argument("--case", action="append", metavar="PATTERN",
+                   help="only case ids matching this shell pattern, e.g. 'article-*'; repeatable")
+    p.add_argument("--orders", default=",".join(DEFAULT_ORDERS), metavar="O1,O2",
+                   help="comma-separated order names (default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=5, metavar="N",
+                   help="timed runs per point; the median is kept (default: %(default)s)")
+    p.add_argument("--warmup", type=int, default=1, metavar="N",
+                   help="untimed runs before timing (default: %(default)s)")
+    p.add_argument("--min-seconds", type=float, default=0.05, metavar="S",
+                   help="keep timing a point until its runs add up to S seconds "
+                        "(up to 1000 runs; default: %(default)s)")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="BLAS threads while measuring, set through threadpoolctl for this "
+                        "process only; 0 keeps the BLAS default (default: %(default)s)")
+    p.add_argument("--peak-seconds", type=float, default=1.0, metavar="S",
+                   help="time spent measuring peak GFLOP/s and bandwidth; 0 skips (default: 1)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--list", action="store_true", help="list the selected cases and exit")
+
+
+def selected_cases(args: argparse.Namespace) -> list[Case]:
+    """The cases the ``sweep`` options select: ``--case`` patterns search the full table."""
+    quick = args.full is False or (args.full is None and not args.case)
+    return select_cases(quick=quick, kinds=args.kind, patterns=args.case)
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Run ``chainorder sweep``; return the exit status."""
+    cases = selected_cases(args)
+    if not cases:
+        raise ValueError(f"no case matches --kind {args.kind} --case {args.case} "
+                         f"among {len(CASES)} cases; see 'chainorder sweep --list --full'")
+    if args.list:
+        for c in cases:
+            print(f"{c.id:<36} {c.kind:<15} {'quick' if c.quick else 'full ':<6} {c.description}")
+        return 0
+    orders = [o.strip() for o in args.orders.split(",") if o.strip()]
+    for o in orders:
+        make_plan([1, 2, 3], o)  # an unknown order fails now, with the valid names
+    path = Path(args.out)
+    timing = Timing(args.repeats, args.warmup, args.min_seconds, args.threads)
+    keys = {point_key(c.id, o, timing) for c in cases for o in orders}
+    present = len(keys & {r.get("key") for r in read_sweep(path)[1]}) if path.exists() else 0
+    t0 = time.perf_counter()
+    argv = "chainorder " + " ".join(sys.argv[1:])
+    run_sweep(cases, path, repeats=args.repeats, warmup=args.warmup,
+              min_seconds=args.min_seconds, threads=args.threads, orders=orders,
+              progress=not args.no_progress, peak_seconds=args.peak_seconds, command=argv)
+    print(f"{len(keys) - present} points measured, {present} already present; {path} "
+          f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    return 0

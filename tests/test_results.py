@@ -1,0 +1,186 @@
+"""Findings computed from a small synthetic sweep (made-up times, exact counts), benchmark JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import chainorder as co
+from chainorder import results as R
+from chainorder.article import article_costs, article_dims
+from chainorder.sweep import FORMAT
+
+PEAK = {"peak_gflops": 40.0, "bandwidth_gbs": 10.0, "copy_gbs": 8.0, "dot_gbs": 10.0,
+        "gemv_gbs": 9.0, "matmul_n": 1024}
+#: case -> (kind, params, dims, seconds per order). Times are made up: loss-first is faster
+#: except on the mini-batch, where input-first wins in FLOPs and in time.
+SYNTHETIC = {
+    "article-x10": ("article", {"x": 10, "z1": 100, "z3": 10}, article_dims(10, 100, 10),
+                    (1e-5, 2e-5, 1e-5)),
+    "article-x1000": ("article", {"x": 1000, "z1": 100, "z3": 10}, article_dims(1000, 100, 10),
+                      (4e-5, 4e-4, 4e-5)),
+    "article-x100000": ("article", {"x": 100000, "z1": 100, "z3": 10},
+                        article_dims(100000, 100, 10), (8e-3, 8e-2, 8e-3)),
+    "batch-B512": ("minibatch", {"batch": 512, "x": 1000, "z1": 100, "z3": 10},
+                   (512, 10, 100, 100, 1000), (9e-3, 2e-3, 1e-3)),
+    "bottleneck": ("random", {"n": 3, "high": 512, "seed": 0}, (1, 1, 512, 1),
+                   (2e-6, 1e-6, 1e-6)),
+}
+
+
+def _row(case, kind, params, dims, order, seconds):
+    plan = co.plan(dims, order)
+    moved = sum(8 * (dims[i] * dims[k] + dims[k] * dims[j] + dims[i] * dims[j])
+                for i, k, j in plan.step_array.tolist())
+    vector = sum(1 for i, _, j in plan.step_array.tolist() if dims[i] == 1 or dims[j] == 1)
+    return {
+        "record": "row", "key": f"{case}|{order}|synthetic", "run": 0, "case": case,
+        "kind": kind, "params": params, "dims": list(dims), "n_matrices": len(dims) - 1,
+        "order": order, "planned_multiplications": plan.cost, "multiplications": plan.cost,
+        "flops": plan.flops,
+        "jacobian_bytes": 8 * sum(a * b for a, b in zip(dims[:-1], dims[1:], strict=True)),
+        "intermediate_bytes_largest": 8 * plan.largest_intermediate,
+        "intermediate_bytes_total": 8 * plan.largest_intermediate, "bytes_moved": moved,
+        "steps": len(plan.step_array), "vector_steps": vector, "itemsize": 8,
+        "seconds_median": seconds, "seconds_min": seconds * 0.9, "seconds_max": seconds * 1.2,
+        "gflops": plan.flops / seconds / 1e9, "runs": 5, "repeats": 5, "warmup": 1,
+    }
+
+
+@pytest.fixture(scope="module")
+def sweep_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("results") / "synthetic.jsonl"
+    lines = [{"record": "run", "run": 0, "format": FORMAT, "machine": {"cpu_model": "test"},
+              "peak": PEAK, "settings": {}}]
+    for case, (kind, params, dims, secs) in SYNTHETIC.items():
+        for order, s in zip(R.ORDERS, secs, strict=True):
+            lines.append(_row(case, kind, params, dims, order, s))
+    text = "".join(json.dumps(r) + "\n" for r in lines)
+    path.write_text(text + '{"record": "row", "case": "torn')  # a torn last line is ignored
+    return path
+
+
+@pytest.fixture(scope="module")
+def df(sweep_file):
+    return R.load_sweep(sweep_file)
+
+
+def test_load_sweep_is_tidy(df):
+    assert len(df) == len(SYNTHETIC) * 3
+    assert df.attrs["peak"] == PEAK and df.attrs["machine"] == {"cpu_model": "test"}
+    row = df[(df["case"] == "article-x1000") & (df["order"] == "loss_first")].iloc[0]
+    assert row["x"] == 1000 and row["input_size"] == 1000 and row["rows"] == 1
+    assert row["dims_text"] == "1x10x100x100x1000"
+    assert row["arithmetic_intensity"] == pytest.approx(row["flops"] / row["bytes_moved"])
+
+
+def test_article_agreement_is_exact(df):
+    table = R.article_agreement(df)
+    assert len(table) == 6 and (table["ratio"] == 1.0).all()
+    assert (table["counted"] == table["predicted"]).all()
+    worked = table[(table["x"] == 1000)].set_index("order")["counted"]
+    assert worked.to_dict() == {"input_first": 11_010_000, "loss_first": 111_000}
+    assert R.article_predicted(1000, 100, 10) == article_costs(1000, 100, 10)
+
+
+def test_order_comparison_and_claim(df):
+    cmp = R.order_comparison(df).set_index("case")
+    art = cmp.loc["article-x1000"]
+    assert art["mult_input_first"] == 11_010_000 and art["mult_loss_first"] == 111_000
+    assert art["flop_ratio"] == pytest.approx(11_010_000 / 111_000)
+    assert art["time_ratio"] == pytest.approx(10.0)
+    assert art["cheaper"] == art["faster"] == "loss_first" and art["loss_first_optimal"]
+    batch = cmp.loc["batch-B512"]
+    assert batch["cheaper"] == batch["faster"] == "input_first"
+    assert not batch["loss_first_optimal"] and batch["lf_over_opt"] > 9
+    neck = cmp.loc["bottleneck"]  # (1, 1, 512, 1): loss-first 1024, optimal 513
+    assert (neck["mult_loss_first"], neck["mult_optimal"]) == (1024, 513)
+    s = R.claim_summary(R.order_comparison(df))
+    assert (s["cases"], s["lf_cheaper"], s["lf_faster"], s["lf_optimal"]) == (5, 3, 3, 3)
+    assert s["not_cheaper"] == ["batch-B512", "bottleneck"]
+    assert s["not_optimal"] == ["batch-B512", "bottleneck"]
+    assert s["scalar_loss"]["cases"] == 4
+    assert s["scalar_loss"]["max_lf_over_opt"] == pytest.approx(1024 / 513)
+
+
+def test_roofline_and_efficiency(df):
+    roof = R.roofline_table(df, PEAK["peak_gflops"], PEAK["bandwidth_gbs"])
+    lf = roof[(roof["case"] == "article-x100000") & (roof["order"] == "loss_first")].iloc[0]
+    assert lf["bound"] == "memory" and lf["vector_share"] == 1.0
+    assert lf["roof_gflops"] == pytest.approx(10.0 * lf["arithmetic_intensity"])
+    inf = roof[(roof["case"] == "article-x100000") & (roof["order"] == "input_first")].iloc[0]
+    assert inf["bound"] == "compute" and inf["roof_gflops"] == 40.0
+    assert inf["of_peak"] == pytest.approx(inf["gflops"] / 40.0)
+    eff = R.order_efficiency(roof)
+    assert list(eff.index) == list(R.ORDERS)
+    assert eff.loc["input_first", "median_gflops"] > eff.loc["loss_first", "median_gflops"]
+
+
+def test_ratio_gap(df):
+    gap = R.ratio_gap(R.order_comparison(df))
+    t = gap["table"].set_index("case")
+    assert t.loc["article-x1000", "gap"] == pytest.approx((11_010_000 / 111_000) / 10.0)
+    assert gap["fit"]["points"] == 5 and 0 < gap["fit"]["slope"] < 1
+
+
+def test_fit_loglog():
+    fit = R.fit_loglog([10, 100, 1000], [5, 500, 50000])
+    assert fit["slope"] == pytest.approx(2.0) and fit["r2"] == pytest.approx(1.0)
+    assert math.isnan(R.fit_loglog([3, 3], [1, 2])["slope"])
+
+
+def test_growth_fits(df):
+    fits = R.growth_fits(df).set_index(["order", "quantity"])
+    assert fits.loc[("input_first", "counted multiplications"), "slope"] == pytest.approx(1.0)
+    lf = fits.loc[("loss_first", "counted multiplications")]
+    assert lf["slope"] == pytest.approx(fits.loc[("loss_first", "article formula"), "slope"])
+    assert 0.5 < lf["slope"] < 1.0
+    assert fits.loc[("loss_first", "wall time (median s)"), "points"] == 3
+
+
+def test_caching_fits():
+    depth = np.array([1, 2, 4, 8])
+    caching = pd.DataFrame({"depth": depth, "loss_first_cached_multiplications": 100 * depth,
+                            "input_first_multiplications": 100 * depth**2})
+    fits = R.caching_fits(caching).set_index("method")
+    assert fits.loc["loss_first_cached", "slope"] == pytest.approx(1.0)
+    assert fits.loc["input_first", "slope"] == pytest.approx(2.0)
+    assert fits.loc["input_first", "ratio_at_max_depth"] == pytest.approx(8.0)
+    assert fits.loc["input_first", "last_slope"] == pytest.approx(2.0)
+
+
+def test_random_chain_summary():
+    rc = pd.DataFrame({"scalar_loss": [True, True, False], "n": [3, 3, 3],
+                       "loss_first": [1024, 10, 50], "input_first": [513, 40, 20],
+                       "optimal": [513, 10, 20]})
+    s = R.random_chain_summary(rc).set_index(["scalar_loss", "n"])
+    assert s.loc[(True, 3), "lf_optimal"] == 0.5 and s.loc[(True, 3), "if_cheaper"] == 0.5
+    assert s.loc[(True, 3), "lf_max"] == pytest.approx(1024 / 513)
+    assert s.loc[(False, 3), "lf_max"] == pytest.approx(2.5)
+
+
+def test_load_benchmark_json(tmp_path):
+    doc = {
+        "machine_info": {"cpu": {"brand_raw": "test"}}, "commit_info": {"id": "abc"},
+        "datetime": "2026-11-28T00:00:00", "version": "5.0",
+        "benchmarks": [{
+            "name": "test_chain_product[loss_first-article-x1000]", "group": "chain article-x1000",
+            "params": {"order": "loss_first"},
+            "extra_info": {"case": "article-x1000", "order": "loss_first", "dims": [1, 10],
+                           "multiplications": 111000, "flops": 222000},
+            "stats": {"min": 1e-5, "max": 3e-5, "mean": 2e-5, "median": 2e-5, "stddev": 1e-6,
+                      "iqr": 1e-6, "rounds": 100, "iterations": 1},
+        }],
+    }
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(doc))
+    b = R.load_benchmark_json(path)
+    row = b.iloc[0]
+    assert row["case"] == "article-x1000" and row["median"] == 2e-5 and row["rounds"] == 100
+    assert row["gflops"] == pytest.approx(222000 / 2e-5 / 1e9)
+    assert row["param_order"] == "loss_first" and row["dims"] == (1, 10)
+    assert b.attrs["commit_info"] == {"id": "abc"}

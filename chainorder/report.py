@@ -988,7 +988,9 @@ def _render_random(ctx: ReportContext) -> StudyPage:
     findings = [
         f"With a scalar loss, loss-first is optimal in {(lf_sc == 1).mean():.0%} of "
         f"{len(sc):,} random chains and never costs more than {lf_sc.max():.4g}x the optimum "
-        f"(the bound is 2x); the worst chain has dims {worst['dims']}.",
+        f"(it cannot exceed 2x: each matrix A_m, m >= 2, enters a first product costing at "
+        f"least p(m-1)·p(m), one product is the first for at most two matrices, so "
+        f"optimal >= loss-first / 2); the worst chain has dims {worst['dims']}.",
         f"With any p0 (a matrix-valued output), loss-first is optimal in "
         f"{(lf_free == 1).mean():.0%} of {len(free):,} chains and costs up to "
         f"{_x(lf_free.max())} the optimum (median {_x(lf_free.median())}).",

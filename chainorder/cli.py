@@ -1,4 +1,4 @@
-"""The ``chainorder`` command line: plan, article, orders, sweep and report."""
+"""The ``chainorder`` command line: plan, article, orders, verify, sweep and report."""
 
 from __future__ import annotations
 
@@ -53,7 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     o = sub.add_parser("orders", help="list the registered orders and their aliases")
     o.set_defaults(func=_cmd_orders)
 
-    from . import report, sweep  # neither imports pandas or matplotlib at module level
+    from . import report, sweep, verify  # none imports pandas or matplotlib at module level
+
+    v = sub.add_parser("verify", help="check Hu-Shing against an independent DP on many chains")
+    verify.configure_parser(v)
+    v.set_defaults(func=verify.run_cli)
 
     s = sub.add_parser("sweep", help="measure a grid of chains under every order (resumable)")
     sweep.configure_parser(s)

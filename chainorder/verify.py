@@ -1,0 +1,286 @@
+"""Correctness at scale: Hu–Shing against an independent dynamic program on many chains.
+
+Usage::
+
+    chainorder verify --chains 100000 --seed 0 --json out.json
+    python scripts/check_hushing.py --chains 100000 --seed 0 --json out.json   # the same
+
+Every chain is solved by the pure-Python path and by the numba kernel (when
+numba imports); a chain is a mismatch if either cost differs from the
+dynamic program's, the two paths disagree, or the returned steps are not a
+valid triangulation costing what was returned. The reference DP runs on all
+chains of one length at once, vectorized with numpy over the chains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from chainorder.hushing import hu_shing_steps_python
+
+__all__ = ["FAMILIES", "make_chain", "dp_costs", "check_block", "check_hu_shing", "main"]
+
+MAX_MATRICES = 30
+BLOCK = 2000  # chains per work unit; a block's chains depend only on (seed, block index)
+
+
+def _random(rng, n):
+    return rng.integers(1, 1001, n + 1)
+
+
+def _small_alphabet(rng, n):
+    return rng.integers(1, 4, n + 1)
+
+
+def _few_values(rng, n):
+    return rng.choice([1, 2, 3, 6, 7, 12, 40, 100], n + 1)
+
+
+def _all_equal(rng, n):
+    return np.full(n + 1, rng.integers(1, 1001))
+
+
+def _increasing(rng, n):
+    return np.sort(rng.choice(np.arange(1, 10_001), n + 1, replace=False))
+
+
+def _decreasing(rng, n):
+    return _increasing(rng, n)[::-1]
+
+
+def _rotated_monotone(rng, n):
+    return np.roll(_increasing(rng, n), rng.integers(0, n + 1))
+
+
+def _one_tiny(rng, n):
+    dims = rng.integers(50, 61, n + 1)
+    dims[rng.integers(0, n + 1)] = rng.integers(1, 4)
+    return dims
+
+
+def _repeated_minimum(rng, n):
+    dims = rng.integers(5, 31, n + 1)
+    dims[rng.integers(0, n + 1, rng.integers(2, 7))] = rng.integers(1, 5)
+    return dims
+
+
+def _ones(rng, n):
+    return np.where(rng.random(n + 1) < 0.7, 1, rng.integers(2, 5, n + 1))
+
+
+def _zigzag(rng, n):
+    return np.where(
+        np.arange(n + 1) % 2 == 0, rng.integers(1, 5, n + 1), rng.integers(5, 41, n + 1)
+    )
+
+
+def _wide(rng, n):
+    # log-uniform over 1..2**20: ratios large enough to keep many h-arcs
+    return np.exp2(rng.uniform(0, 20, n + 1)).astype(np.int64)
+
+
+def _huge(rng, n):
+    # past int64 for the costs: exercises the Python-int paths
+    return rng.integers(1, 10**7 + 1, n + 1)
+
+
+#: name -> generator(rng, n) of dims p0..pn
+FAMILIES: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
+    "random": _random,
+    "small_alphabet": _small_alphabet,
+    "few_values": _few_values,
+    "all_equal": _all_equal,
+    "increasing": _increasing,
+    "decreasing": _decreasing,
+    "rotated_monotone": _rotated_monotone,
+    "one_tiny": _one_tiny,
+    "repeated_minimum": _repeated_minimum,
+    "ones": _ones,
+    "zigzag": _zigzag,
+    "wide": _wide,
+    "huge": _huge,
+}
+
+
+def make_chain(rng: np.random.Generator) -> tuple[str, tuple[int, ...]]:
+    """One chain: a family drawn uniformly, ``n`` in 1..MAX_MATRICES; dims as Python ints."""
+    family = list(FAMILIES)[rng.integers(0, len(FAMILIES))]
+    n = int(rng.integers(1, MAX_MATRICES + 1))
+    return family, tuple(int(d) for d in FAMILIES[family](rng, n))
+
+
+def dp_costs(chains: list[tuple[int, ...]]) -> list[int]:
+    """Optimal costs of chains of one length ``n + 1`` by the O(n^3) DP, vectorized over chains.
+
+    ``best[:, i, j]`` is the least cost of the product over dims ``i..j``;
+    int64 when ``max(p)**3 * n < 2**62``, exact Python ints otherwise.
+    """
+    n = len(chains[0]) - 1
+    exact = max(max(c) for c in chains) ** 3 * n >= 2**62
+    dtype = object if exact else np.int64
+    p = np.array(chains, dtype=dtype)
+    best = np.zeros((len(chains), n + 1, n + 1), dtype=dtype)
+    for length in range(2, n + 1):
+        for i in range(n - length + 1):
+            j = i + length
+            k = np.arange(i + 1, j)
+            total = best[:, i, k] + best[:, k, j] + (p[:, i] * p[:, j])[:, None] * p[:, k]
+            best[:, i, j] = total.min(axis=1)
+    return [int(c) for c in best[:, 0, n]]
+
+
+def _valid_steps(dims: tuple[int, ...], steps: np.ndarray, cost: int) -> bool:
+    """Whether ``steps`` is a triangulation in execution order costing ``cost``."""
+    n = len(dims) - 1
+    if steps.shape != (max(n - 1, 0), 3):
+        return False
+    built = {(i, i + 1) for i in range(n)}
+    total = 0
+    for i, k, j in steps.tolist():
+        if not (i < k < j and (i, k) in built and (k, j) in built) or (i, j) in built:
+            return False
+        built.add((i, j))
+        total += dims[i] * dims[k] * dims[j]
+    return total == cost and (n < 2 or (steps[-1, 0], steps[-1, 2]) == (0, n))
+
+
+def _solvers() -> dict[str, Callable]:
+    solvers = {"python": hu_shing_steps_python}
+    try:
+        from chainorder._hushing_numba import hu_shing_steps_numba
+    except ImportError:
+        return solvers
+
+    def numba_where_it_applies(dims):
+        n = len(dims) - 1
+        if n < 2 or max(dims) ** 3 * n >= 2**62:
+            return hu_shing_steps_python(dims)
+        return hu_shing_steps_numba(dims)
+
+    solvers["numba"] = numba_where_it_applies
+    return solvers
+
+
+def _block_chains(seed: int, block: int, count: int) -> Iterator[tuple[str, tuple[int, ...]]]:
+    rng = np.random.default_rng([seed, block])
+    for _ in range(count):
+        yield make_chain(rng)
+
+
+def check_block(seed: int, block: int, count: int) -> dict:
+    """Check ``count`` chains of block ``block``; return family counts and mismatches."""
+    chains = list(_block_chains(seed, block, count))
+    # One DP per length and arithmetic, so int64 batches stay int64.
+    groups: dict[tuple[int, bool], list[int]] = {}
+    for index, (_, dims) in enumerate(chains):
+        key = (len(dims), max(dims) ** 3 * len(dims) >= 2**62)
+        groups.setdefault(key, []).append(index)
+    reference = [0] * count
+    for indices in groups.values():
+        for index, cost in zip(indices, dp_costs([chains[t][1] for t in indices]), strict=True):
+            reference[index] = cost
+    solvers = _solvers()
+    mismatches = []
+    for (family, dims), expected in zip(chains, reference, strict=True):
+        results = {name: solve(dims) for name, solve in solvers.items()}
+        ok = all(c == expected and _valid_steps(dims, s, c) for s, c in results.values())
+        first = next(iter(results.values()))[0]
+        ok = ok and all(np.array_equal(s, first) for s, _ in results.values())
+        if not ok:
+            costs = {name: c for name, (_, c) in results.items()}
+            mismatches.append({"family": family, "dims": list(dims), "dp": expected, **costs})
+    return {
+        "families": Counter(f for f, _ in chains),
+        "mismatches": mismatches,
+        "paths": sorted(solvers),
+    }
+
+
+def check_hu_shing(
+    chains: int = 100_000,
+    *,
+    seed: int = 0,
+    jobs: int = 2,
+    progress: Callable[[int, int, float], None] | None = None,
+) -> dict:
+    """Check ``chains`` seeded chains in ``jobs`` processes; return the summary.
+
+    The summary holds ``chains``, ``mismatches`` (a count, 0 when every
+    chain agreed), ``seed``, ``families`` (chains per family), ``seconds``,
+    ``paths`` (the Hu–Shing paths checked), ``max_matrices`` and up to 20
+    mismatching ``examples``. ``progress(done, total, seconds)`` is called
+    after each block of chains.
+    """
+    if isinstance(chains, bool) or not isinstance(chains, int) or chains < 0:
+        raise ValueError(f"chains must be an integer >= 0, got {chains!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    start = time.perf_counter()
+    blocks = [(b, min(BLOCK, chains - b * BLOCK)) for b in range(-(-chains // BLOCK))]
+    families: Counter = Counter()
+    mismatches: list[dict] = []
+    paths: list[str] = sorted(_solvers())
+    done = 0
+    with ProcessPoolExecutor(jobs) as pool:
+        futures = [pool.submit(check_block, seed, b, c) for b, c in blocks]
+        for (_, count), future in zip(blocks, futures, strict=True):
+            result = future.result()
+            families.update(result["families"])
+            mismatches.extend(result["mismatches"])
+            done += count
+            if progress is not None:
+                progress(done, chains, time.perf_counter() - start)
+    return {
+        "chains": chains,
+        "mismatches": len(mismatches),
+        "seed": seed,
+        "families": dict(sorted(families.items())),
+        "seconds": round(time.perf_counter() - start, 1),
+        "paths": paths,
+        "max_matrices": MAX_MATRICES,
+        "examples": mismatches[:20],
+    }
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``chainorder verify``."""
+    parser.add_argument("--chains", type=int, default=100_000, help="number of chains")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--json", help="write the summary here")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Run the check; return 0 if there was no mismatch, else 1."""
+
+    def show(done: int, total: int, seconds: float) -> None:
+        print(f"{done:>9,} / {total:,} chains checked, {seconds:6.1f} s", flush=True)
+
+    summary = check_hu_shing(args.chains, seed=args.seed, jobs=args.jobs, progress=show)
+    checked = f"{summary['chains']:,} chains ({', '.join(summary['paths'])})"
+    print(f"mismatches: {summary['mismatches']} of {checked} in {summary['seconds']} s")
+    for example in summary["examples"][:5]:
+        print("  ", example)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=2)
+    return 1 if summary["mismatches"] else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry of the script form."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    configure_parser(parser)
+    return run_cli(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

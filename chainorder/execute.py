@@ -105,6 +105,8 @@ def multiply(
     arrays : sequence of array_like
         The chain, loss side first. A 1-D first array is a row vector and a
         1-D last array a column vector; the result drops those axes again.
+        Integer and boolean arrays are multiplied as float64 (no silent
+        integer overflow); complex arrays as complex128.
     order : str or Plan
         Any order :func:`chainorder.plan` accepts, or a ready :class:`Plan`
         whose dims match the arrays.

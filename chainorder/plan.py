@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._checks import check_dims
 from .costs import flops, input_first_cost, loss_first_cost, steps_cost_fast
 
 __all__ = ["Plan", "Step", "format_bracketing", "parse_bracketing", "check_steps"]
@@ -74,6 +75,11 @@ class Plan:
         cost: int | None = None,
         check: bool = True,
     ) -> None:
+        if check:
+            dims = check_dims(dims)
+            raw = np.asarray(steps)
+            if raw.size and not np.issubdtype(raw.dtype, np.integer):
+                raise TypeError(f"steps must hold integers (i, k, j), got dtype {raw.dtype}")
         self.dims: tuple[int, ...] = tuple(int(d) for d in dims)
         arr = np.array(steps, dtype=np.int64).reshape(-1, 3)
         if check:

@@ -237,3 +237,14 @@ def test_optimize_long_chains():
     check_steps(20_000, plan.step_array)
     assert plan.cost <= min(plan.loss_first_cost, plan.input_first_cost)
     assert plan.cost == sum(dims[i] * dims[k] * dims[j] for i, k, j in plan.step_array.tolist())
+
+
+def test_plan_from_steps_is_checked():
+    with pytest.raises(ValueError, match="not built yet"):
+        co.Plan([2, 3, 4, 5], [(0, 2, 3), (0, 1, 2)])
+    with pytest.raises(ValueError, match="shape"):
+        co.Plan([2, 3, 4, 5], [(0, 1, 2)])
+    with pytest.raises(TypeError, match="integers"):
+        co.Plan([2, 3, 4], [(0.0, 1.5, 2.0)])
+    with pytest.raises(ValueError, match=r"dims\[0\]"):
+        co.Plan([0, 3, 4], [(0, 1, 2)])

@@ -28,6 +28,7 @@ from .gradients import (
     sgd_step,
     train,
 )
+from .machine import machine_info, measure_peak
 from .network import (
     Activation,
     Affine,
@@ -41,7 +42,6 @@ from .network import (
     recurrent_chain,
     recurrent_example,
 )
-from .machine import machine_info, measure_peak
 from .orders import ORDERS, available_orders, optimize, plan, register_order
 from .plan import Plan, Step, parse_bracketing
 from .report import ReportSettings, Study, StudyPage, generate_report, register_study

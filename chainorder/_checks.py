@@ -84,9 +84,7 @@ def _as_matrix(a: Any, i: int, last: int, name: str) -> np.ndarray:
         arr = np.asarray(a)
     except Exception as exc:  # ragged nested lists and the like
         raise TypeError(f"{name}[{i}] cannot be read as an array: {exc}") from None
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
-    ):
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{name}[{i}] must hold numbers, got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
         arr = arr.astype(np.complex128, copy=False)
@@ -106,6 +104,7 @@ def _as_matrix(a: Any, i: int, last: int, name: str) -> np.ndarray:
     if not np.all(np.isfinite(arr)):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(
-            f"{name}[{i}] has a non-finite entry {arr[tuple(bad)].item()!r} at index {tuple(int(b) for b in bad)}"
+            f"{name}[{i}] has a non-finite entry {arr[tuple(bad)].item()!r} "
+            f"at index {tuple(int(b) for b in bad)}"
         )
     return arr

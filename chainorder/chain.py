@@ -66,7 +66,8 @@ class Chain:
 
     def __repr__(self) -> str:
         shown = " · ".join(
-            f"{nm}[{m.shape[0]}x{m.shape[1]}]" for nm, m in zip(self.names[:8], self.matrices)
+            f"{nm}[{m.shape[0]}x{m.shape[1]}]"
+            for nm, m in zip(self.names[:8], self.matrices, strict=False)
         )
         more = f" · ... ({len(self) - 8} more)" if len(self) > 8 else ""
         return f"<Chain of {len(self)}: {shown}{more}>"

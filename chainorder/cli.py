@@ -32,10 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"chainorder {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("plan", help="optimal bracketing of a chain beside loss-first and input-first")
-    p.add_argument("dims", nargs="+", metavar="P", help="chain dims p0 p1 ... pn (matrix i is p(i-1) x pi)")
+    p = sub.add_parser(
+        "plan", help="optimal bracketing of a chain beside loss-first and input-first"
+    )
     p.add_argument(
-        "--order", action="append", default=[], metavar="ORDER",
+        "dims", nargs="+", metavar="P", help="chain dims p0 p1 ... pn (matrix i is p(i-1) x pi)"
+    )
+    p.add_argument(
+        "--order",
+        action="append",
+        default=[],
+        metavar="ORDER",
         help="also show this order (a name from 'chainorder orders' or a bracketing); repeatable",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -130,8 +137,10 @@ def _cmd_article(args: argparse.Namespace) -> int:
     if args.json:
         print(table.to_json(orient="records", indent=2))
         return 0
-    print(f"The article's network: |x|={args.x}, |z1|={args.z1}, "
-          f"|z2|={args.z2 or args.z1}, |z3|={args.z3}")
+    print(
+        f"The article's network: |x|={args.x}, |z1|={args.z1}, "
+        f"|z2|={args.z2 or args.z1}, |z3|={args.z3}"
+    )
     print(f"cost unit: {UNIT}")
     print(table.to_string(index=False))
     return 0

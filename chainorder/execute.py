@@ -149,7 +149,9 @@ def _resolve(order: str | Plan, dims: list[int]) -> Plan:
     return make_plan(dims, order)
 
 
-def execute(mats: Sequence[np.ndarray], plan: Plan, *, timed: bool = False) -> tuple[np.ndarray, Trace]:
+def execute(
+    mats: Sequence[np.ndarray], plan: Plan, *, timed: bool = False
+) -> tuple[np.ndarray, Trace]:
     """Carry out ``plan`` on checked 2-D arrays; return the product and its trace.
 
     Intermediates live in a dict keyed by the first dim of their span, so

@@ -1,4 +1,4 @@
-"""The order registry: every way to bracket a chain, by name, behind one signature (dims in, plan out)."""
+"""The order registry: every way to bracket a chain, by name, behind one signature."""
 
 from __future__ import annotations
 
@@ -184,7 +184,8 @@ def optimize(dims: Sequence[int], method: str = "auto") -> Plan:
     planner = _EXACT_METHODS.get(key)
     if planner is None:
         raise ValueError(
-            f"unknown method {method!r}; expected one of 'auto', {', '.join(map(repr, _EXACT_METHODS))}"
+            f"unknown method {method!r}; expected one of 'auto', "
+            f"{', '.join(map(repr, _EXACT_METHODS))}"
         )
     if key == "dp" and len(dims) - 1 > DP_MAX_MATRICES:
         raise ValueError(
@@ -201,22 +202,32 @@ _AUTO_DP_UP_TO = 64
 
 
 register_order(
-    "optimal", optimize, aliases=("opt", "best", "exact"),
+    "optimal",
+    optimize,
+    aliases=("opt", "best", "exact"),
     description="cheapest bracketing (exact; DP or Hu-Shing by chain length)",
 )
 register_order(
-    "loss_first", _loss_first, aliases=("forward", "forwards", "left_to_right", "ltr"),
+    "loss_first",
+    _loss_first,
+    aliases=("forward", "forwards", "left_to_right", "ltr"),
     description="left to right from dl/dz_L: the article's forwards computation (AD reverse mode)",
 )
 register_order(
-    "input_first", _input_first, aliases=("backward", "backwards", "right_to_left", "rtl"),
+    "input_first",
+    _input_first,
+    aliases=("backward", "backwards", "right_to_left", "rtl"),
     description="right to left from dz_1/dx: the article's backwards computation (AD forward mode)",
 )
 register_order(
-    "dp", _dp, aliases=("dynamic_programming", "cormen"),
+    "dp",
+    _dp,
+    aliases=("dynamic_programming", "cormen"),
     description="the O(n^3) matrix-chain dynamic program (exact; up to 3000 matrices)",
 )
 register_order(
-    "hu_shing", _hu_shing, aliases=("hu-shing", "hushing"),
+    "hu_shing",
+    _hu_shing,
+    aliases=("hu-shing", "hushing"),
     description="Hu and Shing's O(n log n) algorithm (exact; any length)",
 )

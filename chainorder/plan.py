@@ -146,7 +146,7 @@ class Plan:
         return _ratio(ref, self.cost)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary: order, dims, cost, flops, parenthesization, largest intermediate."""
+        """A JSON-ready summary: order, dims, cost, FLOPs, bracketing, largest intermediate."""
         return {
             "order": self.order,
             "dims": list(self.dims),
@@ -182,10 +182,13 @@ class Plan:
             f"  Largest intermediate: {self.largest_intermediate:,} elements",
         ]
         if self.n >= 2:
-            lines.append("  step  factors                 shapes                    multiplications")
+            lines.append(
+                "  step  factors                 shapes                    multiplications"
+            )
             shown = self.steps[:20]
             for s, st in enumerate(shown, 1):
-                shapes = f"{st.left_shape[0]}x{st.left_shape[1]} @ {st.right_shape[0]}x{st.right_shape[1]}"
+                (a, b), (_, c) = st.left_shape, st.right_shape
+                shapes = f"{a}x{b} @ {b}x{c}"
                 lines.append(f"  {s:>4}  {st.label:<22}  {shapes:<24}  {st.cost:,}")
             if len(self.steps) > len(shown):
                 lines.append(f"  ... {len(self.steps) - len(shown)} more steps")
@@ -205,7 +208,7 @@ def _short(text: str, width: int = 72) -> str:
 
 
 def check_steps(n: int, steps: np.ndarray) -> None:
-    """Raise ``ValueError`` unless ``steps`` is a full bracketing of ``n`` matrices in a valid order."""
+    """Raise ``ValueError`` unless ``steps`` fully bracket ``n`` matrices in a valid order."""
     if steps.shape != (max(n - 1, 0), 3):
         raise ValueError(
             f"steps must have shape ({max(n - 1, 0)}, 3) for a chain of {n} matrices, "
@@ -242,7 +245,9 @@ def format_bracketing(n: int, steps: np.ndarray) -> str:
     )
 
 
-_TOKEN = re.compile(r"\s*(?:(?P<open>\()|(?P<close>\))|(?P<mat>[Aa](?P<num>\d+))|(?P<sep>[*@·.])|(?P<bad>\S))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<open>\()|(?P<close>\))|(?P<mat>[Aa](?P<num>\d+))|(?P<sep>[*@·.])|(?P<bad>\S))"
+)
 
 
 def parse_bracketing(text: str, n: int | None = None) -> np.ndarray:
@@ -315,4 +320,3 @@ def _reduce(
     (i, k), (_, j) = factors
     steps.append((i, k, j))
     return (i, j)
-

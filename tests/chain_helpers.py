@@ -12,4 +12,6 @@ def random_dims(rng: np.random.Generator, n: int, high: int = 30) -> list[int]:
 
 def random_chain(rng: np.random.Generator, dims: list[int]) -> list[np.ndarray]:
     """Matrices of the given dims, scaled so long products stay near unit size."""
-    return [rng.standard_normal((p, q)) / np.sqrt(q) for p, q in zip(dims[:-1], dims[1:])]
+    return [
+        rng.standard_normal((p, q)) / np.sqrt(q) for p, q in zip(dims[:-1], dims[1:], strict=True)
+    ]

@@ -78,7 +78,11 @@ def test_ten_thousand_matrices_without_recursion():
     n = 10_000
     mats = [np.linalg.qr(rng.standard_normal((2, 2)))[0] for _ in range(n)]
     ref = _left_to_right(mats)
-    for order in ("loss_first", "input_first", co.plan([2] * (n + 1), "input_first").parenthesization):
+    for order in (
+        "loss_first",
+        "input_first",
+        co.plan([2] * (n + 1), "input_first").parenthesization,
+    ):
         out, trace = co.multiply(mats, order, trace=True)
         np.testing.assert_allclose(out, ref, atol=1e-9)
         assert trace.multiplications == (n - 1) * 8
@@ -89,7 +93,11 @@ def test_ten_thousand_matrices_without_recursion():
     [
         ([], ValueError, "empty"),
         (np.ones((3, 3)), TypeError, "list of arrays"),
-        ([np.ones((3, 4)), np.ones((5, 2))], ValueError, "matrix 2 has 5 rows but matrix 1 has 4 columns"),
+        (
+            [np.ones((3, 4)), np.ones((5, 2))],
+            ValueError,
+            "matrix 2 has 5 rows but matrix 1 has 4 columns",
+        ),
         ([np.ones((3, 4)), np.ones((4, 2, 2))], ValueError, "3-D"),
         ([np.float64(2.0), np.ones((1, 2))], ValueError, "0-D"),
         ([np.ones((3, 4)), np.ones(4), np.ones((1, 2))], ValueError, "only the first or last"),

@@ -81,7 +81,7 @@ def test_optimize_matches_numpy_dp_on_longer_chains():
     rng = np.random.default_rng(7)
     for n in (12, 25, 40):
         dims = random_dims(rng, n, high=1000)
-        arrays = [np.empty((p, q)) for p, q in zip(dims[:-1], dims[1:])]
+        arrays = [np.empty((p, q)) for p, q in zip(dims[:-1], dims[1:], strict=True)]
         _, m = _multi_dot_matrix_chain_order(arrays, return_costs=True)
         assert co.optimize(dims, method="dp").cost == int(m[0, -1])
 

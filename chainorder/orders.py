@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import check_dims
+from .approx import best_fan_plan, greedy_plan
 from .costs import input_first_cost, loss_first_cost
 from .dp import DP_MAX_MATRICES, dp_steps
 from .hushing import hu_shing_steps
@@ -230,4 +231,12 @@ register_order(
     _hu_shing,
     aliases=("hu-shing", "hushing"),
     description="Hu and Shing's O(n log n) algorithm (exact; any length)",
+)
+register_order(
+    "best_fan", best_fan_plan, aliases=("fan",),
+    description="cheapest of the n+1 fan bracketings (O(n); at most 2x the optimum)",
+)
+register_order(
+    "greedy", greedy_plan,
+    description="cheapest available product first (O(n log n); no constant-factor bound)",
 )

@@ -84,6 +84,10 @@ class ReportSettings:
         Width of those MLPs.
     article_sizes : int
         Random sizes of the article's network checked against its formulas.
+    optimizer_ns : tuple of int or None
+        Chain lengths of the optimizer-speed study (None: its quick or full default).
+    check_chains : int
+        Chains in the Hu–Shing check against the dynamic program.
     seed : int
         Seed of the random chains and random article sizes.
     """
@@ -101,6 +105,8 @@ class ReportSettings:
     caching_depths: tuple[int, ...] = (2, 4, 8, 16, 32)
     caching_width: int = 16
     article_sizes: int = 24
+    optimizer_ns: tuple[int, ...] | None = None
+    check_chains: int = 20_000
     seed: int = 0
 
     @classmethod
@@ -110,6 +116,7 @@ class ReportSettings:
             quick=False, repeats=9, warmup=2, min_seconds=0.2, peak_seconds=3.0,
             random_chains=500, random_lengths=(2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
             caching_depths=(2, 4, 8, 16, 32, 64), caching_width=24, article_sizes=100,
+            check_chains=100_000,
         )
         return replace(base, **overrides)
 
@@ -132,7 +139,9 @@ class ReportSettings:
                 f"{self.min_seconds:g} s per point, median kept, {threads}; "
                 f"{self.random_chains} random chains per length; caching depths "
                 f"{list(self.caching_depths)} at width {self.caching_width}; "
-                f"{self.article_sizes} random article sizes; seed {self.seed}")
+                f"{self.article_sizes} random article sizes; optimizer lengths "
+                f"{'default' if self.optimizer_ns is None else list(self.optimizer_ns)}; "
+                f"Hu–Shing check on {self.check_chains:,} chains; seed {self.seed}")
 
 
 # ----------------------------------------------------------------------------- studies
@@ -1024,6 +1033,85 @@ def _render_random(ctx: ReportContext) -> StudyPage:
     return StudyPage(findings, "\n".join(body))
 
 
+def _collect_speed(ctx: ReportContext) -> None:
+    from .optimizer_study import time_optimizers
+    from .verify import check_hu_shing
+
+    s = ctx.settings
+    ns = {} if s.optimizer_ns is None else {"ns": s.optimizer_ns}
+    records = time_optimizers(seed=s.seed, quick=s.quick, **ns)
+    (ctx.data_dir / "optimizer_times.json").write_text(json.dumps(records, indent=1) + "\n")
+    check = check_hu_shing(s.check_chains, seed=s.seed, jobs=2)
+    (ctx.data_dir / "hushing_check.json").write_text(json.dumps(check, indent=1) + "\n")
+
+
+def _render_speed(ctx: ReportContext) -> StudyPage:
+    import pandas as pd
+
+    from .optimizer_study import optimizer_table, plot_optimizer_times, study_markdown
+
+    records = json.loads((ctx.data_dir / "optimizer_times.json").read_text())
+    check = json.loads((ctx.data_dir / "hushing_check.json").read_text())
+    table = optimizer_table(records)
+    ran = table[table["skipped_reason"].isna()]
+    stem = "optimizer-times"
+    plot_optimizer_times(records, ctx.out_dir / "figures" / stem)
+    ctx.figures.append((stem, "optimizer wall time vs chain length, one line per method"))
+    findings = [_speed_headline(ran), *_speed_ratios(ran)]
+    findings.append(
+        f"Hu–Shing matched an independent dynamic program on {check['chains']:,} seeded chains "
+        f"({', '.join(check['paths'])} paths; {len(check['families'])} families of dims, "
+        f"1 to {check['max_matrices']} matrices): {check['mismatches']} mismatches."
+    )
+    families = pd.DataFrame(
+        sorted(check["families"].items()), columns=["family", "chains"]
+    )
+    body = [
+        "## Optimizers side by side",
+        "",
+        study_markdown(records, [f"figures/{stem}.png"]),
+        "",
+        ctx.table(table.drop(columns=["version"], errors="ignore"), "optimizer-times",
+                  counted=False, embed=False),
+        "## Correctness at scale: Hu–Shing against the dynamic program",
+        "",
+        f"`chainorder verify --chains {check['chains']} --seed {check['seed']}` draws each chain's "
+        "family uniformly, then its length and dims; a chain is a mismatch if any Hu–Shing path "
+        "differs from the DP's cost, the paths disagree with each other, or the returned steps "
+        f"are not a valid bracketing costing what was returned. Mismatches: "
+        f"**{check['mismatches']}** of {check['chains']:,}.",
+        "",
+        ctx.table(families, "hushing-check-families", counted=True),
+    ]
+    return StudyPage(findings, "\n".join(body))
+
+
+def _speed_headline(ran: pd.DataFrame) -> str:
+    """Hu–Shing's and the DP's speed-up over numpy's DP at the longest chain all three planned."""
+    t = {m: g.set_index("n")["seconds"] for m, g in ran.groupby("method")}
+    hs, dp, npy = (t.get(m) for m in ("chainorder.hu-shing", "chainorder.dp", "numpy.multi_dot"))
+    if hs is None or dp is None or npy is None:
+        return f"Longest chain each method planned: {ran.groupby('method')['n'].max().to_dict()}."
+    n = max(set(hs.index) & set(dp.index) & set(npy.index))
+    return (
+        f"At {n:,} matrices numpy's ordering DP took {npy[n] * 1e3:.3g} ms, chainorder's "
+        f"vectorized DP {dp[n] * 1e3:.3g} ms ({npy[n] / dp[n]:,.0f}x faster) and Hu–Shing "
+        f"{hs[n] * 1e3:.3g} ms ({npy[n] / hs[n]:,.0f}x); Hu–Shing planned {int(hs.index.max()):,} "
+        f"matrices exactly in {hs.iloc[-1]:.3g} s."
+    )
+
+
+def _speed_ratios(ran: pd.DataFrame) -> list[str]:
+    """For each approximate method: how far its bracketings were from the optimum."""
+    out = []
+    for method, grp in ran.groupby("method"):
+        worst = grp["ratio"].max()
+        if worst > 1:
+            out.append(f"`{method}` cost up to {worst:.4g}x the optimum "
+                       f"(median {grp['ratio'].median():.4g}x over {len(grp)} lengths).")
+    return out
+
+
 for _study in (
     Study("01-article", "The article's analysis: predicted vs counted",
           "Do the article's cost formulas match the multiplications actually performed?",
@@ -1042,6 +1130,9 @@ for _study in (
     Study("06-optimizer", "The chain optimizer over random chains",
           "How far from optimal are loss-first, input-first and the other registered orders?",
           _render_random, _collect_random),
+    Study("07-optimizer-speed", "The chain optimizers' speed, beside numpy, opt_einsum, cotengra",
+          "How fast is each exact and approximate optimizer, and is Hu–Shing always exact?",
+          _render_speed, _collect_speed),
 ):
     register_study(_study)
 

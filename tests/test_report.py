@@ -19,11 +19,12 @@ TINY = ReportSettings.preset(
            "random-n8-s92", "random-n4-s0"),
     repeats=2, warmup=0, min_seconds=0.0, peak_seconds=0.05, random_chains=6,
     random_lengths=(3, 5), caching_depths=(2, 3, 4), caching_width=3, article_sizes=2,
+    optimizer_ns=(5, 10), check_chains=200,
 )
 PAGES = ["01-article", "02-when-loss-first-wins", "03-flops-vs-time", "04-growth-with-x",
-         "05-caching", "06-optimizer"]
+         "05-caching", "06-optimizer", "07-optimizer-speed"]
 FIGURES = ["multiplications-vs-x", "time-vs-x", "time-ratio-vs-flop-ratio", "roofline",
-           "random-chain-ratios", "caching-vs-depth", "batch-costs"]
+           "random-chain-ratios", "caching-vs-depth", "batch-costs", "optimizer-times"]
 
 
 def _extra(ctx: report.ReportContext) -> StudyPage:
@@ -36,19 +37,19 @@ def first(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report") / "reports"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(report, "STUDIES", list(report.STUDIES))
-        report.register_study(Study("07-extra", "An extra study", "Does the hook work?", _extra))
+        report.register_study(Study("08-extra", "An extra study", "Does the hook work?", _extra))
         generate_report(out, settings=TINY, progress=False)
     return out
 
 
 def test_every_page_and_figure(first):
-    for page in [*PAGES, "07-extra"]:
+    for page in [*PAGES, "08-extra"]:
         assert (first / f"{page}.md").is_file(), page
     for fig in FIGURES:
         for ext in ("png", "svg"):
             assert (first / "figures" / f"{fig}.{ext}").stat().st_size > 1000, (fig, ext)
     assert (first / "data" / "sweep.jsonl").is_file()
-    assert "The sweep holds 21 rows." in (first / "07-extra.md").read_text()
+    assert "The sweep holds 21 rows." in (first / "08-extra.md").read_text()
 
 
 def test_links_resolve(first):

@@ -49,7 +49,27 @@ def check_dims(dims: Any, name: str = "dims") -> tuple[int, ...]:
         raise ValueError(
             f"{name} must hold at least two integers (p0 and p1 for one matrix), got {list(dims)!r}"
         )
+    fast = _fast_dims(dims)
+    if fast is not None:
+        return fast
     return tuple(check_positive_int(p, f"{name}[{i}]") for i, p in enumerate(dims))
+
+
+def _fast_dims(dims: Any) -> tuple[int, ...] | None:
+    """Dims as Python ints in one vectorized pass when they are all machine ints >= 1.
+
+    Returns None (the caller then checks element by element, for exact
+    messages) for anything else: bools, floats, huge ints, values < 1.
+    """
+    try:
+        arr = np.asarray(dims)
+    except (ValueError, TypeError):
+        return None
+    if arr.ndim != 1 or arr.dtype.kind not in "iu" or arr.size == 0 or arr.min() < 1:
+        return None
+    if not isinstance(dims, np.ndarray) and {bool, np.bool_} & set(map(type, dims)):
+        return None  # numpy reads True as 1; a bool is no dim
+    return tuple(arr.tolist())
 
 
 def check_arrays(arrays: Any, name: str = "arrays") -> list[np.ndarray]:

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["hu_shing_steps", "hu_shing_steps_python", "NUMBA_MIN_MATRICES"]
+__all__ = [
+    "hu_shing_steps",
+    "hu_shing_steps_python",
+    "NUMBA_MIN_MATRICES",
+    "NUMBA_COLD_MIN_MATRICES",
+]
 
 #: Shortest chain :func:`hu_shing_steps` hands to the numba kernel. Below it
 #: the pure-Python path takes under about 0.15 s, less than loading the
 #: compiled kernel from numba's cache (about 2 s per process, and about 15 s
 #: to compile it the first time).
 NUMBA_MIN_MATRICES = 10_000
+
+#: Shortest chain for which the kernel is compiled when no compiled copy
+#: exists yet (first use after installing): compiling takes about 15 s, the
+#: pure-Python path about 1.5 s at 10**5 and 30 s at 10**6 matrices.
+NUMBA_COLD_MIN_MATRICES = 400_000
 
 # The chain p0..pn is the convex polygon V0..Vn with weights p0..pn; the
 # bracketings are its triangulations, triangle (i, k, j) costing p_i p_k p_j.
@@ -45,7 +58,9 @@ def hu_shing_steps(dims: Sequence[int]) -> tuple[np.ndarray, int]:
     (:mod:`chainorder._hushing_numba`) when numba imports, the chain has at
     least :data:`NUMBA_MIN_MATRICES` matrices and every intermediate fits in
     int64 (``max(p)**3 * n < 2**62``), and to :func:`hu_shing_steps_python`
-    otherwise; both return the same steps and cost.
+    otherwise; both return the same steps and cost. Until the kernel has
+    been compiled once (numba caches it on disk), only chains of at least
+    :data:`NUMBA_COLD_MIN_MATRICES` matrices pay for compiling it.
 
     Parameters
     ----------
@@ -128,6 +143,8 @@ def _numba_kernel(dims: Sequence[int]) -> Callable[[Sequence[int]], tuple[np.nda
     n = len(dims) - 1
     if n < max(NUMBA_MIN_MATRICES, 2) or max(dims) ** 3 * n >= 2**62:
         return None
+    if n < NUMBA_COLD_MIN_MATRICES and not _numba_compiled():
+        return None  # compiling first (~15 s) would cost more than pure Python saves
     try:
         from . import _hushing_numba
     except ImportError:
@@ -420,3 +437,15 @@ def _steps_cost(dims: Sequence[int], steps: np.ndarray) -> int:
     """Exact ``sum p_i p_k p_j`` over the rows of ``steps``, as a Python int."""
     p = dims
     return sum(p[i] * p[k] * p[j] for i, k, j in steps.tolist())
+
+
+def _numba_compiled() -> bool:
+    """Whether the numba kernel is compiled in this process or in numba's on-disk cache."""
+    loaded = sys.modules.get(f"{__package__}._hushing_numba")
+    if loaded is not None and getattr(loaded._solve, "signatures", None):
+        return True
+    here = Path(__file__).resolve().parent
+    places = [here / "__pycache__"]
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        places.append(Path(os.environ["NUMBA_CACHE_DIR"]))
+    return any(any(place.rglob("_hushing_numba*.nbi")) for place in places if place.is_dir())

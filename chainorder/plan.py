@@ -80,7 +80,8 @@ class Plan:
             raw = np.asarray(steps)
             if raw.size and not np.issubdtype(raw.dtype, np.integer):
                 raise TypeError(f"steps must hold integers (i, k, j), got dtype {raw.dtype}")
-        self.dims: tuple[int, ...] = tuple(int(d) for d in dims)
+        # unchecked dims come from the planners, already a tuple of Python ints
+        self.dims: tuple[int, ...] = dims if isinstance(dims, tuple) else tuple(map(int, dims))
         arr = np.array(steps, dtype=np.int64).reshape(-1, 3)
         if check:
             check_steps(len(self.dims) - 1, arr)

@@ -268,11 +268,27 @@ def test_dispatch_reaches_numba(monkeypatch):
     calls = []
     original = kernel.hu_shing_steps_numba
     monkeypatch.setattr(chainorder.hushing, "NUMBA_MIN_MATRICES", 2)
+    monkeypatch.setattr(chainorder.hushing, "NUMBA_COLD_MIN_MATRICES", 2)
     monkeypatch.setattr(kernel, "hu_shing_steps_numba", lambda d: calls.append(d) or original(d))
     steps, cost = hu_shing_steps(CORMEN)
     assert calls == [CORMEN] and cost == 15125
     # Past int64 the dispatcher keeps to Python ints.
     assert hu_shing_steps((10**7,) * 51)[1] == 49 * 10**21 and len(calls) == 1
+
+
+@needs_numba
+def test_dispatch_does_not_compile_for_a_short_chain(monkeypatch):
+    # Until the kernel is compiled somewhere, only very long chains pay for compiling it.
+    import chainorder._hushing_numba as kernel
+
+    calls = []
+    original = kernel.hu_shing_steps_numba
+    monkeypatch.setattr(chainorder.hushing, "NUMBA_MIN_MATRICES", 2)
+    monkeypatch.setattr(chainorder.hushing, "_numba_compiled", lambda: False)
+    monkeypatch.setattr(kernel, "hu_shing_steps_numba", lambda d: calls.append(d) or original(d))
+    assert hu_shing_steps(CORMEN)[1] == 15125 and calls == []
+    monkeypatch.setattr(chainorder.hushing, "NUMBA_COLD_MIN_MATRICES", 6)
+    assert hu_shing_steps(CORMEN)[1] == 15125 and calls == [CORMEN]
 
 
 def test_works_without_numba(monkeypatch):

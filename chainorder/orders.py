@@ -90,7 +90,7 @@ def plan(dims: Sequence[int], order: str = "optimal") -> Plan:
     >>> co.plan(dims, "loss_first").cost, co.plan(dims, "input_first").cost
     (40500, 47500)
     >>> co.plan(dims, "((A1A2)(A3(A4(A5A6))))").cost
-    28000
+    35125
     """
     dims = check_dims(dims)
     if not isinstance(order, str):

@@ -14,7 +14,7 @@ from .costs import flops, matmul_cost
 from .orders import plan as make_plan
 from .plan import Plan
 
-__all__ = ["multiply", "execute", "Trace", "TraceStep"]
+__all__ = ["multiply", "execute", "counted_matmul", "Trace", "TraceStep"]
 
 
 @dataclass(frozen=True)
@@ -163,8 +163,21 @@ def execute(
     for i, k, j in plan.step_array.tolist():
         left, right = partial[i], partial.pop(k)
         t0 = clock() if timed else 0.0
-        partial[i] = left @ right
+        partial[i], count = counted_matmul(left, right)
         seconds = clock() - t0 if timed else 0.0
         (p, q), r = left.shape, right.shape[1]
-        tr.steps.append(TraceStep(i, k, j, (p, q), (q, r), matmul_cost(p, q, r), seconds))
+        tr.steps.append(TraceStep(i, k, j, (p, q), (q, r), count, seconds))
     return partial[0], tr
+
+
+def counted_matmul(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, int]:
+    """``left @ right`` for 2-D arrays, with its scalar multiplications ``p*q*r``.
+
+    Examples
+    --------
+    >>> product, count = counted_matmul(np.ones((1, 3)), np.ones((3, 4)))
+    >>> product.shape, count
+    ((1, 4), 12)
+    """
+    (p, q), r = left.shape, right.shape[1]
+    return left @ right, matmul_cost(p, q, r)

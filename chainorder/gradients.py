@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_positive_int
-from .costs import matmul_cost
+from .execute import counted_matmul
 from .network import Network, _as_real_array, _check_finite
 
 __all__ = [
@@ -104,7 +104,7 @@ def loss_first_gradients(net: Network, x: Any, y: Any) -> Gradients:
     ``dl/dW = dl/dz_(k+1) · dz_(k+1)/dW`` and likewise for ``b``, with the
     explicit (dense) parameter Jacobians of :class:`~chainorder.network.Affine`.
     Every product is a row vector times a matrix; each is counted with
-    :func:`~chainorder.costs.matmul_cost` of its shapes.
+    :func:`~chainorder.execute.counted_matmul`.
 
     Examples
     --------
@@ -123,11 +123,11 @@ def loss_first_gradients(net: Network, x: Any, y: Any) -> Gradients:
         layer = net.layers[k]
         # row is dl/dz_(k+1): cached, and reused by each parameter of layer k
         for name, jac in layer._param_jacobians(fp.zs[k]).items():
-            grads[(k, name)] = (row @ jac).reshape(layer.params[name].shape)
-            count += matmul_cost(row.shape[0], row.shape[1], jac.shape[1])
-        jac = layer._input_jacobian(fp.zs[k], fp.zs[k + 1])
-        count += matmul_cost(row.shape[0], row.shape[1], jac.shape[1])
-        row = row @ jac
+            grad, mults = counted_matmul(row, jac)
+            grads[(k, name)] = grad.reshape(layer.params[name].shape)
+            count += mults
+        row, mults = counted_matmul(row, layer._input_jacobian(fp.zs[k], fp.zs[k + 1]))
+        count += mults
     return Gradients(grads, row[0], count, "loss_first", _labels(net))
 
 

@@ -117,3 +117,15 @@ def test_optimizer(benchmark, n: int, name: str) -> None:
 def test_chains_are_seeded() -> None:
     assert _dims(10) == study_dims(10, seed=0)
     assert np.all(np.array(_dims(100)) >= 1)
+
+
+@pytest.mark.parametrize("n", (100_000, 1_000_000))
+def test_optimize_at_scale(benchmark, n: int) -> None:
+    """Issue 4's goal: ``co.optimize`` (exact, with its bracketing) on 10^5 and 10^6 matrices."""
+    dims = list(_dims(n))  # a plain list of ints, as a user passes it
+    benchmark.group = f"issue 4: co.optimize at scale, {n:,} matrices"
+    plan = _timed(benchmark, co.optimize, dims)
+    assert plan.cost == _optimum(n) and len(plan.step_array) == n - 1
+    benchmark.extra_info.update(n=n, method="chainorder.optimize", cost=plan.cost,
+                                largest_intermediate=plan.largest_intermediate,
+                                unit="cost: scalar multiplications (p*q*r per product)")

@@ -411,6 +411,15 @@ def _page(study: Study, number: int, page: StudyPage, meta: dict[str, Any]) -> s
         "",
         page.body.strip(),
         "",
+        _footer(meta, f"Only the measurements: `{meta['sweep_command']}`. The data this page "
+                      "was written from is in [data/](data/).", cite_note=None),
+    ])
+
+
+def _footer(meta: dict[str, Any], reproduce_note: str, cite_note: str | None) -> str:
+    """The Reproduce, Machine and Cite sections that close the index and every page."""
+    cite = [cite_note, ""] if cite_note else []
+    return "\n".join([
         "## Reproduce",
         "",
         "```bash",
@@ -418,8 +427,7 @@ def _page(study: Study, number: int, page: StudyPage, meta: dict[str, Any]) -> s
         meta["command"],
         "```",
         "",
-        f"Only the measurements: `{meta['sweep_command']}`. The data this page was "
-        "written from is in [data/](data/).",
+        reproduce_note,
         "",
         "## Machine",
         "",
@@ -427,6 +435,7 @@ def _page(study: Study, number: int, page: StudyPage, meta: dict[str, Any]) -> s
         "",
         "## Cite",
         "",
+        *cite,
         "```bibtex",
         bibtex(meta.get("commit")),
         "```",
@@ -473,28 +482,9 @@ def _index(ctx: ReportContext, pages: list[tuple[Study, StudyPage]], seconds: di
         "- [tables/](tables/): `counted-*.csv` hold counted costs only and are byte-identical "
         "from run to run; `timed-*.csv` hold wall times and rates, which are not.",
         "",
-        "## Reproduce",
-        "",
-        "```bash",
-        "pip install -e .   # from the chainorder repository",
-        meta["command"],
-        "```",
-        "",
-        "`--quick` (the default) measures the quick cases in a couple of minutes on two "
-        "cores; `--full` measures every case of `chainorder.cases.CASES`.",
-        "",
-        "## Machine",
-        "",
-        _kv_table(_machine_rows(meta)),
-        "",
-        "## Cite",
-        "",
-        "See [CITATION.cff](../CITATION.cff) in the repository.",
-        "",
-        "```bibtex",
-        bibtex(meta.get("commit")),
-        "```",
-        "",
+        _footer(meta, "`--quick` (the default) measures the quick cases in a couple of minutes "
+                      "on two cores; `--full` measures every case of `chainorder.cases.CASES`.",
+                cite_note="See [CITATION.cff](../CITATION.cff) in the repository."),
     ])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,10 @@ def check_dims(dims: Any, name: str = "dims") -> tuple[int, ...]:
     """
     if isinstance(dims, (str, bytes)):
         raise TypeError(f"{name} must be a sequence of integers p0..pn, got the string {dims!r}")
+    if isinstance(dims, (Mapping, Set)):
+        raise TypeError(
+            f"{name} must be an ordered sequence of integers p0..pn, got a {type(dims).__name__}"
+        )
     if not isinstance(dims, (Sequence, np.ndarray)):
         if hasattr(dims, "__iter__"):
             dims = list(dims)

@@ -753,9 +753,11 @@ def _render_time(ctx: ReportContext) -> StudyPage:
         above = roof[roof["above_roof"]]
         if len(above):
             l3 = _cache_bytes(ctx.meta["machine"], "L3")
-            small = int((above["jacobian_bytes"] < l3).sum()) if l3 else None
-            where = (f"; {small} of them have Jacobians smaller than the {l3 / 2**20:.0f} MiB "
-                     "L3 cache, which streams faster than memory" if small is not None else "")
+            where = ""
+            if l3:
+                small = int((above["jacobian_bytes"] < l3).sum())
+                where = (f"; {small} of them have Jacobians smaller than the {l3 / 2**20:.0f} "
+                         "MiB L3 cache, which streams faster than memory")
             findings.append(f"{len(above)} of {len(roof)} points run faster than the memory "
                             f"roof allows{where}.")
         body += ["## Achieved rate against the roofline", "",
@@ -1028,8 +1030,10 @@ def _collect_speed(ctx: ReportContext) -> None:
     from .verify import check_hu_shing
 
     s = ctx.settings
-    ns = {} if s.optimizer_ns is None else {"ns": s.optimizer_ns}
-    records = time_optimizers(seed=s.seed, quick=s.quick, **ns)
+    if s.optimizer_ns is None:
+        records = time_optimizers(seed=s.seed, quick=s.quick)
+    else:
+        records = time_optimizers(s.optimizer_ns, seed=s.seed, quick=s.quick)
     (ctx.data_dir / "optimizer_times.json").write_text(json.dumps(records, indent=1) + "\n")
     check = check_hu_shing(s.check_chains, seed=s.seed, jobs=2)
     (ctx.data_dir / "hushing_check.json").write_text(json.dumps(check, indent=1) + "\n")
@@ -1180,7 +1184,7 @@ def _meta(out: Path, s: ReportSettings, command: str, runs: list[dict[str, Any]]
     run = runs[-1] if runs else {}
     machine = run.get("machine") or default
     peaks = [r["peak"] for r in runs if r.get("peak")]
-    loads = [r.get("loadavg_1min") for r in runs if r.get("loadavg_1min") is not None]
+    loads = [float(r["loadavg_1min"]) for r in runs if r.get("loadavg_1min") is not None]
     used = (machine.get("blas") or [{}])[0].get("num_threads")
     return {
         "version": default["chainorder"],

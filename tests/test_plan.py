@@ -171,6 +171,8 @@ def test_bracketing_accepts_spacing_operators_and_redundant_brackets():
         ([3, True, 2], TypeError, r"dims\[1\]"),
         ("3 4 5", TypeError, "string"),
         (None, TypeError, "sequence"),
+        ({3: 4, 5: 6}, TypeError, "ordered sequence"),
+        ({3, 4, 5}, TypeError, "ordered sequence"),
         (np.ones((2, 2), dtype=int), ValueError, "one-dimensional"),
     ],
 )

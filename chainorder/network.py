@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,7 +95,7 @@ def _glorot(rng: np.random.Generator, fan_out: int, fan_in: int) -> np.ndarray:
 # ----------------------------------------------------------------------------- layers
 
 
-class Layer:
+class Layer(ABC):
     """A layer ``z_out = f(z_in)`` on one example vector, with its explicit Jacobians.
 
     Subclasses implement ``_forward``, ``_input_jacobian`` and, if they have
@@ -135,11 +136,13 @@ class Layer:
     def _check_input(self, z: Any, name: str = "z") -> np.ndarray:
         return _check_vector(z, name, self.in_width)
 
+    @abstractmethod
     def _forward(self, z: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The output for a checked input vector."""
 
+    @abstractmethod
     def _input_jacobian(self, z_in: np.ndarray, z_out: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """``dz_out/dz_in`` for checked vectors."""
 
     def _param_jacobians(self, z_in: np.ndarray) -> dict[str, np.ndarray]:
         return {}
@@ -318,12 +321,12 @@ class Softmax(Layer):
 # ----------------------------------------------------------------------------- losses
 
 
-class Loss:
+class Loss(ABC):
     """A scalar loss ``l(z, y)`` of the network's output ``z`` and a target ``y``."""
 
+    @abstractmethod
     def check_target(self, y: Any, width: int) -> Any:
         """``y`` validated against an output of width ``width``."""
-        raise NotImplementedError
 
     def value(self, z: Any, y: Any) -> float:
         """The loss, a float."""
@@ -335,11 +338,13 @@ class Loss:
         z = _check_vector(z, "z")
         return self._gradient(z, self.check_target(y, z.shape[0]))
 
+    @abstractmethod
     def _value(self, z: np.ndarray, y: Any) -> float:
-        raise NotImplementedError
+        """The loss for a checked output and target."""
 
+    @abstractmethod
     def _gradient(self, z: np.ndarray, y: Any) -> np.ndarray:
-        raise NotImplementedError
+        """``dl/dz`` as a ``1 x |z|`` row for a checked output and target."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -104,11 +104,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     dims = _parse_dims(args.dims)
     names = ["optimal", "loss_first", "input_first", *args.order]
     plans = {name: plan(dims, name) for name in names}
-    best = plans["optimal"].cost
+    best = plans["optimal"]
     if args.json:
         doc: dict[str, Any] = {"dims": dims, "n": len(dims) - 1, "unit": UNIT}
         for name, pl in plans.items():
-            doc[name] = {**pl.to_dict(), "ratio_to_optimal": _ratio(pl.cost, best)}
+            doc[name] = {**pl.to_dict(), "ratio_to_optimal": best.speedup(pl)}
         print(json.dumps(doc, indent=2))
         return 0
     print(f"chain of {len(dims) - 1} matrices, dims {' x '.join(map(str, dims))}")
@@ -117,17 +117,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     for name, pl in plans.items():
         text = pl.parenthesization
         text = text if len(text) <= 60 else text[:55] + " ..."
-        rows.append((name, f"{pl.cost:,}", f"{pl.flops:,}", f"{_ratio(pl.cost, best):.3f}x", text))
+        rows.append((name, f"{pl.cost:,}", f"{pl.flops:,}", f"{best.speedup(pl):.3f}x", text))
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     for r in rows:
         print("  ".join([r[0].ljust(widths[0]), *(r[c].rjust(widths[c]) for c in (1, 2, 3)), r[4]]))
-    lf, inf = plans["loss_first"].cost, plans["input_first"].cost
-    print(f"input-first / loss-first = {_ratio(inf, lf):.3f}")
+    ratio = plans["loss_first"].speedup(plans["input_first"])
+    print(f"input-first / loss-first = {ratio:.3f}")
     return 0
-
-
-def _ratio(a: int, b: int) -> float:
-    return a / b if b else 1.0
 
 
 def _cmd_article(args: argparse.Namespace) -> int:

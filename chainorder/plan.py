@@ -134,17 +134,11 @@ class Plan:
 
     def speedup(self, other: str | Plan = "loss_first") -> float:
         """How many times cheaper this plan is than ``other`` (an order name or plan)."""
-        if isinstance(other, Plan):
-            ref = other.cost
-        elif other in ("loss_first", "forward"):
-            ref = self.loss_first_cost
-        elif other in ("input_first", "backward"):
-            ref = self.input_first_cost
-        else:
-            from .orders import plan
+        if not isinstance(other, Plan):
+            from .orders import plan  # the registry resolves names and aliases
 
-            ref = plan(self.dims, other).cost
-        return _ratio(ref, self.cost)
+            other = plan(self.dims, other)
+        return _ratio(other.cost, self.cost)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary: order, dims, cost, FLOPs, bracketing, largest intermediate."""

@@ -4,7 +4,7 @@ One benchmark group per chain, so ``pytest --benchmark-only`` prints the
 orders of one chain side by side. Building the Jacobians and planning stay
 outside the timed call; ``extra_info`` carries dims, order, counted
 multiplications and FLOPs into the saved JSON. The quick grid runs by
-default; ``CHAINORDER_BENCH_FULL=1`` runs every case of :data:`chainorder.cases.CASES`.
+default; ``CHAINORDER_BENCH_FULL=1`` runs every case of :data:`chainorder.lab.cases.CASES`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 from _grid import FULL
 
 import chainorder as co
-from chainorder.cases import CASES, Case
-from chainorder.execute import execute
+from chainorder.algebra.execute import execute
+from chainorder.lab.cases import CASES, Case
 
 ORDERS = ("loss_first", "input_first", "optimal", "numpy.multi_dot")
 SELECTED = [c for c in CASES if FULL or c.quick]

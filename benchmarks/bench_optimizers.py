@@ -5,7 +5,7 @@ Two tables, one benchmark group per chain length:
 - ``test_optimize_vs_numpy``: ``chainorder.optimize`` against numpy's
   ``_multi_dot_matrix_chain_order`` (the DP inside ``multi_dot``) on random
   chains of 100, 200 and 400 matrices, asserting the same optimal cost.
-- ``test_optimizer``: every method of :data:`chainorder.optimizer_study.METHODS`
+- ``test_optimizer``: every method of :data:`chainorder.lab.optimizer_study.METHODS`
   on chains of 10 to 100,000 matrices (10**6 too with
   ``CHAINORDER_BENCH_FULL=1``); a method past its size limit is skipped with
   the reason. By default the peers' smaller quick limits apply.
@@ -29,7 +29,7 @@ import pytest
 from _grid import FULL
 
 import chainorder as co
-from chainorder.optimizer_study import METHODS, Method, study_dims
+from chainorder.lab.optimizer_study import METHODS, Method, study_dims
 
 NUMPY_NS = (100, 200, 400)
 NS = (10, 100, 1000, 10_000, 100_000) + ((1_000_000,) if FULL else ())

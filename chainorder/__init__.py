@@ -1,105 +1,109 @@
 """chainorder: the order in which a chain of Jacobians is multiplied.
 
-The pipeline, one module each::
+Three parts, each a subpackage::
 
-    network  ->  chain  ->  plan / orders  ->  execute  ->  results -> plots -> report
-    (explicit     (matrices,  (a bracketing,    (counted
-     Jacobians)    dims)       exact cost)       product)
+    algebra   costs -> plans (orders, optimizers) -> execution with counted cost
+    networks  layers, losses -> networks and their explicit Jacobians -> gradients, the article
+    lab       cases -> machine -> sweeps -> results -> studies -> report
 
-``import chainorder`` loads numpy only; pandas and matplotlib are imported by
-the table, plot and report modules when they are used.
+``chainorder`` re-exports what a library user calls; the laboratory is
+imported from :mod:`chainorder.lab`. ``import chainorder`` loads numpy only.
 """
 
 from __future__ import annotations
 
-from .article import article_costs, article_dims, article_table
-from .cases import CASES, Case, get_case, select_cases
-from .chain import Chain
-from .costs import flops, input_first_cost, loss_first_cost, matmul_cost
-from .execute import Trace, TraceStep, multiply
-from .gradients import (
+from .algebra.chain import Chain
+from .algebra.costs import flops
+from .algebra.execute import Trace, multiply
+from .algebra.orders import available_orders, optimize, plan, register_order
+from .algebra.plan import Plan, parse_bracketing
+from .networks.article import article_costs, article_table
+from .networks.gradients import (
     Gradients,
-    TrainingHistory,
     finite_difference_gradients,
     input_first_gradients,
     loss_first_gradients,
-    mean_loss,
-    numerical_gradient,
     sgd_step,
     train,
 )
-from .machine import machine_info, measure_peak
-from .network import (
-    Activation,
-    Affine,
-    ForwardPass,
-    MSELoss,
-    Network,
-    RecurrentNetwork,
-    Softmax,
-    SoftmaxCrossEntropy,
-    article_network,
-    recurrent_chain,
-    recurrent_example,
-)
-from .orders import ORDERS, available_orders, optimize, plan, register_order
-from .plan import Plan, Step, parse_bracketing
-from .report import ReportSettings, Study, StudyPage, generate_report, register_study
-from .sweep import run_sweep
-
-__version__ = "0.1.0"
+from .networks.layers import Activation, Affine, Softmax
+from .networks.losses import MSELoss, SoftmaxCrossEntropy
+from .networks.network import Network, article_network
+from .networks.recurrent import RecurrentNetwork, recurrent_chain
+from .version import __version__
 
 __all__ = [
-    "CASES",
-    "Case",
-    "ReportSettings",
-    "Study",
-    "StudyPage",
-    "generate_report",
-    "get_case",
-    "machine_info",
-    "measure_peak",
-    "register_study",
-    "run_sweep",
-    "select_cases",
     "Activation",
     "Affine",
     "Chain",
-    "ForwardPass",
     "Gradients",
     "MSELoss",
     "Network",
+    "Plan",
     "RecurrentNetwork",
     "Softmax",
     "SoftmaxCrossEntropy",
-    "TrainingHistory",
+    "Trace",
     "article_costs",
-    "article_dims",
     "article_network",
     "article_table",
+    "available_orders",
     "finite_difference_gradients",
+    "flops",
     "input_first_gradients",
     "loss_first_gradients",
-    "mean_loss",
-    "numerical_gradient",
-    "recurrent_chain",
-    "recurrent_example",
-    "sgd_step",
-    "train",
-    "ORDERS",
-    "Plan",
-    "Step",
-    "Trace",
-    "TraceStep",
-    "available_orders",
-    "flops",
-    "input_first_cost",
-    "loss_first_cost",
-    "matmul_cost",
     "multiply",
     "optimize",
     "parse_bracketing",
     "plan",
+    "recurrent_chain",
     "register_order",
+    "sgd_step",
+    "train",
     "__version__",
 ]
+
+# Names ``chainorder`` exported before the three subpackages, and where they live now.
+_MOVED = {
+    "ORDERS": "chainorder.algebra.orders",
+    "Step": "chainorder.algebra.plan",
+    "TraceStep": "chainorder.algebra.execute",
+    "input_first_cost": "chainorder.algebra.costs",
+    "loss_first_cost": "chainorder.algebra.costs",
+    "matmul_cost": "chainorder.algebra.costs",
+    "ForwardPass": "chainorder.networks.network",
+    "TrainingHistory": "chainorder.networks.gradients",
+    "mean_loss": "chainorder.networks.gradients",
+    "numerical_gradient": "chainorder.networks.gradients",
+    "article_dims": "chainorder.networks.article",
+    "recurrent_example": "chainorder.networks.recurrent",
+    "CASES": "chainorder.lab.cases",
+    "Case": "chainorder.lab.cases",
+    "get_case": "chainorder.lab.cases",
+    "select_cases": "chainorder.lab.cases",
+    "machine_info": "chainorder.lab.machine",
+    "measure_peak": "chainorder.lab.machine",
+    "run_sweep": "chainorder.lab.sweep",
+    "ReportSettings": "chainorder.lab.report",
+    "generate_report": "chainorder.lab.report",
+    "Study": "chainorder.lab.report",
+    "StudyPage": "chainorder.lab.report",
+    "register_study": "chainorder.lab.report",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Old top-level names keep working, with a warning naming their new home."""
+    if name not in _MOVED:
+        raise AttributeError(f"module 'chainorder' has no attribute {name!r}")
+    import importlib
+    import warnings
+
+    home = _MOVED[name]
+    warnings.warn(
+        f"chainorder.{name} moved to {home}.{name}; import it from there "
+        "(the top-level name will be removed in a later release)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(home), name)

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__
-from .orders import ORDERS, plan
+from .algebra.orders import ORDERS, plan
+from .version import __version__
 
 __all__ = ["main", "build_parser"]
 
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     o = sub.add_parser("orders", help="list the registered orders and their aliases")
     o.set_defaults(func=_cmd_orders)
 
-    from . import report, sweep, verify  # none imports pandas or matplotlib at module level
+    from .lab import report, sweep, verify  # none imports pandas or matplotlib at module level
 
     v = sub.add_parser("verify", help="check Hu-Shing against an independent DP on many chains")
     verify.configure_parser(v)
@@ -127,7 +127,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_article(args: argparse.Namespace) -> int:
-    from .article import article_table
+    from .networks.article import article_table
 
     table = article_table(args.x, args.z1, args.z3, args.z2, seed=args.seed)
     if args.json:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainorder.article import article_costs
-from chainorder.gradients import train
-from chainorder.network import article_network
+from chainorder.networks.article import article_costs
+from chainorder.networks.gradients import train
+from chainorder.networks.network import article_network
 
 X_WIDTH, Z1_WIDTH, Z3_WIDTH = 20, 10, 3
 N_EXAMPLES, EPOCHS, ALPHA = 40, 10, 0.3

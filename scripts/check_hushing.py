@@ -2,7 +2,7 @@
 
 import sys
 
-from chainorder.verify import main
+from chainorder.lab.verify import main
 
 if __name__ == "__main__":
     sys.exit(main())

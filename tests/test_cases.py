@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import chainorder as co
-from chainorder.article import article_dims
-from chainorder.cases import CASES, KINDS, Case, get_case, random_dims, select_cases
-from chainorder.network import article_network
+from chainorder.lab.cases import CASES, KINDS, Case, get_case, random_dims, select_cases
+from chainorder.networks.article import article_dims
+from chainorder.networks.network import article_network
 
 #: The table as first published. Cases may be appended, never renamed, reordered or removed.
 PUBLISHED = [

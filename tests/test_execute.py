@@ -7,6 +7,7 @@ import pytest
 from chain_helpers import random_chain, random_dims
 
 import chainorder as co
+from chainorder import algebra
 
 SHAPES = {
     "cormen": [30, 35, 15, 5, 10, 20, 25],
@@ -126,7 +127,7 @@ def test_chain_object(rng):
     assert chain.dims == tuple(dims) and len(chain) == 3
     assert "dl/dz2[1x6]" in repr(chain)
     out, trace = chain.multiply("loss_first", trace=True)
-    assert trace.multiplications == co.loss_first_cost(dims)
+    assert trace.multiplications == algebra.loss_first_cost(dims)
     np.testing.assert_allclose(out, _left_to_right(chain.matrices))
     with pytest.raises(ValueError, match="names has 2 labels"):
         co.Chain(chain.matrices, names=["a", "b"])

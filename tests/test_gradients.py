@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chainorder.costs import matmul_cost
-from chainorder.gradients import (
+from chainorder.algebra.costs import matmul_cost
+from chainorder.algebra.orders import plan
+from chainorder.networks import (
+    Activation,
+    Affine,
+    Network,
+    Softmax,
+    article_network,
+)
+from chainorder.networks.gradients import (
     Gradients,
     finite_difference_gradients,
     gradients,
@@ -16,14 +24,6 @@ from chainorder.gradients import (
     sgd_step,
     train,
 )
-from chainorder.network import (
-    Activation,
-    Affine,
-    Network,
-    Softmax,
-    article_network,
-)
-from chainorder.orders import plan
 
 
 def rel_err(a: np.ndarray, b: np.ndarray) -> float:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import chainorder.hushing
-from chainorder.hushing import hu_shing_steps, hu_shing_steps_python
+import chainorder.algebra.hushing
+from chainorder.algebra.hushing import hu_shing_steps, hu_shing_steps_python
 
 CORMEN = (30, 35, 15, 5, 10, 20, 25)  # Cormen et al., Introduction to Algorithms, §15.2: 15125
 HAVE_NUMBA = importlib.util.find_spec("numba") is not None
@@ -20,7 +20,7 @@ needs_numba = pytest.mark.skipif(not HAVE_NUMBA, reason="numba is not installed"
 
 def _numba_steps(dims):
     """The numba kernel, whatever the chain's length; Python where int64 is unsafe or n < 2."""
-    from chainorder._hushing_numba import hu_shing_steps_numba
+    from chainorder.algebra.hushing_numba import hu_shing_steps_numba
 
     n = len(dims) - 1
     if n < 2 or max(dims) ** 3 * n >= 2**62:
@@ -263,12 +263,12 @@ def test_numba_matches_python():
 
 @needs_numba
 def test_dispatch_reaches_numba(monkeypatch):
-    import chainorder._hushing_numba as kernel
+    import chainorder.algebra.hushing_numba as kernel
 
     calls = []
     original = kernel.hu_shing_steps_numba
-    monkeypatch.setattr(chainorder.hushing, "NUMBA_MIN_MATRICES", 2)
-    monkeypatch.setattr(chainorder.hushing, "NUMBA_COLD_MIN_MATRICES", 2)
+    monkeypatch.setattr(chainorder.algebra.hushing, "NUMBA_MIN_MATRICES", 2)
+    monkeypatch.setattr(chainorder.algebra.hushing, "NUMBA_COLD_MIN_MATRICES", 2)
     monkeypatch.setattr(kernel, "hu_shing_steps_numba", lambda d: calls.append(d) or original(d))
     steps, cost = hu_shing_steps(CORMEN)
     assert calls == [CORMEN] and cost == 15125
@@ -279,22 +279,22 @@ def test_dispatch_reaches_numba(monkeypatch):
 @needs_numba
 def test_dispatch_does_not_compile_for_a_short_chain(monkeypatch):
     # Until the kernel is compiled somewhere, only very long chains pay for compiling it.
-    import chainorder._hushing_numba as kernel
+    import chainorder.algebra.hushing_numba as kernel
 
     calls = []
     original = kernel.hu_shing_steps_numba
-    monkeypatch.setattr(chainorder.hushing, "NUMBA_MIN_MATRICES", 2)
-    monkeypatch.setattr(chainorder.hushing, "_numba_compiled", lambda: False)
+    monkeypatch.setattr(chainorder.algebra.hushing, "NUMBA_MIN_MATRICES", 2)
+    monkeypatch.setattr(chainorder.algebra.hushing, "_numba_compiled", lambda: False)
     monkeypatch.setattr(kernel, "hu_shing_steps_numba", lambda d: calls.append(d) or original(d))
     assert hu_shing_steps(CORMEN)[1] == 15125 and calls == []
-    monkeypatch.setattr(chainorder.hushing, "NUMBA_COLD_MIN_MATRICES", 6)
+    monkeypatch.setattr(chainorder.algebra.hushing, "NUMBA_COLD_MIN_MATRICES", 6)
     assert hu_shing_steps(CORMEN)[1] == 15125 and calls == [CORMEN]
 
 
 def test_works_without_numba(monkeypatch):
-    # A None entry makes `from . import _hushing_numba` raise ImportError.
-    monkeypatch.setitem(sys.modules, "chainorder._hushing_numba", None)
-    monkeypatch.setattr(chainorder.hushing, "NUMBA_MIN_MATRICES", 2)
+    # A None entry makes `from . import hushing_numba` raise ImportError.
+    monkeypatch.setitem(sys.modules, "chainorder.algebra.hushing_numba", None)
+    monkeypatch.setattr(chainorder.algebra.hushing, "NUMBA_MIN_MATRICES", 2)
     steps, cost = hu_shing_steps(CORMEN)
     assert cost == 15125
     assert_valid(CORMEN, steps, cost)

@@ -7,8 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from chainorder.gradients import numerical_gradient
-from chainorder.network import (
+from chainorder.networks import (
     ACTIVATIONS,
     Activation,
     Affine,
@@ -21,6 +20,7 @@ from chainorder.network import (
     recurrent_chain,
     recurrent_example,
 )
+from chainorder.networks.gradients import numerical_gradient
 
 
 def fd_jacobian(f, z: np.ndarray, eps: float = 1e-6) -> np.ndarray:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chainorder import optimizer_study as study
-from chainorder.costs import steps_cost
-from chainorder.dp import dp_steps
-from chainorder.optimizer_study import (
+from chainorder.algebra.costs import steps_cost
+from chainorder.algebra.dp import dp_steps
+from chainorder.algebra.plan import check_steps
+from chainorder.lab import optimizer_study as study
+from chainorder.lab.optimizer_study import (
     METHODS,
     optimizer_table,
     path_cost,
@@ -18,7 +19,6 @@ from chainorder.optimizer_study import (
     study_markdown,
     time_optimizers,
 )
-from chainorder.plan import check_steps
 
 EXACT = {"chainorder.dp", "chainorder.hu-shing", "numpy.multi_dot", "opt_einsum.optimal",
          "opt_einsum.dp", "cotengra.optimal"}

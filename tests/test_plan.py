@@ -10,7 +10,8 @@ import pytest
 from chain_helpers import random_chain, random_dims
 
 import chainorder as co
-from chainorder.plan import check_steps, format_bracketing, parse_bracketing
+from chainorder import algebra
+from chainorder.algebra.plan import check_steps, format_bracketing, parse_bracketing
 
 CORMEN = [30, 35, 15, 5, 10, 20, 25]  # Cormen et al., Introduction to Algorithms, §15.2
 
@@ -202,7 +203,7 @@ def test_numpy_integer_dims_are_accepted():
 
 
 def test_all_orders_registry_aliases_resolve():
-    for name, info in co.ORDERS.items():
+    for name, info in algebra.ORDERS.items():
         for alias in (name, *info.aliases):
             assert co.plan([3, 4, 5, 6], alias).cost == co.plan([3, 4, 5, 6], name).cost
 
@@ -250,3 +251,58 @@ def test_plan_from_steps_is_checked():
         co.Plan([2, 3, 4], [(0.0, 1.5, 2.0)])
     with pytest.raises(ValueError, match=r"dims\[0\]"):
         co.Plan([0, 3, 4], [(0, 1, 2)])
+
+
+def _reversed_fan(dims):
+    n = len(dims) - 1
+    steps = algebra.orders.input_first_steps(n)
+    return steps, algebra.costs.steps_cost(dims, steps)
+
+
+def test_register_order_refuses_a_builtin_name_unless_replace():
+    before = dict(algebra.ORDERS)
+    with pytest.raises(ValueError, match="'greedy' is already registered; pass replace=True"):
+        co.register_order("greedy", _reversed_fan)
+    assert algebra.ORDERS == before
+
+
+def test_register_order_is_atomic_when_an_alias_is_taken():
+    before_orders, before_aliases = dict(algebra.ORDERS), dict(algebra.orders._ALIASES)
+    with pytest.raises(ValueError, match="'forward' is already registered for 'loss_first'"):
+        co.register_order("mine", _reversed_fan, aliases=("fresh_alias", "forward"))
+    assert algebra.ORDERS == before_orders and algebra.orders._ALIASES == before_aliases
+    with pytest.raises(ValueError, match="unknown order 'fresh_alias'"):
+        co.plan([2, 3, 4], "fresh_alias")
+
+
+def test_register_order_replace_then_restore():
+    original = algebra.ORDERS["greedy"]
+    try:
+        co.register_order("greedy", _reversed_fan, replace=True)
+        assert co.plan(CORMEN, "greedy").cost == co.plan(CORMEN, "input_first").cost
+        assert co.plan(CORMEN, "greedy").order == "greedy"
+    finally:
+        co.register_order("greedy", original.strategy, original.aliases, original.description,
+                          replace=True)
+    assert co.plan([4, 1, 16, 5], "greedy").cost == 384
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "pattern"),
+    [
+        (("", _reversed_fan), TypeError, "name must be a non-empty str"),
+        (("x", 3), TypeError, "strategy must be callable"),
+        (("x", _reversed_fan, "abc"), TypeError, "aliases must be a sequence of str"),
+    ],
+)
+def test_register_order_bad_input(args, error, pattern):
+    with pytest.raises(error, match=pattern):
+        co.register_order(*args)
+
+
+def test_speedup_takes_fixed_orders_or_plans():
+    best = co.optimize(CORMEN)
+    assert best.speedup("input_first") == pytest.approx(47500 / 15125)
+    assert best.speedup(co.plan(CORMEN, "greedy")) >= 1.0
+    with pytest.raises(TypeError, match="chainorder.plan"):
+        best.speedup("greedy")

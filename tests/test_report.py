@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from chainorder import report
-from chainorder.report import ReportSettings, Study, StudyPage, generate_report
+import chainorder as co
+from chainorder.lab import report
+from chainorder.lab.report import ReportSettings, Study, StudyPage, generate_report
 
 TINY = ReportSettings.preset(
     True,
@@ -63,7 +64,7 @@ def test_each_page_carries_its_provenance(first):
     for page in PAGES:
         text = (first / f"{page}.md").read_text()
         for part in ("## Findings", "## Reproduce", "## Machine", "## Cite", "@software{chainorder",
-                     "chainorder | 0.1.0", "measured peak", "BLAS (threadpoolctl)",
+                     f"chainorder | {co.__version__}", "measured peak", "BLAS (threadpoolctl)",
                      "scalar multiplications", "generate_report("):
             assert part in text, (page, part)
         findings = text.split("## Findings")[1].split("\n## ")[0]

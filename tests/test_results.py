@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 import chainorder as co
-from chainorder import results as R
-from chainorder.article import article_costs, article_dims
-from chainorder.sweep import FORMAT
+from chainorder.lab import results as R
+from chainorder.lab.sweep import FORMAT
+from chainorder.networks.article import article_costs, article_dims
 
 PEAK = {"peak_gflops": 40.0, "bandwidth_gbs": 10.0, "copy_gbs": 8.0, "dot_gbs": 10.0,
         "gemv_gbs": 9.0, "matmul_n": 1024}

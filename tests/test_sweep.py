@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from chainorder.cases import Case, get_case
-from chainorder.sweep import (
+from chainorder.lab.cases import Case, get_case
+from chainorder.lab.sweep import (
     DEFAULT_ORDERS,
     Timing,
     _locked_append,
@@ -85,8 +85,8 @@ def test_torn_last_line_is_dropped_and_remeasured(tmp_path):
 
 SCRIPT = textwrap.dedent("""
     import sys
-    from chainorder.cases import Case
-    from chainorder.sweep import run_sweep
+    from chainorder.lab.cases import Case
+    from chainorder.lab.sweep import run_sweep
     cases = [Case(f"random-n6-s{s}", "random", {"n": 6, "high": 64, "seed": s}) for s in range(8)]
     run_sweep(cases, sys.argv[1], repeats=2, warmup=0, min_seconds=0.1, progress=False,
               peak_seconds=0)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from chainorder.cli import main
-from chainorder.verify import check_hu_shing, dp_costs
+from chainorder.lab.verify import check_hu_shing, dp_costs
 
 
 def test_check_finds_no_mismatch_on_a_small_run():

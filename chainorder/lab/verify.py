@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from chainorder.hushing import hu_shing_steps_python
+from ..algebra.hushing import hu_shing_steps_python
 
 __all__ = ["FAMILIES", "make_chain", "dp_costs", "check_block", "check_hu_shing", "main"]
 
@@ -155,7 +155,7 @@ def _valid_steps(dims: tuple[int, ...], steps: np.ndarray, cost: int) -> bool:
 def _solvers() -> dict[str, Callable]:
     solvers = {"python": hu_shing_steps_python}
     try:
-        from chainorder._hushing_numba import hu_shing_steps_numba
+        from ..algebra.hushing_numba import hu_shing_steps_numba
     except ImportError:
         return solvers
 

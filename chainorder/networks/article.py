@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._checks import check_positive_int
-from .chain import Chain
-from .costs import flops
+from ..algebra.chain import Chain
+from ..algebra.costs import flops
+from ..algebra.orders import optimize
+from ..validation import check_positive_int
 from .network import article_network
-from .orders import optimize
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,7 +90,7 @@ def article_table(
 ) -> pd.DataFrame:
     """The article's formulas next to the multiplications counted by executing its chain.
 
-    Builds :func:`~chainorder.network.article_network`, takes the chain of
+    Builds :func:`~chainorder.networks.network.article_network`, takes the chain of
     ``dl/dx`` and multiplies it in each order with a counted trace. With
     ``z2 != z1`` no network with an elementwise activation fits, so random
     matrices of those dims stand in; the ``source`` column (and

@@ -24,11 +24,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from ..algebra.chain import Chain
+from ..algebra.execute import execute
+from ..algebra.orders import plan as make_plan
+from ..algebra.plan import Plan
 from .cases import CASES, KINDS, Case, get_case, select_cases
-from .chain import Chain
-from .execute import execute
-from .orders import plan as make_plan
-from .plan import Plan
 
 __all__ = [
     "DEFAULT_ORDERS",
@@ -306,7 +306,7 @@ def run_sweep(
     Parameters
     ----------
     grid : iterable of Case or str
-        Cases (or ids in :data:`chainorder.cases.CASES`), measured in this order.
+        Cases (or ids in :data:`chainorder.lab.cases.CASES`), measured in this order.
     out_path : str or Path
         JSON Lines file, created or resumed: points whose key (case, order,
         timing settings) is present are skipped.
@@ -320,7 +320,7 @@ def run_sweep(
     progress : bool
         Show a tqdm bar on stderr (only when stderr is a terminal).
     peak_seconds : float
-        Budget of :func:`chainorder.machine.measure_peak`; 0 skips it.
+        Budget of :func:`chainorder.lab.machine.measure_peak`; 0 skips it.
     command : str, optional
         The command line to record in the run record.
 
@@ -401,7 +401,7 @@ def _measure_all(fh: IO[str], todo: list[tuple[Case, str]], run: int, timing: Ti
 def configure_parser(p: argparse.ArgumentParser) -> None:
     """Add the ``chainorder sweep`` options to ``p``."""
     p.description = (
-        "Measure cases of chainorder.cases under each order: counted multiplications, FLOPs, "
+        "Measure cases of chainorder.lab.cases under each order: counted multiplications, FLOPs, "
         "bytes and the median wall time of repeated runs. Rows are appended as they are "
         "measured; rerun the same command to resume after an interruption."
     )

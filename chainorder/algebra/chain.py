@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_arrays
+from ..validation import check_arrays
 from .execute import Trace, multiply
 from .orders import plan as make_plan
 from .plan import Plan

@@ -9,7 +9,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_dims", "check_arrays", "check_positive_int"]
+__all__ = [
+    "check_dims",
+    "check_arrays",
+    "check_positive_int",
+    "as_real_array",
+    "check_finite",
+    "check_vector",
+    "check_matrix",
+]
 
 
 def check_positive_int(value: Any, name: str) -> int:
@@ -132,3 +140,46 @@ def _as_matrix(a: Any, i: int, last: int, name: str) -> np.ndarray:
             f"at index {tuple(int(b) for b in bad)}"
         )
     return arr
+
+
+def as_real_array(value: Any, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name} cannot be read as an array: {exc}") from None
+    is_number = np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_
+    if arr.dtype == object or not is_number or np.iscomplexobj(arr):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return np.array(arr, dtype=np.float64)  # an own copy: later edits by the caller do not leak in
+
+
+def check_finite(arr: np.ndarray, name: str) -> np.ndarray:
+    if not np.all(np.isfinite(arr)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(
+            f"{name} has a non-finite entry {float(arr[bad])} at index {bad} (shape {arr.shape}); "
+            "expected finite numbers"
+        )
+    return arr
+
+
+def check_vector(value: Any, name: str, size: int | None = None) -> np.ndarray:
+    """``value`` as a finite float64 vector, of length ``size`` if given."""
+    arr = as_real_array(value, name)
+    if arr.ndim != 1:
+        column = arr.ndim == 2 and 1 in arr.shape
+        hint = f"; pass {name}.ravel() for a single example" if column else ""
+        want = f" of length {size}" if size is not None else ""
+        raise ValueError(f"{name} must be a 1-D array{want}, got shape {arr.shape}{hint}")
+    if size is not None and arr.shape[0] != size:
+        raise ValueError(f"{name} must have length {size}, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    return check_finite(arr, name)
+
+
+def check_matrix(value: Any, name: str, what: str) -> np.ndarray:
+    arr = as_real_array(value, name)
+    if arr.ndim != 2 or 0 in arr.shape:
+        raise ValueError(f"{name} must be a non-empty 2-D array ({what}), got shape {arr.shape}")
+    return check_finite(arr, name)

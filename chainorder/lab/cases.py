@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .chain import Chain
+from ..algebra.chain import Chain
 
 __all__ = ["Case", "CASES", "KINDS", "get_case", "select_cases", "random_dims"]
 
@@ -54,19 +54,19 @@ def _network_chain(net: Any, seed: int) -> Chain:
 
 
 def _article(x: int, z1: int, z3: int, activation: str = "sigmoid", seed: int = 0) -> Chain:
-    from .network import article_network
+    from ..networks.network import article_network
 
     return _network_chain(article_network(x, z1, z3, activation=activation, seed=seed), seed)
 
 
 def _mlp(widths: tuple[int, ...], activation: str = "tanh", seed: int = 0) -> Chain:
-    from .network import Network
+    from ..networks.network import Network
 
     return _network_chain(Network.from_widths(list(widths), activation=activation, seed=seed), seed)
 
 
 def _recurrent(T: int, hidden: int, inputs: int, seed: int = 0) -> Chain:
-    from .network import recurrent_chain
+    from ..networks.recurrent import recurrent_chain
 
     return recurrent_chain(T, hidden, inputs, seed=seed)
 
@@ -96,7 +96,7 @@ def _random(n: int, high: int, seed: int, scalar_loss: bool = True) -> Chain:
 
 def _minibatch(batch: int, x: int, z1: int, z3: int, seed: int = 0) -> Chain:
     """``B`` rows ``dl_b/dz3`` of a linear article network, then its (shared) Jacobians."""
-    from .network import article_network
+    from ..networks.network import article_network
 
     net = article_network(x, z1, z3, activation="identity", seed=seed)
     rng = _rng(seed, 1)
@@ -287,7 +287,7 @@ def get_case(case_id: str) -> Case:
 
     close = difflib.get_close_matches(case_id, [c.id for c in CASES], n=3)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-    raise KeyError(f"no case {case_id!r} in chainorder.cases.CASES{hint}")
+    raise KeyError(f"no case {case_id!r} in chainorder.lab.cases.CASES{hint}")
 
 
 def select_cases(

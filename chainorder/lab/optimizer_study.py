@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .approx import best_fan_steps, greedy_steps
-from .costs import steps_cost
-from .dp import dp_steps
+from ..algebra.approx import best_fan_steps, greedy_steps
+from ..algebra.costs import steps_cost
+from ..algebra.dp import dp_steps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -235,7 +235,7 @@ def _cotengra(preset: str) -> Callable[..., Any]:
 
 
 def _hu_shing(dims: tuple[int, ...]) -> tuple[np.ndarray, int]:
-    from .hushing import hu_shing_steps
+    from ..algebra.hushing import hu_shing_steps
 
     return hu_shing_steps(dims)
 
@@ -325,7 +325,7 @@ def time_optimizers(
     ``repeats`` times, about half a second in all) and the best time kept;
     slower runs are timed once. Building a method's input (an einsum string,
     shape objects) is not timed. The optimum of each chain comes from the
-    exact Hu–Shing algorithm (the dynamic program when ``chainorder.hushing``
+    exact Hu–Shing algorithm (the dynamic program when ``chainorder.algebra.hushing``
     is missing, while ``n <= 1000``).
 
     A method is skipped, with the reason recorded, when its library does not
@@ -414,7 +414,7 @@ def _warm_up(chosen: list[Method]) -> None:
     dims = study_dims(5000, seed=1)
     if "chainorder.greedy" in names:
         greedy_steps(dims)
-    if "chainorder.hu-shing" in names and _has("chainorder.hushing"):
+    if "chainorder.hu-shing" in names and _has("chainorder.algebra.hushing"):
         _hu_shing(dims[:20])
 
 
@@ -427,7 +427,7 @@ def _has(module: str) -> bool:
 
 
 def _optimum(dims: tuple[int, ...]) -> int | None:
-    if _has("chainorder.hushing"):
+    if _has("chainorder.algebra.hushing"):
         return _hu_shing(dims)[1]
     return dp_steps(dims)[1] if len(dims) - 1 <= 1000 else None
 
@@ -459,8 +459,8 @@ def _skip_reason(
 ) -> str | None:
     if method.library != "chainorder" and not _has(method.library):
         return f"{method.library} is not installed (pip install {method.library})"
-    if method.name == "chainorder.hu-shing" and not _has("chainorder.hushing"):
-        return "chainorder.hushing is not available in this version"
+    if method.name == "chainorder.hu-shing" and not _has("chainorder.algebra.hushing"):
+        return "chainorder.algebra.hushing is not available in this version"
     if method.name == "numpy.multi_dot":
         try:
             _numpy_order()

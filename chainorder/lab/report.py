@@ -69,7 +69,7 @@ class ReportSettings:
     cases : tuple of str or None
         Case ids to measure instead of the preset's set.
     repeats, warmup, min_seconds, threads : int, int, float, int
-        Sweep timing (see :class:`chainorder.sweep.Timing`).
+        Sweep timing (see :class:`chainorder.lab.sweep.Timing`).
     peak_seconds : float
         Budget for measuring peak GFLOP/s and bandwidth (0: skip).
     random_chains : int
@@ -187,7 +187,7 @@ STUDIES: list[Study] = []
 def register_study(study: Study) -> None:
     """Add a page to every report (a study with the same slug is replaced)."""
     if not isinstance(study, Study):
-        raise TypeError(f"study must be a chainorder.report.Study, got {type(study).__name__}")
+        raise TypeError(f"study must be a chainorder.lab.report.Study, got {type(study).__name__}")
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", study.slug):
         raise ValueError(
             f"study slug must be lowercase letters, digits and '-', got {study.slug!r}"
@@ -483,7 +483,7 @@ def _index(ctx: ReportContext, pages: list[tuple[Study, StudyPage]], seconds: di
         "from run to run; `timed-*.csv` hold wall times and rates, which are not.",
         "",
         _footer(meta, "`--quick` (the default) measures the quick cases in a couple of minutes "
-                      "on two cores; `--full` measures every case of `chainorder.cases.CASES`.",
+                      "on two cores; `--full` measures every case of `chainorder.lab.cases.CASES`.",
                 cite_note="See [CITATION.cff](../CITATION.cff) in the repository."),
     ])
 
@@ -518,7 +518,7 @@ def _collect_article(ctx: ReportContext) -> None:
     import numpy as np
     import pandas as pd
 
-    from .article import article_table
+    from ..networks.article import article_table
 
     rng = np.random.default_rng([ctx.settings.seed, 1])
     sizes = [_WORKED] + [
@@ -790,7 +790,7 @@ def _render_time(ctx: ReportContext) -> StudyPage:
 
 
 def _cache_bytes(machine: dict[str, Any], level: str) -> int | None:
-    """Size of a cache level in bytes from :func:`chainorder.machine.machine_info` ('33792K')."""
+    """Size of a cache level in bytes from :func:`~chainorder.lab.machine.machine_info`."""
     text = (machine.get("caches") or {}).get(level)
     m = re.fullmatch(r"(\d+)([KMG]?)", str(text or "").strip())
     if not m:
@@ -860,9 +860,9 @@ def _render_growth(ctx: ReportContext) -> StudyPage:
 def _caching_row(depth: int, width: int, seed: int) -> dict[str, Any]:
     import numpy as np
 
-    from .gradients import input_first_gradients, loss_first_gradients
-    from .network import Network
-    from .orders import plan
+    from ..algebra.orders import plan
+    from ..networks.gradients import input_first_gradients, loss_first_gradients
+    from ..networks.network import Network
 
     net = Network.from_widths([width] * depth + [4], activation="tanh", seed=seed)
     rng = np.random.default_rng([seed, depth])
@@ -922,7 +922,7 @@ def _render_caching(ctx: ReportContext) -> StudyPage:
         "## Setup",
         "",
         f"MLPs with `depth` affine layers of width {int(deep['width'])} and tanh between them, "
-        "4 outputs, MSE loss. *Cached* is `chainorder.gradients.loss_first_gradients`: one "
+        "4 outputs, MSE loss. *Cached* is `chainorder.loss_first_gradients`: one "
         "loss-first sweep reusing `dl/dz_k` for each layer's `W` and `b`. *Input-first* is "
         "`input_first_gradients`: each parameter's chain multiplied from its own Jacobian "
         "`dz/dW` (dense, `|z| x |z||z_prev|`) towards the loss, as the article's backwards "
@@ -942,7 +942,7 @@ def _render_caching(ctx: ReportContext) -> StudyPage:
 
 def _random_orders() -> list[str]:
     """Registered orders worth comparing: every one but ``dp`` (the same optimum as ``optimal``)."""
-    from .orders import available_orders
+    from ..algebra.orders import available_orders
 
     return [o for o in available_orders() if o != "dp"]
 
@@ -958,8 +958,8 @@ def _cost_or_none(plan: Callable[..., Any], dims: list[int], order: str) -> int 
 def _collect_random(ctx: ReportContext) -> None:
     import pandas as pd
 
+    from ..algebra.orders import plan
     from .cases import random_dims
-    from .orders import plan
 
     s, orders, rows = ctx.settings, _random_orders(), []
     for scalar in (True, False):
@@ -1155,7 +1155,7 @@ def _prepare(out: Path) -> None:
 def _default_command(out: Path, s: ReportSettings, benchmark_json: Path | None) -> str:
     if s != ReportSettings.preset(s.quick, seed=s.seed, threads=s.threads):
         # reprs quote with ', so the call fits in a double-quoted shell word
-        return (f'python -c "from chainorder.report import *; '
+        return (f'python -c "from chainorder.lab.report import *; '
                 f'generate_report({str(out)!r}, settings={s!r})"')
     parts = ["chainorder", "report", "--quick" if s.quick else "--full", "--out", str(out)]
     if s.seed:

@@ -142,14 +142,14 @@ def load_benchmark_json(path: str | Path) -> pd.DataFrame:
 
 
 def article_predicted(x: int, z1: int, z3: int, z2: int | None = None) -> dict[str, int]:
-    """The article's two cost formulas (:func:`chainorder.article.article_costs`), exact ints.
+    """The article's two cost formulas (:func:`~chainorder.networks.article.article_costs`), exact.
 
     Examples
     --------
     >>> article_predicted(1000, 100, 10)
     {'loss_first': 111000, 'input_first': 11010000}
     """
-    from .article import article_costs
+    from ..networks.article import article_costs
 
     return article_costs(int(x), int(z1), int(z3), None if z2 is None else int(z2))
 

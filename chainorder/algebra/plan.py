@@ -17,10 +17,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._checks import check_dims
+from ..validation import check_dims
 from .costs import flops, input_first_cost, loss_first_cost, steps_cost_fast
 
-__all__ = ["Plan", "Step", "format_bracketing", "parse_bracketing", "check_steps"]
+__all__ = [
+    "Plan",
+    "Step",
+    "format_bracketing",
+    "parse_bracketing",
+    "check_steps",
+    "steps_from_triangles",
+]
 
 
 class Step(NamedTuple):
@@ -133,12 +140,22 @@ class Plan:
         return input_first_cost(self.dims)
 
     def speedup(self, other: str | Plan = "loss_first") -> float:
-        """How many times cheaper this plan is than ``other`` (an order name or plan)."""
-        if not isinstance(other, Plan):
-            from .orders import plan  # the registry resolves names and aliases
+        """How many times cheaper this plan is than ``other``.
 
-            other = plan(self.dims, other)
-        return _ratio(other.cost, self.cost)
+        ``other`` is a :class:`Plan` of the same dims, or ``'loss_first'`` /
+        ``'input_first'``; for any other order, pass ``co.plan(p.dims, name)``.
+        """
+        if isinstance(other, Plan):
+            if other.dims != self.dims:
+                raise ValueError(f"other has dims {other.dims}, expected this plan's {self.dims}")
+            return _ratio(other.cost, self.cost)
+        fixed = {"loss_first": self.loss_first_cost, "input_first": self.input_first_cost}
+        if other not in fixed:
+            raise TypeError(
+                f"other must be a Plan, 'loss_first' or 'input_first', got {other!r}; "
+                f"for another order pass chainorder.plan(p.dims, {other!r})"
+            )
+        return _ratio(fixed[other], self.cost)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary: order, dims, cost, FLOPs, bracketing, largest intermediate."""
@@ -315,3 +332,28 @@ def _reduce(
     (i, k), (_, j) = factors
     steps.append((i, k, j))
     return (i, j)
+
+
+def steps_from_triangles(triangles: np.ndarray, shift: int, m: int) -> np.ndarray:
+    """A polygon triangulation (rotated by ``shift``) as steps ``(i, k, j)`` in execution order.
+
+    Steps are in original vertex numbers, sorted by ``j - i``, then ``i``.
+
+    Parameters
+    ----------
+    triangles : ndarray of int, shape (m-2, 3)
+        Triangles over the rotated polygon, in any order and vertex order.
+    shift : int
+        Original index of rotated vertex 0.
+    m : int
+        Number of vertices (dims).
+
+    Returns
+    -------
+    ndarray of int64, shape (m-2, 3)
+        Rows ``i < k < j``; an operand ``(i, k)`` of a row is built by an
+        earlier row, having a smaller ``k - i``.
+    """
+    steps = np.sort((np.asarray(triangles, dtype=np.int64) + shift) % m, axis=1)
+    order = np.lexsort((steps[:, 0], steps[:, 2] - steps[:, 0]))
+    return np.ascontiguousarray(steps[order]).reshape(-1, 3)

@@ -145,7 +145,7 @@ def machine_info() -> dict[str, Any]:
     >>> info["numpy"] == np.__version__, info["logical_cores"] >= 1
     (True, True)
     """
-    from . import __version__
+    from ..version import __version__
 
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     git = git_commit()

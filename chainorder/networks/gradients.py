@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_positive_int
-from .execute import counted_matmul
-from .network import Network, _as_real_array, _check_finite
+from ..algebra.execute import counted_matmul
+from ..validation import as_real_array, check_finite, check_positive_int
+from .network import Network
 
 __all__ = [
     "Gradients",
@@ -102,14 +102,14 @@ def loss_first_gradients(net: Network, x: Any, y: Any) -> Gradients:
     row through each layer's input Jacobian. Before leaving layer ``k`` it
     reuses the cached row ``dl/dz_(k+1)`` for that layer's parameters,
     ``dl/dW = dl/dz_(k+1) · dz_(k+1)/dW`` and likewise for ``b``, with the
-    explicit (dense) parameter Jacobians of :class:`~chainorder.network.Affine`.
+    explicit (dense) parameter Jacobians of :class:`~chainorder.networks.network.Affine`.
     Every product is a row vector times a matrix; each is counted with
-    :func:`~chainorder.execute.counted_matmul`.
+    :func:`~chainorder.algebra.execute.counted_matmul`.
 
     Examples
     --------
     >>> import numpy as np
-    >>> from chainorder.network import article_network
+    >>> from chainorder.networks.network import article_network
     >>> net = article_network(4, 3, 2, seed=0)
     >>> g = loss_first_gradients(net, np.ones(4), np.zeros(2))
     >>> g
@@ -135,7 +135,7 @@ def input_first_gradients(net: Network, x: Any, y: Any) -> Gradients:
     """Every gradient from its own chain, multiplied input side first, with no caching.
 
     For each parameter the chain ``dl/dz_L ··· dz_(k+1)/dparam`` of
-    :meth:`~chainorder.network.Network.param_chain` is multiplied right to left
+    :meth:`~chainorder.networks.network.Network.param_chain` is multiplied right to left
     (order ``'input_first'``, the article's backwards computation, AD forward
     mode) by :func:`chainorder.multiply`; so is the chain of ``dl/dx``. The
     counted multiplications of all these products are summed.
@@ -143,7 +143,7 @@ def input_first_gradients(net: Network, x: Any, y: Any) -> Gradients:
     Examples
     --------
     >>> import numpy as np
-    >>> from chainorder.network import article_network
+    >>> from chainorder.networks.network import article_network
     >>> net = article_network(4, 3, 2, seed=0)
     >>> g = input_first_gradients(net, np.ones(4), np.zeros(2))
     >>> g.multiplications
@@ -203,7 +203,7 @@ def numerical_gradient(
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
     eps = _check_positive_real(eps, "eps")
-    theta = _check_finite(_as_real_array(theta, "theta"), "theta")
+    theta = check_finite(as_real_array(theta, "theta"), "theta")
     flat = theta.reshape(-1)  # a view: editing flat moves theta
     grad = np.empty_like(flat)
     for i in range(flat.size):
@@ -223,7 +223,7 @@ def finite_difference_gradients(net: Network, x: Any, y: Any, eps: float = 1e-6)
     Examples
     --------
     >>> import numpy as np
-    >>> from chainorder.network import article_network
+    >>> from chainorder.networks.network import article_network
     >>> net = article_network(4, 3, 2, seed=0)
     >>> x, y = np.ones(4), np.zeros(2)
     >>> fd, lf = finite_difference_gradients(net, x, y), loss_first_gradients(net, x, y)
@@ -259,7 +259,7 @@ def sgd_step(net: Network, grads: Mapping[ParamKey, Any], alpha: float) -> Netwo
     Examples
     --------
     >>> import numpy as np
-    >>> from chainorder.network import article_network
+    >>> from chainorder.networks.network import article_network
     >>> net = article_network(4, 3, 2, seed=0)
     >>> x, y = np.ones(4), np.zeros(2)
     >>> new = sgd_step(net, loss_first_gradients(net, x, y), alpha=0.5)
@@ -275,7 +275,7 @@ def sgd_step(net: Network, grads: Mapping[ParamKey, Any], alpha: float) -> Netwo
         )
     updates = {}
     for key, theta in params.items():
-        g = _check_finite(_as_real_array(grads[key], f"grads[{key!r}]"), f"grads[{key!r}]")
+        g = check_finite(as_real_array(grads[key], f"grads[{key!r}]"), f"grads[{key!r}]")
         if g.shape != theta.shape:
             raise ValueError(f"grads[{key!r}] has shape {g.shape}, expected {theta.shape}")
         updates[key] = theta - alpha * g
@@ -289,7 +289,7 @@ def mean_loss(net: Network, X: Any, Y: Sequence[Any]) -> float:
 
 
 def _check_examples(X: Any, Y: Any) -> np.ndarray:
-    X = _as_real_array(X, "X")
+    X = as_real_array(X, "X")
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(
             f"X must be a non-empty 2-D array, one example per row, got shape {X.shape}"
@@ -355,7 +355,7 @@ def train(
     Examples
     --------
     >>> import numpy as np
-    >>> from chainorder.network import article_network
+    >>> from chainorder.networks.network import article_network
     >>> net = article_network(4, 3, 2, activation="tanh", seed=0)
     >>> X, Y = np.eye(4), np.full((4, 2), 0.5)
     >>> h = train(net, X, Y, alpha=0.1, epochs=3)

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from .hushing import _execution_order
+from .plan import steps_from_triangles
 
 __all__ = ["hu_shing_steps_numba"]
 
-# The same algorithm as chainorder.hushing, on arrays: read that module for
+# The same algorithm as chainorder.algebra.hushing, on arrays: read that module for
 # the why; comments here only map array names to it. Arcs are numbered in
 # sweep order (a post-order), the root last; -1 is "none".
 
@@ -19,7 +19,7 @@ _LIVE, _REMOVED, _ABSORBED = 0, 1, 2
 
 
 def hu_shing_steps_numba(dims: Sequence[int]) -> tuple[np.ndarray, int]:
-    """Hu–Shing with a numba kernel; see :func:`chainorder.hushing.hu_shing_steps`.
+    """Hu–Shing with a numba kernel; see :func:`chainorder.algebra.hushing.hu_shing_steps`.
 
     Every intermediate (costs, edge sums, supporting-weight numerators and
     denominators) is below ``max(p)**3 * n``, which the caller guarantees to
@@ -34,7 +34,7 @@ def hu_shing_steps_numba(dims: Sequence[int]) -> tuple[np.ndarray, int]:
     Returns
     -------
     steps : ndarray of int64, shape (n-1, 3)
-        As :func:`chainorder.hushing.hu_shing_steps`.
+        As :func:`chainorder.algebra.hushing.hu_shing_steps`.
     cost : int
         The optimal cost, a Python int.
     """
@@ -45,7 +45,7 @@ def hu_shing_steps_numba(dims: Sequence[int]) -> tuple[np.ndarray, int]:
     shift = int(np.argmin(p))  # first smallest, as the pure-Python path
     w = np.concatenate((p[shift:], p[:shift], p[shift : shift + 1]))
     triangles, cost = _solve(w)
-    steps = _execution_order(triangles, shift, n + 1)
+    steps = steps_from_triangles(triangles, shift, n + 1)
     check = int(np.sum(p[steps[:, 0]] * p[steps[:, 1]] * p[steps[:, 2]]))
     if check != cost:
         raise RuntimeError(f"hu_shing_steps_numba: internal error on dims {tuple(dims)!r}")

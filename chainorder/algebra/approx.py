@@ -8,15 +8,11 @@ from typing import Literal
 
 import numpy as np
 
-from .plan import Plan
-
 __all__ = [
     "fan_costs",
     "fan_steps",
     "best_fan_steps",
-    "best_fan_plan",
     "greedy_steps",
-    "greedy_plan",
 ]
 
 GreedyRule = Literal["cost", "memory"]
@@ -159,18 +155,6 @@ def best_fan_steps(dims: Sequence[int]) -> tuple[np.ndarray, int]:
     else:
         k = min(range(len(costs)), key=costs.__getitem__)
     return fan_steps(len(dims) - 1, k), int(costs[k])
-
-
-def best_fan_plan(dims: tuple[int, ...]) -> Plan:
-    """Planner for the ``'best_fan'`` order: :func:`best_fan_steps` as a :class:`Plan`.
-
-    Examples
-    --------
-    >>> best_fan_plan((10, 100, 5, 50))
-    <Plan 'best_fan': 3 matrices, cost 7,500, ((A1A2)A3)>
-    """
-    steps, cost = best_fan_steps(dims)
-    return Plan(dims, steps, "best_fan", cost=cost, check=False)
 
 
 def greedy_steps(dims: Sequence[int], rule: GreedyRule = "cost") -> tuple[np.ndarray, int]:
@@ -358,15 +342,3 @@ def _greedy_indexed_heap(p, memory, steps):  # pragma: no cover - runs compiled
             key[j] = pair_key(i, j, nxt[j])
             sift(pos[j], size)
     return total
-
-
-def greedy_plan(dims: tuple[int, ...]) -> Plan:
-    """Planner for the ``'greedy'`` order: :func:`greedy_steps` as a :class:`Plan`.
-
-    Examples
-    --------
-    >>> greedy_plan((4, 1, 16, 5))
-    <Plan 'greedy': 3 matrices, cost 384, ((A1A2)A3)>
-    """
-    steps, cost = greedy_steps(dims)
-    return Plan(dims, steps, "greedy", cost=cost, check=False)

@@ -1,6 +1,6 @@
 """The report's figures (matplotlib, Agg backend), saved as PNG and SVG, labelled with units.
 
-Every function takes tidy DataFrames from :mod:`chainorder.results` and
+Every function takes tidy DataFrames from :mod:`chainorder.lab.results` and
 returns a :class:`matplotlib.figure.Figure`; :func:`save_figure` writes it.
 Costs are scalar multiplications (a ``p x q`` times ``q x r`` product costs
 ``p*q*r``; FLOPs are twice that); times are seconds.

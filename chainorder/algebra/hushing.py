@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .costs import steps_cost
+from .plan import steps_from_triangles
+
 __all__ = [
     "hu_shing_steps",
     "hu_shing_steps_python",
@@ -55,7 +58,7 @@ def hu_shing_steps(dims: Sequence[int]) -> tuple[np.ndarray, int]:
     optimum keeps, every other region being a fan from its lightest vertex.
 
     This dispatches to the numba kernel
-    (:mod:`chainorder._hushing_numba`) when numba imports, the chain has at
+    (:mod:`chainorder.algebra.hushing_numba`) when numba imports, the chain has at
     least :data:`NUMBA_MIN_MATRICES` matrices and every intermediate fits in
     int64 (``max(p)**3 * n < 2**62``), and to :func:`hu_shing_steps_python`
     otherwise; both return the same steps and cost. Until the kernel has
@@ -132,8 +135,8 @@ def hu_shing_steps_python(dims: Sequence[int]) -> tuple[np.ndarray, int]:
     solver = _BottomUp(w, tree)
     cost = solver.run()
     triangles = _fan_triangles(tree, solver.low, solver.kept())
-    steps = _execution_order(np.array(triangles, dtype=np.int64).reshape(-1, 3), shift, m)
-    if _steps_cost(dims, steps) != cost:
+    steps = steps_from_triangles(np.array(triangles, dtype=np.int64).reshape(-1, 3), shift, m)
+    if steps_cost(dims, steps) != cost:
         raise RuntimeError(f"hu_shing_steps_python: internal error on dims {tuple(dims)!r}")
     return steps, cost
 
@@ -146,10 +149,10 @@ def _numba_kernel(dims: Sequence[int]) -> Callable[[Sequence[int]], tuple[np.nda
     if n < NUMBA_COLD_MIN_MATRICES and not _numba_compiled():
         return None  # compiling first (~15 s) would cost more than pure Python saves
     try:
-        from . import _hushing_numba
+        from . import hushing_numba
     except ImportError:
         return None
-    return _hushing_numba.hu_shing_steps_numba
+    return hushing_numba.hu_shing_steps_numba
 
 
 def _rotate(dims: Sequence[int]) -> tuple[list[int], int]:
@@ -410,42 +413,16 @@ def _fan_edge(triangles: list[tuple[int, int, int]], apex: int, a: int, b: int) 
         triangles.append((apex, a, b))
 
 
-def _execution_order(triangles: np.ndarray, shift: int, m: int) -> np.ndarray:
-    """Rotated triangles as steps ``(i, k, j)`` in original numbers, sorted by ``j - i``, ``i``.
 
-    Parameters
-    ----------
-    triangles : ndarray of int, shape (m-2, 3)
-        Triangles over the rotated polygon, in any order and vertex order.
-    shift : int
-        Original index of rotated vertex 0.
-    m : int
-        Number of vertices (dims).
-
-    Returns
-    -------
-    ndarray of int64, shape (m-2, 3)
-        Rows ``i < k < j``; an operand ``(i, k)`` of a row is built by an
-        earlier row, having a smaller ``k - i``.
-    """
-    steps = np.sort((np.asarray(triangles, dtype=np.int64) + shift) % m, axis=1)
-    order = np.lexsort((steps[:, 0], steps[:, 2] - steps[:, 0]))
-    return np.ascontiguousarray(steps[order]).reshape(-1, 3)
-
-
-def _steps_cost(dims: Sequence[int], steps: np.ndarray) -> int:
-    """Exact ``sum p_i p_k p_j`` over the rows of ``steps``, as a Python int."""
-    p = dims
-    return sum(p[i] * p[k] * p[j] for i, k, j in steps.tolist())
 
 
 def _numba_compiled() -> bool:
     """Whether the numba kernel is compiled in this process or in numba's on-disk cache."""
-    loaded = sys.modules.get(f"{__package__}._hushing_numba")
+    loaded = sys.modules.get(f"{__package__}.hushing_numba")
     if loaded is not None and getattr(loaded._solve, "signatures", None):
         return True
     here = Path(__file__).resolve().parent
     places = [here / "__pycache__"]
     if os.environ.get("NUMBA_CACHE_DIR"):
         places.append(Path(os.environ["NUMBA_CACHE_DIR"]))
-    return any(any(place.rglob("_hushing_numba*.nbi")) for place in places if place.is_dir())
+    return any(any(place.rglob("hushing_numba*.nbi")) for place in places if place.is_dir())

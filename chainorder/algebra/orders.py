@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_dims
-from .approx import best_fan_plan, greedy_plan
+from ..validation import check_dims
+from .approx import best_fan_steps, greedy_steps
 from .costs import input_first_cost, loss_first_cost
 from .dp import DP_MAX_MATRICES, dp_steps
 from .hushing import hu_shing_steps
@@ -26,17 +26,28 @@ __all__ = [
     "input_first_steps",
 ]
 
-Planner = Callable[[tuple[int, ...]], Plan]
+#: A strategy reads validated dims and returns the steps ``(i, k, j)`` in
+#: execution order and their exact cost; the registry makes the :class:`Plan`.
+Strategy = Callable[[tuple[int, ...]], "tuple[np.ndarray, int] | Plan"]
 
 
 @dataclass(frozen=True)
 class OrderInfo:
-    """A registered order: its planner, its aliases and a one-line description."""
+    """A registered order: its strategy, its aliases and a one-line description."""
 
     name: str
-    planner: Planner
+    strategy: Strategy
     aliases: tuple[str, ...]
     description: str
+
+    def plan(self, dims: tuple[int, ...]) -> Plan:
+        """The strategy's bracketing of ``dims`` (already validated) as a :class:`Plan`."""
+        out = self.strategy(dims)
+        if isinstance(out, Plan):
+            out.order = self.name
+            return out
+        steps, cost = out
+        return Plan(dims, steps, self.name, cost=cost, check=False)
 
 
 #: name -> OrderInfo; aliases are resolved through :data:`_ALIASES`.
@@ -45,15 +56,60 @@ _ALIASES: dict[str, str] = {}
 
 
 def register_order(
-    name: str, planner: Planner, aliases: Sequence[str] = (), description: str = ""
+    name: str,
+    strategy: Strategy,
+    aliases: Sequence[str] = (),
+    description: str = "",
+    *,
+    replace: bool = False,
 ) -> None:
-    """Add an order to the registry; ``planner(dims) -> Plan`` takes validated dims."""
-    for key in (name, *aliases):
-        norm = _normalize(key)
-        if norm in _ALIASES and _ALIASES[norm] != name:
-            raise ValueError(f"order name {key!r} is already registered for {_ALIASES[norm]!r}")
-        _ALIASES[norm] = name
-    ORDERS[name] = OrderInfo(name, planner, tuple(aliases), description)
+    """Add an order to the registry.
+
+    ``strategy(dims)`` takes validated dims (a tuple of Python ints) and
+    returns ``(steps, cost)``: the steps ``(i, k, j)`` in execution order and
+    their exact cost in scalar multiplications. A name or alias already taken
+    is refused unless ``replace=True``; a refused registration changes nothing.
+
+    Examples
+    --------
+    >>> import numpy as np, chainorder as co
+    >>> def pairs_first(dims):  # (A1A2)(A3A4), for four matrices
+    ...     steps = np.array([[0, 1, 2], [2, 3, 4], [0, 2, 4]])
+    ...     return steps, sum(dims[i] * dims[k] * dims[j] for i, k, j in steps)
+    >>> co.register_order("pairs_first", pairs_first, description="two pairs, then their product")
+    >>> co.plan([2, 3, 4, 5, 6], "pairs_first").cost
+    192
+    >>> co.register_order("pairs_first", pairs_first)
+    Traceback (most recent call last):
+    ...
+    ValueError: order 'pairs_first' is already registered; pass replace=True to replace it
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise TypeError(f"name must be a non-empty str, got {name!r}")
+    if not callable(strategy):
+        raise TypeError(f"strategy must be callable (dims -> (steps, cost)), got {strategy!r}")
+    if isinstance(aliases, str) or not all(isinstance(a, str) for a in aliases):
+        raise TypeError(f"aliases must be a sequence of str, got {aliases!r}")
+    keys = {_normalize(k) for k in (name, *aliases)}
+    if not replace:
+        if name in ORDERS:
+            raise ValueError(
+                f"order {name!r} is already registered; pass replace=True to replace it"
+            )
+        taken = sorted(k for k in keys if k in _ALIASES and _ALIASES[k] != name)
+        if taken:
+            raise ValueError(
+                f"order name {taken[0]!r} is already registered for {_ALIASES[taken[0]]!r}; "
+                "pass replace=True to take it over"
+            )
+    # all checks passed: change the two tables together
+    for key in [k for k, v in _ALIASES.items() if v == name]:
+        del _ALIASES[key]
+    for key in keys:
+        _ALIASES[key] = name
+    ORDERS[name] = OrderInfo(name, strategy, tuple(aliases), description)
+    for old in set(ORDERS) - set(_ALIASES.values()):  # an order whose every name was taken over
+        del ORDERS[old]
 
 
 def available_orders() -> list[str]:
@@ -97,7 +153,7 @@ def plan(dims: Sequence[int], order: str = "optimal") -> Plan:
         raise TypeError(f"order must be a str (an order name or a bracketing), got {order!r}")
     name = _ALIASES.get(_normalize(order))
     if name is not None:
-        return ORDERS[name].planner(dims)
+        return ORDERS[name].plan(dims)
     if "(" in order or order.strip()[:1] in ("A", "a"):
         return Plan(dims, parse_bracketing(order, len(dims) - 1), order=order.strip())
     raise ValueError(_unknown_order(order))
@@ -126,27 +182,15 @@ def input_first_steps(n: int) -> np.ndarray:
     return np.stack([k - 1, k, np.full_like(k, n)], axis=1).reshape(-1, 3)
 
 
-def _loss_first(dims: tuple[int, ...]) -> Plan:
-    steps = loss_first_steps(len(dims) - 1)
-    return Plan(dims, steps, "loss_first", cost=loss_first_cost(dims), check=False)
+def _loss_first(dims: tuple[int, ...]) -> tuple[np.ndarray, int]:
+    return loss_first_steps(len(dims) - 1), loss_first_cost(dims)
 
 
-def _input_first(dims: tuple[int, ...]) -> Plan:
-    steps = input_first_steps(len(dims) - 1)
-    return Plan(dims, steps, "input_first", cost=input_first_cost(dims), check=False)
+def _input_first(dims: tuple[int, ...]) -> tuple[np.ndarray, int]:
+    return input_first_steps(len(dims) - 1), input_first_cost(dims)
 
 
-def _dp(dims: tuple[int, ...]) -> Plan:
-    steps, cost = dp_steps(dims)
-    return Plan(dims, steps, "dp", cost=cost, check=False)
-
-
-def _hu_shing(dims: tuple[int, ...]) -> Plan:
-    steps, cost = hu_shing_steps(dims)
-    return Plan(dims, steps, "hu_shing", cost=cost, check=False)
-
-
-_EXACT_METHODS: dict[str, Planner] = {"dp": _dp, "hu-shing": _hu_shing}
+_EXACT_METHODS: dict[str, Strategy] = {"dp": dp_steps, "hu-shing": hu_shing_steps}
 
 
 def optimize(dims: Sequence[int], method: str = "auto") -> Plan:
@@ -158,7 +202,7 @@ def optimize(dims: Sequence[int], method: str = "auto") -> Plan:
         ``p0..pn``.
     method : {'auto', 'dp', 'hu-shing'}
         ``'dp'`` is the O(n^3) dynamic program (up to
-        :data:`~chainorder.dp.DP_MAX_MATRICES` matrices), ``'hu-shing'`` the
+        :data:`~chainorder.algebra.dp.DP_MAX_MATRICES` matrices), ``'hu-shing'`` the
         O(n log n) algorithm of Hu and Shing (a numba kernel for long chains
         when numba is installed). ``'auto'`` uses the DP up to 64 matrices
         and Hu-Shing beyond; every method returns the same optimal cost.
@@ -182,8 +226,8 @@ def optimize(dims: Sequence[int], method: str = "auto") -> Plan:
     key = _normalize(method).replace("_", "-") if isinstance(method, str) else method
     if key == "auto":
         key = "dp" if len(dims) - 1 <= _AUTO_DP_UP_TO else "hu-shing"
-    planner = _EXACT_METHODS.get(key)
-    if planner is None:
+    strategy = _EXACT_METHODS.get(key)
+    if strategy is None:
         raise ValueError(
             f"unknown method {method!r}; expected one of 'auto', "
             f"{', '.join(map(repr, _EXACT_METHODS))}"
@@ -193,9 +237,8 @@ def optimize(dims: Sequence[int], method: str = "auto") -> Plan:
             f"method='dp' handles at most {DP_MAX_MATRICES} matrices (O(n^3) time), got "
             f"{len(dims) - 1}; use method='hu-shing' or 'auto'"
         )
-    p = planner(dims)
-    p.order = "optimal"
-    return p
+    steps, cost = strategy(dims)
+    return Plan(dims, steps, "optimal", cost=cost, check=False)
 
 
 #: Longest chain that ``optimize(method='auto')`` hands to the dynamic program.
@@ -222,21 +265,21 @@ register_order(
 )
 register_order(
     "dp",
-    _dp,
+    dp_steps,
     aliases=("dynamic_programming", "cormen"),
     description="the O(n^3) matrix-chain dynamic program (exact; up to 3000 matrices)",
 )
 register_order(
     "hu_shing",
-    _hu_shing,
+    hu_shing_steps,
     aliases=("hu-shing", "hushing"),
     description="Hu and Shing's O(n log n) algorithm (exact; any length)",
 )
 register_order(
-    "best_fan", best_fan_plan, aliases=("fan",),
+    "best_fan", best_fan_steps, aliases=("fan",),
     description="cheapest of the n+1 fan bracketings (O(n); at most 2x the optimum)",
 )
 register_order(
-    "greedy", greedy_plan,
+    "greedy", greedy_steps,
     description="cheapest available product first (O(n log n); no constant-factor bound)",
 )

@@ -9,7 +9,7 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from ._checks import check_arrays
+from ..validation import check_arrays
 from .costs import flops, matmul_cost
 from .orders import plan as make_plan
 from .plan import Plan

@@ -1,0 +1,10 @@
+"""The laboratory: cases, the machine, sweeps, results, one module per study, the report.
+
+Data flow::
+
+    cases  ->  machine (facts, BLAS threads)  ->  sweep (timed, counted runs)  ->  results (tables)
+           ->  studies/ (one module per report page)  ->  report (orchestration, page frame)
+
+Import what you need from its module, e.g. ``from chainorder.lab.report import
+generate_report``; this package imports nothing heavy on its own.
+"""

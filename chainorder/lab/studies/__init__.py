@@ -1,0 +1,1 @@
+"""One module per report study; the registry lives in :mod:`chainorder.lab.studies.base`."""

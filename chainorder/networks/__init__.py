@@ -1,0 +1,57 @@
+"""Networks and their Jacobians: layers, losses, networks, the recurrent variant, gradients,
+and the article's analysis.
+
+Data flow::
+
+    layers, losses  ->  network / recurrent (explicit Jacobians, their chains)
+                    ->  gradients (loss-first and input-first)  ->  article (the article's costs)
+"""
+
+from __future__ import annotations
+
+from .article import article_costs, article_dims, article_table
+from .gradients import (
+    Gradients,
+    TrainingHistory,
+    finite_difference_gradients,
+    input_first_gradients,
+    loss_first_gradients,
+    mean_loss,
+    numerical_gradient,
+    sgd_step,
+    train,
+)
+from .layers import ACTIVATIONS, Activation, Affine, Layer, Softmax
+from .losses import LOSSES, Loss, MSELoss, SoftmaxCrossEntropy
+from .network import ForwardPass, Network, article_network
+from .recurrent import RecurrentNetwork, recurrent_chain, recurrent_example
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "Activation",
+    "Affine",
+    "ForwardPass",
+    "Gradients",
+    "Layer",
+    "Loss",
+    "MSELoss",
+    "Network",
+    "RecurrentNetwork",
+    "Softmax",
+    "SoftmaxCrossEntropy",
+    "TrainingHistory",
+    "article_costs",
+    "article_dims",
+    "article_network",
+    "article_table",
+    "finite_difference_gradients",
+    "input_first_gradients",
+    "loss_first_gradients",
+    "mean_loss",
+    "numerical_gradient",
+    "recurrent_chain",
+    "recurrent_example",
+    "sgd_step",
+    "train",
+]

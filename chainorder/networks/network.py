@@ -1,0 +1,288 @@
+"""Feed-forward networks as explicit Jacobians: the chains of dl/dx and dl/dtheta."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..algebra.chain import Chain
+from ..validation import as_real_array, check_dims, check_positive_int, check_vector
+from .layers import Activation, Affine, Layer, Softmax, glorot_uniform
+from .losses import Loss, SoftmaxCrossEntropy, make_loss
+
+__all__ = ["ForwardPass", "Network", "article_network"]
+
+ParamKey = tuple[int, str]
+
+
+@dataclass(frozen=True)
+class ForwardPass:
+    """Every activation of one forward pass, ``zs = (z_0 = x, z_1, ..., z_L)``, and the loss."""
+
+    zs: tuple[np.ndarray, ...]
+    loss: float
+    y: Any
+
+    @property
+    def x(self) -> np.ndarray:
+        """The input ``z_0``."""
+        return self.zs[0]
+
+    @property
+    def output(self) -> np.ndarray:
+        """The last activation ``z_L``, the loss's input."""
+        return self.zs[-1]
+
+    def __repr__(self) -> str:
+        widths = " -> ".join(f"{_zname(i)}[{z.shape[0]}]" for i, z in enumerate(self.zs))
+        return f"<ForwardPass {widths}, loss {self.loss:.6g}>"
+
+
+def _zname(i: int) -> str:
+    return "x" if i == 0 else f"z{i}"
+
+
+class Network:
+    """A feed-forward network ``l(f_L(... f_1(x)))`` whose Jacobians are explicit matrices.
+
+    Layer ``k`` (0-based) maps ``z_k`` to ``z_(k+1)``, with ``z_0 = x``.
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        At least one :class:`Affine` (it fixes the input width); widths must fit.
+    loss : Loss or str
+        A :class:`Loss` or a name in :data:`LOSSES` (``'mse'``, ``'cross_entropy'``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> net = Network([Affine(np.ones((2, 3)), np.zeros(2)), Activation("tanh")], "mse")
+    >>> net
+    <Network x[3] -> Affine(2x3) -> z1[2] -> tanh -> z2[2] -> MSELoss>
+    >>> net.input_chain([0.1, 0.2, 0.3], [0.0, 1.0]).dims
+    (1, 2, 2, 3)
+    """
+
+    def __init__(self, layers: Sequence[Layer], loss: Loss | str = "mse") -> None:
+        self.layers: tuple[Layer, ...] = _check_layers(layers)
+        self.loss_fn: Loss = make_loss(loss)
+        self.widths: tuple[int, ...] = _widths(self.layers)
+        if isinstance(self.layers[-1], Softmax) and isinstance(self.loss_fn, SoftmaxCrossEntropy):
+            warnings.warn(
+                "the last layer is Softmax and the loss SoftmaxCrossEntropy applies softmax "
+                "again; drop the Softmax layer to train on logits",
+                stacklevel=2,
+            )
+
+    @classmethod
+    def from_widths(
+        cls,
+        widths: Sequence[int],
+        activation: str | None = "tanh",
+        loss: Loss | str = "mse",
+        seed: int | None = 0,
+        output_activation: str | None = None,
+    ) -> Network:
+        """Affine layers of the given widths with ``activation`` between them, Glorot-initialised.
+
+        Parameters
+        ----------
+        widths : sequence of int
+            ``|x|, |h_1|, ..., |output|``: one :class:`Affine` per consecutive pair.
+        activation : str or None
+            Elementwise layer between affine layers (None: none).
+        loss : Loss or str
+        seed : int or None
+            For ``np.random.default_rng``; weights are Glorot-uniform, biases zero.
+        output_activation : str or None
+            ``'softmax'`` or an activation name, applied after the last affine layer.
+
+        Examples
+        --------
+        >>> Network.from_widths([4, 3, 2], activation="relu", seed=1)
+        <Network x[4] -> Affine(3x4) -> z1[3] -> relu -> z2[3] -> Affine(2x3) -> z3[2] -> MSELoss>
+        """
+        widths = check_dims(widths, "widths")
+        rng = np.random.default_rng(seed)
+        layers: list[Layer] = []
+        for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
+            if layers and activation is not None:
+                layers.append(Activation(activation))
+            layers.append(Affine(glorot_uniform(rng, n_out, n_in), np.zeros(n_out)))
+        if output_activation is not None:
+            layers.append(_output_layer(output_activation))
+        return cls(layers, loss)
+
+    # --- passes and losses
+
+    def forward(self, x: Any, y: Any) -> ForwardPass:
+        """Run ``x`` through every layer, keeping ``z_0 = x, ..., z_L`` and the loss."""
+        zs = [check_vector(x, "x", self.widths[0])]
+        y = self.loss_fn.check_target(y, self.widths[-1])
+        for layer in self.layers:
+            zs.append(layer._forward(zs[-1]))
+        return ForwardPass(tuple(zs), self.loss_fn._value(zs[-1], y), y)
+
+    def loss(self, x: Any, y: Any) -> float:
+        """The scalar loss at input ``x`` and target ``y``."""
+        return self.forward(x, y).loss
+
+    # --- chains
+
+    def input_chain(self, x: Any, y: Any) -> Chain:
+        """The chain ``dl/dz_L · dz_L/dz_(L-1) ··· dz_1/dx``; its product is ``dl/dx`` (1 x |x|)."""
+        fp = self.forward(x, y)
+        mats, names = self._upper_chain(fp, 0)
+        return Chain(mats, names)
+
+    def param_chain(self, x: Any, y: Any, layer: int, name: str) -> Chain:
+        """The chain ``dl/dz_L ··· dz_(k+2)/dz_(k+1) · dz_(k+1)/dparam`` of layer ``k``'s param.
+
+        Its product is ``1 x (#params)``, ``W`` flattened row by row (``W.ravel()`` order).
+
+        Examples
+        --------
+        >>> net = article_network(4, 3, 2, seed=0)
+        >>> net.param_chain([1.0, 2.0, 3.0, 4.0], [0.0, 0.0], 0, "W")
+        <Chain of 4: dl/dz3[1x2] · dz3/dz2[2x3] · dz2/dz1[3x3] · dz1/dW1[3x12]>
+        """
+        return self._param_chain(self.forward(x, y), layer, name)
+
+    def _param_chain(self, fp: ForwardPass, layer: int, name: str) -> Chain:
+        self._check_param(layer, name)
+        mats, names = self._upper_chain(fp, layer + 1)
+        mats.append(self.layers[layer]._param_jacobians(fp.zs[layer])[name])
+        names.append(f"d{_zname(layer + 1)}/d{self.param_label(layer, name)}")
+        return Chain(mats, names)
+
+    def _upper_chain(self, fp: ForwardPass, stop: int) -> tuple[list[np.ndarray], list[str]]:
+        """``dl/dz_L`` and the input Jacobians ``dz_i/dz_(i-1)`` for ``i = L .. stop+1``."""
+        L = len(self.layers)
+        mats = [self.loss_fn._gradient(fp.zs[-1], fp.y)]
+        names = [f"dl/d{_zname(L)}"]
+        for i in range(L, stop, -1):
+            mats.append(self.layers[i - 1]._input_jacobian(fp.zs[i - 1], fp.zs[i]))
+            names.append(f"d{_zname(i)}/d{_zname(i - 1)}")
+        return mats, names
+
+    # --- parameters
+
+    def parameters(self) -> list[tuple[int, str, np.ndarray]]:
+        """``(layer index, name, array)`` for every trainable array, input side first."""
+        return [(k, nm, a) for k, lay in enumerate(self.layers) for nm, a in lay.params.items()]
+
+    def param_label(self, layer: int, name: str) -> str:
+        """The article's name of a parameter: ``'W1'`` for the first affine layer's weights."""
+        self._check_param(layer, name)
+        ordinal = sum(isinstance(lay, Affine) for lay in self.layers[: layer + 1])
+        return f"{name}{ordinal}"
+
+    def with_parameters(self, updates: Mapping[ParamKey, Any]) -> Network:
+        """A new network with the arrays in ``updates`` (keys ``(layer, name)``) replaced."""
+        new = {(k, nm): a for k, nm, a in self.parameters()}
+        for key, value in updates.items():
+            if key not in new:
+                raise ValueError(f"no parameter {key!r}; valid keys: {sorted(new)}")
+            arr = as_real_array(value, f"updates[{key!r}]")
+            if arr.shape != new[key].shape:
+                raise ValueError(
+                    f"updates[{key!r}] has shape {arr.shape}, expected {new[key].shape}"
+                )
+            new[key] = arr
+        layers = [
+            Affine(new[(k, "W")], new[(k, "b")]) if isinstance(lay, Affine) else lay
+            for k, lay in enumerate(self.layers)
+        ]
+        return Network(layers, self.loss_fn)
+
+    def _check_param(self, layer: Any, name: Any) -> None:
+        affine = [k for k, lay in enumerate(self.layers) if isinstance(lay, Affine)]
+        is_int = isinstance(layer, numbers.Integral) and not isinstance(layer, bool)
+        if not is_int or layer not in affine:
+            what = f" ({self.layers[layer]!r})" if is_int and 0 <= layer < len(self.layers) else ""
+            raise ValueError(
+                f"layer must be the index of an Affine layer, one of {affine}; got {layer!r}{what}"
+            )
+        if name not in ("W", "b"):
+            raise ValueError(f"name must be 'W' or 'b', got {name!r}")
+
+    def __repr__(self) -> str:
+        parts = [f"x[{self.widths[0]}]"]
+        for i, lay in enumerate(self.layers[:8], 1):
+            parts += [lay.label(), f"{_zname(i)}[{self.widths[i]}]"]
+        if len(self.layers) > 8:
+            parts.append(f"... ({len(self.layers) - 8} more layers) -> z{len(self.layers)}"
+                         f"[{self.widths[-1]}]")
+        return f"<Network {' -> '.join(parts)} -> {type(self.loss_fn).__name__}>"
+
+
+def _check_layers(layers: Any) -> tuple[Layer, ...]:
+    if isinstance(layers, Layer) or not isinstance(layers, Sequence):
+        raise TypeError(f"layers must be a list of Layer objects, got {type(layers).__name__}")
+    for k, lay in enumerate(layers):
+        if not isinstance(lay, Layer):
+            raise TypeError(
+                f"layers[{k}] must be a Layer (Affine, Activation, Softmax), "
+                f"got {type(lay).__name__}"
+            )
+    if not any(isinstance(lay, Affine) for lay in layers):
+        raise ValueError("layers must include at least one Affine layer (it fixes the input width)")
+    return tuple(layers)
+
+
+def _widths(layers: tuple[Layer, ...]) -> tuple[int, ...]:
+    """``|z_0|, ..., |z_L|``, checking each layer's input width against the one before."""
+    width: int = next(lay.W.shape[1] for lay in layers if isinstance(lay, Affine))
+    widths = [width]
+    for k, lay in enumerate(layers):
+        try:
+            width = lay.out_width(width)
+        except ValueError as exc:
+            raise ValueError(f"layers[{k}]: {exc} from the layers before it") from None
+        widths.append(width)
+    return tuple(widths)
+
+
+def _output_layer(name: str) -> Layer:
+    if isinstance(name, str) and name.strip().lower() == "softmax":
+        return Softmax()
+    return Activation(name)
+
+
+def article_network(
+    x: int,
+    z1: int,
+    z3: int,
+    *,
+    activation: str = "sigmoid",
+    loss: Loss | str = "mse",
+    seed: int | None = 0,
+) -> Network:
+    """The article's network: ``z1 = W1 x + b1, z2 = sigma(z1), z3 = W2 z2 + b2``, loss ``l(z3)``.
+
+    Its :meth:`Network.input_chain` has dims ``(1, |z3|, |z2|, |z1|, |x|)``
+    with ``|z2| = |z1|``, exactly the chain the article costs out.
+
+    Parameters
+    ----------
+    x, z1, z3 : int
+        Widths ``|x|``, ``|z1|`` (= ``|z2|``) and ``|z3|``.
+    activation, loss, seed
+        As in :meth:`Network.from_widths`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> article_network(4, 3, 2)
+    <Network x[4] -> Affine(3x4) -> z1[3] -> sigmoid -> z2[3] -> Affine(2x3) -> z3[2] -> MSELoss>
+    >>> article_network(1000, 100, 10).input_chain(np.ones(1000), np.zeros(10)).dims
+    (1, 10, 100, 100, 1000)
+    """
+    widths = [check_positive_int(v, nm) for v, nm in ((x, "x"), (z1, "z1"), (z3, "z3"))]
+    return Network.from_widths(widths, activation=activation, loss=loss, seed=seed)

@@ -8,12 +8,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .algebra.costs import COST_UNIT
 from .algebra.orders import ORDERS, plan
 from .version import __version__
 
 __all__ = ["main", "build_parser"]
 
-UNIT = "scalar multiplications (a p x q times q x r product costs p*q*r; FLOPs = 2x)"
+UNIT = COST_UNIT
 
 
 class _Parser(argparse.ArgumentParser):

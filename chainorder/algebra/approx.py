@@ -8,6 +8,8 @@ from typing import Literal
 
 import numpy as np
 
+from .costs import fits_int64
+
 __all__ = [
     "fan_costs",
     "fan_steps",
@@ -54,7 +56,7 @@ def _fan_cost_array(dims: Sequence[int]) -> np.ndarray | list[int]:
     n = len(dims) - 1
     if n < 2:
         return [0] * (n + 1)
-    if (n + 1) * max(dims) ** 3 < 2**62:
+    if fits_int64(max(dims), n + 1):
         return _fan_costs_int64(dims)
     p = [int(d) for d in dims]
     edges = sum(p[m] * p[m + 1] for m in range(n)) + p[0] * p[n]
@@ -216,7 +218,7 @@ def greedy_steps(dims: Sequence[int], rule: GreedyRule = "cost") -> tuple[np.nda
     if rule not in ("cost", "memory"):
         raise ValueError(f"rule must be 'cost' or 'memory', got {rule!r}")
     n = len(dims) - 1
-    if n >= _NUMBA_FROM and n * max(dims) ** 3 < 2**62:
+    if n >= _NUMBA_FROM and fits_int64(max(dims), n):
         kernel = _greedy_kernel()
         if kernel is not None:
             steps = np.empty((max(n - 1, 0), 3), dtype=np.int64)

@@ -13,7 +13,33 @@ from collections.abc import Sequence
 
 import numpy as np
 
+#: The unit sentence printed beside every dense count (CLI, tables, figures, report pages).
+COST_UNIT = (
+    "scalar multiplications (a p×q by q×r product costs p·q·r; FLOPs = 2 × multiplications)"
+)
+
+#: Sums of products of dims stay below this bound in int64 arithmetic (2**62 leaves
+#: a factor 2 of headroom for one more addition).
+INT64_SAFE = 2**62
+
+
+def fits_int64(largest: int, terms: int) -> bool:
+    """Whether ``terms`` products ``a*b*c`` of numbers up to ``largest`` sum safely in int64.
+
+    Every vectorized cost computation asks this first and falls back to exact
+    Python ints when it is False.
+
+    Examples
+    --------
+    >>> fits_int64(1000, 10**6), fits_int64(10**7, 10**4)
+    (True, False)
+    """
+    return int(terms) * int(largest) ** 3 < INT64_SAFE
+
 __all__ = [
+    "COST_UNIT",
+    "INT64_SAFE",
+    "fits_int64",
     "matmul_cost",
     "flops",
     "loss_first_cost",
@@ -89,17 +115,12 @@ def steps_cost(dims: Sequence[int], steps: Sequence[Sequence[int]]) -> int:
     return sum(p[int(i)] * p[int(k)] * p[int(j)] for i, k, j in steps)
 
 
-def _fits_int64(dims: Sequence[int], terms: int) -> bool:
-    """Whether ``terms`` products ``p_i p_k p_j`` of these dims sum below 2**62."""
-    return terms * max(dims) ** 3 < 2**62
-
-
 def steps_cost_fast(dims: Sequence[int], steps: np.ndarray) -> int:
     """:func:`steps_cost` for an ``(m, 3)`` step array, vectorized when int64 cannot overflow."""
     steps = np.asarray(steps, dtype=np.int64).reshape(-1, 3)
     if len(steps) == 0:
         return 0
-    if not _fits_int64(dims, len(steps)):
+    if not fits_int64(max(dims), len(steps)):
         return steps_cost(dims, steps.tolist())
     p = np.asarray(dims, dtype=np.int64)
     return int((p[steps[:, 0]] * p[steps[:, 1]] * p[steps[:, 2]]).sum())

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .costs import fits_int64, steps_cost
+
 __all__ = ["dp_steps", "DP_MAX_MATRICES"]
 
 #: Longest chain :func:`dp_steps` accepts: O(n^3) work is about 1e10 element
@@ -62,14 +64,13 @@ def dp_steps(dims: Sequence[int]) -> tuple[np.ndarray, int]:
         return np.empty((0, 3), dtype=np.int64), 0
     split = _fill_tables(dims)
     steps = _post_order(split, n)
-    p = dims
-    return steps, sum(p[i] * p[k] * p[j] for i, k, j in steps.tolist())
+    return steps, steps_cost(dims, steps.tolist())
 
 
 def _fill_tables(dims: Sequence[int]) -> np.ndarray:
     """Fill the cost tables by chain length; return ``split[i, L]``, the best ``k - i``."""
     n = len(dims) - 1
-    exact = 2 * (n - 1) * max(dims) ** 3 >= 2**62
+    exact = not fits_int64(max(dims), 2 * (n - 1))
     dtype = object if exact else np.int64
     p = np.array(dims, dtype=dtype)
     # by_start[i, L] = m(i, i+L) and by_end[j, L] = m(j-L, j): with both, the

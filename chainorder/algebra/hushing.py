@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .costs import steps_cost
+from .costs import fits_int64, steps_cost
 from .plan import steps_from_triangles
 
 __all__ = [
@@ -144,7 +144,7 @@ def hu_shing_steps_python(dims: Sequence[int]) -> tuple[np.ndarray, int]:
 def _numba_kernel(dims: Sequence[int]) -> Callable[[Sequence[int]], tuple[np.ndarray, int]] | None:
     """The numba solver if it pays off, numba imports and int64 is safe for ``dims``; else None."""
     n = len(dims) - 1
-    if n < max(NUMBA_MIN_MATRICES, 2) or max(dims) ** 3 * n >= 2**62:
+    if n < max(NUMBA_MIN_MATRICES, 2) or not fits_int64(max(dims), n):
         return None
     if n < NUMBA_COLD_MIN_MATRICES and not _numba_compiled():
         return None  # compiling first (~15 s) would cost more than pure Python saves

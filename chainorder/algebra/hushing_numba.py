@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
+from .costs import fits_int64
 from .plan import steps_from_triangles
 
 __all__ = ["hu_shing_steps_numba"]
@@ -39,7 +40,7 @@ def hu_shing_steps_numba(dims: Sequence[int]) -> tuple[np.ndarray, int]:
         The optimal cost, a Python int.
     """
     n = len(dims) - 1
-    if n < 2 or max(dims) ** 3 * n >= 2**62:
+    if n < 2 or not fits_int64(max(dims), n):
         raise ValueError(f"hu_shing_steps_numba needs n >= 2 and max(p)**3 * n < 2**62, got {n=}")
     p = np.asarray(dims, dtype=np.int64)
     shift = int(np.argmin(p))  # first smallest, as the pure-Python path

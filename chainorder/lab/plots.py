@@ -21,6 +21,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from ..algebra.costs import COST_UNIT  # noqa: E402
+
 __all__ = [
     "COST_CONVENTION",
     "ORDER_STYLE",
@@ -35,7 +37,7 @@ __all__ = [
 ]
 
 #: Printed under every cost axis.
-COST_CONVENTION = "cost convention: a p×q by q×r product = p·q·r scalar multiplications; FLOPs = 2×"
+COST_CONVENTION = f"cost convention: {COST_UNIT}"
 
 #: Colour, marker and legend label of each order.
 ORDER_STYLE: dict[str, dict[str, str]] = {

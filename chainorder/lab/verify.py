@@ -24,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from ..algebra.costs import fits_int64
 from ..algebra.hushing import hu_shing_steps_python
 
 __all__ = ["FAMILIES", "make_chain", "dp_costs", "check_block", "check_hu_shing", "main"]
@@ -124,7 +125,7 @@ def dp_costs(chains: list[tuple[int, ...]]) -> list[int]:
     int64 when ``max(p)**3 * n < 2**62``, exact Python ints otherwise.
     """
     n = len(chains[0]) - 1
-    exact = max(max(c) for c in chains) ** 3 * n >= 2**62
+    exact = not fits_int64(max(max(c) for c in chains), n)
     dtype = object if exact else np.int64
     p = np.array(chains, dtype=dtype)
     best = np.zeros((len(chains), n + 1, n + 1), dtype=dtype)
@@ -161,7 +162,7 @@ def _solvers() -> dict[str, Callable]:
 
     def numba_where_it_applies(dims):
         n = len(dims) - 1
-        if n < 2 or max(dims) ** 3 * n >= 2**62:
+        if n < 2 or not fits_int64(max(dims), n):
             return hu_shing_steps_python(dims)
         return hu_shing_steps_numba(dims)
 
@@ -181,7 +182,7 @@ def check_block(seed: int, block: int, count: int) -> dict:
     # One DP per length and arithmetic, so int64 batches stay int64.
     groups: dict[tuple[int, bool], list[int]] = {}
     for index, (_, dims) in enumerate(chains):
-        key = (len(dims), max(dims) ** 3 * len(dims) >= 2**62)
+        key = (len(dims), not fits_int64(max(dims), len(dims)))
         groups.setdefault(key, []).append(index)
     reference = [0] * count
     for indices in groups.values():

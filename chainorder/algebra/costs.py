@@ -10,6 +10,7 @@ the dims.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -46,6 +47,12 @@ __all__ = [
     "input_first_cost",
     "steps_cost",
     "steps_cost_fast",
+    "KIND_NAMES",
+    "KindSig",
+    "structured_product",
+    "densify_cost",
+    "span_signature",
+    "structured_steps_cost",
 ]
 
 
@@ -124,3 +131,208 @@ def steps_cost_fast(dims: Sequence[int], steps: np.ndarray) -> int:
         return steps_cost(dims, steps.tolist())
     p = np.asarray(dims, dtype=np.int64)
     return int((p[steps[:, 0]] * p[steps[:, 1]] * p[steps[:, 2]]).sum())
+
+
+
+# ----------------------------------------------------------------------------- structured model
+#
+# The dense model above counts every Jacobian as a full p x q array. The structured
+# model below counts what multiplying Jacobians of known *kinds* really performs
+# (chainorder.algebra.kinds implements exactly these operations). A factor is
+# described by a :class:`KindSig`: its kind name and shape, nothing else.
+#
+# Count table, left p x q times right q x r (scalar multiplications; additions free):
+#
+# ==================  ==========  ==========  ==============  ==========  =================
+# left \ right        identity    diagonal    diag_rank_one   dense       kronecker(A, x)
+# ==================  ==========  ==========  ==============  ==========  =================
+# identity            0 -> I      0 -> right  0 -> right      0 -> right  0 -> right
+# diagonal            0 -> left   q -> diag   2q -> dro       q*r -> D    c(L·A) -> K(L·A)
+# diag_rank_one       0 -> left   2q -> dro   2q²+5q -> D     3qr -> D    c(L·A) -> K(L·A)
+# dense               0 -> left   pq -> D     3pq -> D        pqr -> D    c(L·A) -> K(L·A)
+# kronecker           0 -> left   densify(left), then the dense row
+# ==================  ==========  ==========  ==============  ==========  =================
+#
+# (D dense, dro diag_rank_one, K kronecker.) ``c(L·A)`` is the table's own count
+# for the left factor times the Kronecker factor's ``A``: ``L·(A ⊗ xᵀ) = (L·A) ⊗ xᵀ``,
+# so with ``A = I`` (an affine layer's weight Jacobian as built) it costs 0.
+# Densifying (needed once, for the final product of a chain, and for a Kronecker
+# factor on the left) costs 0 for dense, diagonal and identity; q² for
+# diag_rank_one (the outer product u vᵀ); for ``A ⊗ xᵀ`` with ``A`` p x m and
+# ``|x| = n``: 0 if ``A = I``, m·n if ``A`` is diagonal, else densify(A) + p·m·n.
+
+#: The kinds the structured model knows.
+KIND_NAMES = ("dense", "diagonal", "identity", "diag_rank_one", "kronecker")
+
+
+@dataclass(frozen=True)
+class KindSig:
+    """What the structured cost model knows of a factor: its kind and shape, no data.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`KIND_NAMES`.
+    rows, cols : int
+        The shape. Diagonal, identity and diag_rank_one factors are square.
+    inner : KindSig, optional
+        For ``'kronecker'``: the kind of ``A`` in ``A ⊗ xᵀ`` (never itself kronecker).
+    width : int
+        For ``'kronecker'``: ``|x|``; ``cols == inner.cols * width``.
+
+    Examples
+    --------
+    >>> KindSig.diagonal(100), KindSig.kronecker(KindSig.identity(3), 4).shape
+    (KindSig('diagonal', 100x100), (3, 12))
+    """
+
+    kind: str
+    rows: int
+    cols: int
+    inner: KindSig | None = None
+    width: int = 1
+
+    @classmethod
+    def dense(cls, rows: int, cols: int) -> KindSig:
+        """A dense ``rows x cols`` factor."""
+        return cls("dense", int(rows), int(cols))
+
+    @classmethod
+    def diagonal(cls, n: int) -> KindSig:
+        """A diagonal ``n x n`` factor."""
+        return cls("diagonal", int(n), int(n))
+
+    @classmethod
+    def identity(cls, n: int) -> KindSig:
+        """The ``n x n`` identity."""
+        return cls("identity", int(n), int(n))
+
+    @classmethod
+    def diag_rank_one(cls, n: int) -> KindSig:
+        """``diag(d) + u vᵀ``, ``n x n``."""
+        return cls("diag_rank_one", int(n), int(n))
+
+    @classmethod
+    def kronecker(cls, inner: KindSig, width: int) -> KindSig:
+        """``A ⊗ xᵀ`` with ``A`` of kind ``inner`` and ``|x| = width``."""
+        return cls("kronecker", inner.rows, inner.cols * int(width), inner, int(width))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, cols)``."""
+        return (self.rows, self.cols)
+
+    def __repr__(self) -> str:
+        if self.kind == "kronecker" and self.inner is not None:
+            return f"KindSig('kronecker', {self.inner!r} ⊗ x[{self.width}])"
+        return f"KindSig({self.kind!r}, {self.rows}x{self.cols})"
+
+
+def densify_cost(sig: KindSig) -> int:
+    """Multiplications to write a factor of kind ``sig`` out as a dense array.
+
+    Examples
+    --------
+    >>> densify_cost(KindSig.diag_rank_one(10)), densify_cost(KindSig.dense(3, 4))
+    (100, 0)
+    >>> densify_cost(KindSig.kronecker(KindSig.dense(1, 100), 1000))   # an outer product
+    100000
+    """
+    if sig.kind == "diag_rank_one":
+        return sig.rows * sig.rows
+    if sig.kind != "kronecker" or sig.inner is None:
+        return 0
+    inner = sig.inner
+    if inner.kind == "identity":
+        return 0
+    if inner.kind == "diagonal":
+        return inner.cols * sig.width
+    return densify_cost(inner) + inner.rows * inner.cols * sig.width
+
+
+def structured_product(left: KindSig, right: KindSig) -> tuple[int, KindSig]:
+    """The count and the kind of ``left · right`` under the structured model (table above).
+
+    Examples
+    --------
+    >>> structured_product(KindSig.dense(1, 100), KindSig.diagonal(100))
+    (100, KindSig('dense', 1x100))
+    >>> structured_product(KindSig.dense(1, 10), KindSig.kronecker(KindSig.identity(10), 100))
+    (0, KindSig('kronecker', KindSig('dense', 1x10) ⊗ x[100]))
+    """
+    if left.cols != right.rows:
+        raise ValueError(f"left is {left.rows}x{left.cols} but right is {right.rows}x{right.cols}")
+    p, q, r = left.rows, left.cols, right.cols
+    a, b = left.kind, right.kind
+    if b == "identity":
+        return 0, left
+    if a == "identity":
+        return 0, right
+    if b == "kronecker" and right.inner is not None and a != "kronecker":
+        cost, inner = structured_product(left, right.inner)
+        return cost, KindSig.kronecker(inner, right.width)
+    if a == "kronecker":
+        cost, out = structured_product(KindSig.dense(p, q), right)
+        return densify_cost(left) + cost, out
+    return _PAIR_COSTS[a, b](p, q, r)
+
+
+def _dense_out(cost: int, p: int, r: int) -> tuple[int, KindSig]:
+    return cost, KindSig.dense(p, r)
+
+
+_PAIR_COSTS = {
+    ("diagonal", "diagonal"): lambda p, q, r: (q, KindSig.diagonal(q)),
+    ("diagonal", "diag_rank_one"): lambda p, q, r: (2 * q, KindSig.diag_rank_one(q)),
+    ("diagonal", "dense"): lambda p, q, r: _dense_out(q * r, p, r),
+    ("diag_rank_one", "diagonal"): lambda p, q, r: (2 * q, KindSig.diag_rank_one(q)),
+    ("diag_rank_one", "diag_rank_one"): lambda p, q, r: _dense_out(2 * q * q + 5 * q, p, r),
+    ("diag_rank_one", "dense"): lambda p, q, r: _dense_out(3 * q * r, p, r),
+    ("dense", "diagonal"): lambda p, q, r: _dense_out(p * q, p, r),
+    ("dense", "diag_rank_one"): lambda p, q, r: _dense_out(3 * p * q, p, r),
+    ("dense", "dense"): lambda p, q, r: _dense_out(p * q * r, p, r),
+}
+
+
+def span_signature(sigs: Sequence[KindSig]) -> KindSig:
+    """The kind of the product of ``sigs``; it does not depend on the bracketing.
+
+    Why: in the table, ``identity`` is neutral; a product is ``dense`` as soon
+    as it holds a dense factor or two diag_rank_one factors (whatever the
+    brackets); ``L · (A ⊗ xᵀ) = (L·A) ⊗ xᵀ`` keeps a trailing Kronecker factor's
+    form and puts the rest in its ``A``; anything to the right of a Kronecker
+    factor other than the identity makes it dense first. So folding left to
+    right gives the kind every bracketing gives (tested over all bracketings).
+
+    Examples
+    --------
+    >>> span_signature([KindSig.diagonal(3), KindSig.diag_rank_one(3)])
+    KindSig('diag_rank_one', 3x3)
+    """
+    out = sigs[0]
+    for sig in sigs[1:]:
+        out = structured_product(out, sig)[1]
+    return out
+
+
+def structured_steps_cost(sigs: Sequence[KindSig], steps: Sequence[Sequence[int]]) -> int:
+    """Multiplications of a bracketing under the structured model, densifying the result.
+
+    ``steps`` are ``(i, k, j)`` as in :func:`steps_cost`; the total adds, once,
+    :func:`densify_cost` of the chain's product (a product is delivered dense).
+
+    Examples
+    --------
+    >>> sigs = [KindSig.dense(1, 10), KindSig.dense(10, 100), KindSig.diagonal(100),
+    ...         KindSig.dense(100, 1000)]          # the article's chain, |x| = 1000
+    >>> structured_steps_cost(sigs, [(0, 1, 2), (0, 2, 3), (0, 3, 4)])
+    101100
+    >>> structured_steps_cost(sigs, [(2, 3, 4), (1, 2, 4), (0, 1, 4)])
+    1110000
+    """
+    span = {i: sig for i, sig in enumerate(sigs)}  # span[i]: kind of the product built at i
+    total = 0
+    for i, k, _ in steps:
+        cost, span[int(i)] = structured_product(span[int(i)], span.pop(int(k)))
+        total += cost
+    return total + densify_cost(span[0])

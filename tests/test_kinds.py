@@ -1,0 +1,118 @@
+"""Jacobian kinds: every pair multiplied, counted by hand and by the model, against dense."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chainorder.algebra.costs import KindSig, densify_cost, structured_product
+from chainorder.algebra.kinds import (
+    Dense,
+    Diagonal,
+    DiagonalPlusRankOne,
+    Identity,
+    Kind,
+    Kronecker,
+    check_factors,
+    kind_matmul,
+    signature_of,
+)
+
+NAMES = ["identity", "diagonal", "dro", "dense", "kron_I", "kron_diag", "kron_dense", "kron_dro"]
+
+
+def make(name: str, rng: np.random.Generator, *, rows: int | None = None, cols: int = 6) -> Kind:
+    """A factor of kind ``name``: with ``rows`` given, that many rows; else ``cols`` columns."""
+    v = rng.standard_normal
+    sq = rows if rows is not None else cols
+    if name == "identity":
+        return Identity(sq)
+    if name == "diagonal":
+        return Diagonal(v(sq))
+    if name == "dro":
+        return DiagonalPlusRankOne(v(sq), v(sq), v(sq))
+    if name == "dense":
+        return Dense(v((rows, 4)) if rows is not None else v((2, cols)))
+    m = rows if rows is not None else 3  # a right factor has `rows` rows; a left one 6 columns
+    inner = {
+        "I": Identity(m),
+        "diag": Diagonal(v(m)),
+        "dro": DiagonalPlusRankOne(v(m), v(m), v(m)),
+        "dense": Dense(v((m, 3)) if rows is not None else v((2, 3))),
+    }[name.removeprefix("kron_")]
+    return Kronecker(inner, v(2))
+
+
+# hand counts for left (p x 6) times right (6 x r); see the table in chainorder.algebra.costs
+HAND = {
+    ("diagonal", "diagonal"): 6, ("diagonal", "dro"): 12, ("diagonal", "dense"): 24,
+    ("diagonal", "kron_I"): 0, ("diagonal", "kron_dense"): 18, ("diagonal", "kron_diag"): 6,
+    ("dro", "diagonal"): 12, ("dro", "dro"): 2 * 36 + 5 * 6, ("dro", "dense"): 72,
+    ("dro", "kron_dense"): 3 * 6 * 3,
+    ("dense", "diagonal"): 12, ("dense", "dro"): 36, ("dense", "dense"): 48,
+    ("dense", "kron_I"): 0, ("dense", "kron_dense"): 36, ("dense", "kron_dro"): 36,
+    ("kron_I", "diagonal"): 18, ("kron_I", "dense"): 72,
+    ("kron_dense", "dense"): 2 * 3 * 2 + 48, ("kron_diag", "dense"): 3 * 2 + 72,
+    ("kron_dro", "dense"): 9 + 3 * 3 * 2 + 72, ("kron_dense", "kron_I"): 12,
+}
+
+
+@pytest.mark.parametrize("right", NAMES)
+@pytest.mark.parametrize("left", NAMES)
+def test_every_pair_agrees_with_dense_and_is_counted(left: str, right: str) -> None:
+    rng = np.random.default_rng(NAMES.index(left) * 10 + NAMES.index(right))
+    a = make(left, rng)
+    b = make(right, rng, rows=a.shape[1])
+    out, count = kind_matmul(a, b)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(a) @ np.asarray(b), atol=1e-12)
+    assert out.shape == (a.shape[0], b.shape[1])
+    model_count, model_sig = structured_product(a.signature, b.signature)
+    assert count == model_count
+    assert out.signature == model_sig
+    if "identity" in (left, right):
+        assert count == 0
+    if (left, right) in HAND:
+        assert count == HAND[left, right]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_densify_is_counted_and_every_kind_prints(name: str) -> None:
+    k = make(name, np.random.default_rng(3))
+    dense, count = k.densify()
+    assert count == densify_cost(k.signature)
+    assert np.asarray(k).shape == k.shape == dense.shape
+    assert k.kind in repr(k).lower().replace("diagonalplusrankone", "diag_rank_one") or \
+        type(k).__name__ in repr(k)
+    assert k.nbytes <= k.dense_nbytes + 8 * 64
+
+
+def test_affine_weight_jacobian_stores_x_only() -> None:
+    x = np.arange(1000.0)
+    K = Kronecker(Identity(100), x)
+    assert K.shape == (100, 100_000) and K.nbytes == 8000 and K.dense_nbytes == 80_000_000
+    row, count = kind_matmul(Dense(np.ones((1, 100))), K)
+    assert count == 0 and isinstance(row, Kronecker)
+    dense, count = row.densify()
+    assert count == 100_000  # the outer product, as counted
+    np.testing.assert_array_equal(dense.reshape(100, 1000), np.outer(np.ones(100), x))
+
+
+def test_softmax_jacobian() -> None:
+    s = np.array([0.2, 0.3, 0.5])
+    np.testing.assert_allclose(np.asarray(DiagonalPlusRankOne.softmax(s)),
+                               np.diag(s) - np.outer(s, s))
+
+
+def test_signatures_and_errors() -> None:
+    assert signature_of(np.ones((2, 3))) == KindSig.dense(2, 3)
+    assert signature_of(KindSig.diagonal(4)) == KindSig.diagonal(4)
+    with pytest.raises(ValueError, match="inner dimensions"):
+        kind_matmul(Diagonal([1.0, 2.0]), Identity(3))
+    with pytest.raises(TypeError, match="inner"):
+        Kronecker(Kronecker(Identity(2), [1.0]), [1.0])
+    with pytest.raises(ValueError, match=r"factors\[1\] has 3 rows but factors\[0\] has 2"):
+        check_factors([Diagonal([1.0, 2.0]), np.ones((3, 3))])
+    with pytest.raises(ValueError, match=r"factors\[1\]"):
+        check_factors([Diagonal([1.0, 2.0]), np.full((2, 2), np.nan)])
+    with pytest.raises(ValueError, match="left is"):
+        structured_product(KindSig.dense(2, 3), KindSig.diagonal(4))

@@ -1,16 +1,19 @@
-"""A chain of explicit matrices (e.g. Jacobians, loss side first) with its dims and names."""
+"""A chain of explicit Jacobians (arrays or kinds, loss side first) with its dims and names."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from ..validation import check_arrays
+from .costs import KindSig
 from .execute import Trace, multiply
+from .kinds import Kind, check_factors, signature_of
 from .orders import plan as make_plan
 from .plan import Plan
+from .structured import StructuredTrace
 
 __all__ = ["Chain"]
 
@@ -20,8 +23,11 @@ class Chain:
 
     Parameters
     ----------
-    matrices : sequence of array_like
-        2-D arrays with fitting shapes (a 1-D first array is a row vector).
+    matrices : sequence of array_like or Kind
+        2-D arrays with fitting shapes (a 1-D first array is a row vector), or
+        :class:`~chainorder.algebra.kinds.Kind` objects (a diagonal Jacobian
+        stored as its diagonal, ...), or a mix. :attr:`factors` holds them as
+        given; :attr:`matrices` their dense forms, made on first use.
     names : sequence of str, optional
         One label per matrix, e.g. ``'dl/dz3'``; defaults to ``A1..An``.
 
@@ -34,40 +40,59 @@ class Chain:
     """
 
     def __init__(self, matrices: Sequence[Any], names: Sequence[str] | None = None) -> None:
-        self.matrices: list[np.ndarray] = check_arrays(matrices, "matrices")
+        self.factors: list[Any] = check_factors(matrices, "matrices")
         if names is None:
-            names = [f"A{m}" for m in range(1, len(self.matrices) + 1)]
+            names = [f"A{m}" for m in range(1, len(self.factors) + 1)]
         names = [str(s) for s in names]
-        if len(names) != len(self.matrices):
+        if len(names) != len(self.factors):
             raise ValueError(
-                f"names has {len(names)} labels but the chain has {len(self.matrices)} matrices"
+                f"names has {len(names)} labels but the chain has {len(self.factors)} matrices"
             )
         self.names: list[str] = names
+
+    @cached_property
+    def matrices(self) -> list[np.ndarray]:
+        """Every factor as a dense 2-D array (kinds written out on first use)."""
+        return [np.asarray(f) for f in self.factors]
+
+    @property
+    def signatures(self) -> tuple[KindSig, ...]:
+        """Kind and shape of each factor: the chain's structure signature."""
+        return tuple(signature_of(f) for f in self.factors)
 
     @property
     def dims(self) -> tuple[int, ...]:
         """``p0..pn``: rows of the first matrix, then the columns of each."""
-        return (self.matrices[0].shape[0], *(m.shape[1] for m in self.matrices))
+        return (self.factors[0].shape[0], *(m.shape[1] for m in self.factors))
 
     def __len__(self) -> int:
-        return len(self.matrices)
+        return len(self.factors)
 
-    def plan(self, order: str = "optimal") -> Plan:
+    def plan(self, order: str = "optimal", *, structure: str = "dense") -> Plan:
         """Plan this chain's product in ``order`` (see :func:`chainorder.plan`)."""
-        return make_plan(self.dims, order)
+        return make_plan(self.dims if structure == "dense" else self, order, structure=structure)
 
     def multiply(
-        self, order: str | Plan = "optimal", *, trace: bool = False
-    ) -> np.ndarray | tuple[np.ndarray, Trace]:
-        """The product of the chain (see :func:`chainorder.multiply`)."""
+        self, order: str | Plan = "optimal", *, trace: bool = False, structure: str = "dense"
+    ) -> np.ndarray | tuple[np.ndarray, Trace | StructuredTrace]:
+        """The product of the chain (see :func:`chainorder.multiply`).
+
+        With ``structure='dense'`` the dense forms are multiplied; with
+        ``'structured'`` the factors in their kinds.
+        """
+        mats = self.matrices if structure == "dense" else self.factors
         if trace:
-            return multiply(self.matrices, order, trace=True)
-        return multiply(self.matrices, order)
+            return multiply(mats, order, trace=True, structure=structure)
+        return multiply(mats, order, structure=structure)
 
     def __repr__(self) -> str:
         shown = " · ".join(
-            f"{nm}[{m.shape[0]}x{m.shape[1]}]"
-            for nm, m in zip(self.names[:8], self.matrices, strict=False)
+            f"{nm}[{m.shape[0]}x{m.shape[1]}{_kind_tag(m)}]"
+            for nm, m in zip(self.names[:8], self.factors, strict=False)
         )
         more = f" · ... ({len(self) - 8} more)" if len(self) > 8 else ""
         return f"<Chain of {len(self)}: {shown}{more}>"
+
+
+def _kind_tag(factor: Any) -> str:
+    return f" {factor.kind}" if isinstance(factor, Kind) and factor.kind != "dense" else ""

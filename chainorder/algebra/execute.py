@@ -13,6 +13,7 @@ from ..validation import check_arrays
 from .costs import flops, matmul_cost
 from .orders import plan as make_plan
 from .plan import Plan
+from .structured import StructuredTrace, check_structure, multiply_structured
 
 __all__ = ["multiply", "execute", "counted_matmul", "Trace", "TraceStep"]
 
@@ -87,17 +88,20 @@ class Trace:
 
 @overload
 def multiply(
-    arrays: Sequence[Any], order: str | Plan = ..., *, trace: Literal[False] = ...
+    arrays: Sequence[Any], order: str | Plan = ..., *, trace: Literal[False] = ...,
+    structure: str = ...,
 ) -> np.ndarray: ...
 @overload
 def multiply(
-    arrays: Sequence[Any], order: str | Plan = ..., *, trace: Literal[True]
-) -> tuple[np.ndarray, Trace]: ...
+    arrays: Sequence[Any], order: str | Plan = ..., *, trace: Literal[True],
+    structure: str = ...,
+) -> tuple[np.ndarray, Trace | StructuredTrace]: ...
 
 
 def multiply(
-    arrays: Sequence[Any], order: str | Plan = "optimal", *, trace: bool = False
-) -> np.ndarray | tuple[np.ndarray, Trace]:
+    arrays: Sequence[Any], order: str | Plan = "optimal", *, trace: bool = False,
+    structure: str = "dense",
+) -> np.ndarray | tuple[np.ndarray, Trace | StructuredTrace]:
     """Multiply a chain of arrays in the given order, like :func:`numpy.linalg.multi_dot`.
 
     Parameters
@@ -113,6 +117,10 @@ def multiply(
     trace : bool
         Also return a :class:`Trace` of every step (shapes, counted
         multiplications, seconds).
+    structure : {'dense', 'structured'}
+        ``'structured'``: the arrays may be :class:`~chainorder.algebra.kinds.Kind`
+        objects, each product is taken in its cheapest kind and counted as such
+        (see :func:`~chainorder.algebra.structured.multiply_structured`).
 
     Examples
     --------
@@ -122,6 +130,9 @@ def multiply(
     >>> out.shape, tr.multiplications
     ((10, 50), 7500)
     """
+    if check_structure(structure) == "structured":
+        chosen = order if isinstance(order, Plan) else make_plan(arrays, order, structure=structure)
+        return multiply_structured(arrays, chosen, trace=trace)
     first_1d = np.ndim(arrays[0]) == 1 if _is_sequence(arrays) and len(arrays) else False
     last_1d = np.ndim(arrays[-1]) == 1 if _is_sequence(arrays) and len(arrays) > 1 else False
     mats = check_arrays(arrays)

@@ -5,15 +5,23 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..validation import check_dims
 from .approx import best_fan_steps, greedy_steps
-from .costs import input_first_cost, loss_first_cost
+from .costs import KindSig, input_first_cost, loss_first_cost
 from .dp import DP_MAX_MATRICES, dp_steps
 from .hushing import hu_shing_steps
 from .plan import Plan, parse_bracketing
+from .structured import (
+    StructuredPlan,
+    check_structure,
+    dims_of,
+    signatures,
+    structured_dp_steps,
+)
 
 __all__ = [
     "plan",
@@ -121,19 +129,30 @@ def _normalize(name: str) -> str:
     return name.strip().lower().replace("-", "_").replace(" ", "_")
 
 
-def plan(dims: Sequence[int], order: str = "optimal") -> Plan:
+def plan(dims: Sequence[Any], order: str = "optimal", *, structure: str = "dense") -> Plan:
     """Plan the product of a chain with dims ``p0..pn`` in the given order.
 
     Parameters
     ----------
-    dims : sequence of int
-        ``p0..pn``; matrix ``i`` (1-based) is ``p(i-1) x pi``.
+    dims : sequence of int, or a chain's factors
+        ``p0..pn``; matrix ``i`` (1-based) is ``p(i-1) x pi``. Or a structure
+        signature: a :class:`~chainorder.algebra.chain.Chain`, or a sequence of
+        :class:`~chainorder.algebra.kinds.Kind` objects,
+        :class:`~chainorder.algebra.costs.KindSig` descriptors or arrays
+        (only kinds and shapes are read).
     order : str
         A registered order name or alias (see :func:`available_orders`):
         ``'optimal'``, ``'loss_first'`` (alias ``'forward'``: left to right,
         the article's forwards computation), ``'input_first'`` (alias
         ``'backward'``: right to left), ... -- or a bracketing over
         ``A1..An`` such as ``'((A1A2)(A3A4))'``.
+    structure : {'dense', 'structured'}
+        ``'dense'`` (the article's convention) counts every factor as a full
+        matrix. ``'structured'`` counts each product by its factors' kinds
+        (the table in :mod:`chainorder.algebra.costs`) and returns a
+        :class:`~chainorder.algebra.structured.StructuredPlan`: ``'optimal'``
+        and ``'dp'`` run the structured optimizer, every other order keeps its
+        own bracketing, costed structurally.
 
     Returns
     -------
@@ -148,7 +167,10 @@ def plan(dims: Sequence[int], order: str = "optimal") -> Plan:
     >>> co.plan(dims, "((A1A2)(A3(A4(A5A6))))").cost
     35125
     """
-    dims = check_dims(dims)
+    sigs = signatures(dims)
+    if check_structure(structure) == "structured":
+        return _structured_plan(sigs, dims, order)
+    dims = check_dims(dims if sigs is None else dims_of(sigs))
     if not isinstance(order, str):
         raise TypeError(f"order must be a str (an order name or a bracketing), got {order!r}")
     name = _ALIASES.get(_normalize(order))
@@ -157,6 +179,20 @@ def plan(dims: Sequence[int], order: str = "optimal") -> Plan:
     if "(" in order or order.strip()[:1] in ("A", "a"):
         return Plan(dims, parse_bracketing(order, len(dims) - 1), order=order.strip())
     raise ValueError(_unknown_order(order))
+
+
+def _structured_plan(sigs: Any, dims: Any, order: str) -> StructuredPlan:
+    """The structured plan of ``order``: the structured optimum, or the order's own bracketing."""
+    if sigs is None:
+        d = check_dims(dims)
+        sigs = [KindSig.dense(p, q) for p, q in zip(d[:-1], d[1:], strict=True)]
+    name = _ALIASES.get(_normalize(order)) if isinstance(order, str) else None
+    if name in ("optimal", "dp"):
+        best = optimize(sigs, structure="structured")
+        best.order = name
+        return best
+    base = plan(dims_of(sigs), order)
+    return StructuredPlan(sigs, base.step_array, base.order, check=False)
 
 
 def _unknown_order(order: str) -> str:
@@ -193,19 +229,23 @@ def _input_first(dims: tuple[int, ...]) -> tuple[np.ndarray, int]:
 _EXACT_METHODS: dict[str, Strategy] = {"dp": dp_steps, "hu-shing": hu_shing_steps}
 
 
-def optimize(dims: Sequence[int], method: str = "auto") -> Plan:
+def optimize(dims: Sequence[Any], method: str = "auto", *, structure: str = "dense") -> Plan:
     """The cheapest bracketing of a chain, exactly.
 
     Parameters
     ----------
-    dims : sequence of int
-        ``p0..pn``.
+    dims : sequence of int, or a chain's factors
+        ``p0..pn``, or a structure signature as :func:`plan` takes.
     method : {'auto', 'dp', 'hu-shing'}
         ``'dp'`` is the O(n^3) dynamic program (up to
         :data:`~chainorder.algebra.dp.DP_MAX_MATRICES` matrices), ``'hu-shing'`` the
         O(n log n) algorithm of Hu and Shing (a numba kernel for long chains
         when numba is installed). ``'auto'`` uses the DP up to 64 matrices
         and Hu-Shing beyond; every method returns the same optimal cost.
+    structure : {'dense', 'structured'}
+        ``'structured'`` minimizes the structured cost (kinds counted) with
+        :func:`~chainorder.algebra.structured.structured_dp_steps`, exactly;
+        ``method`` must then be ``'auto'`` or ``'dp'``.
 
     Notes
     -----
@@ -222,7 +262,16 @@ def optimize(dims: Sequence[int], method: str = "auto") -> Plan:
     >>> p.cost, p.flops, p.parenthesization
     (15125, 30250, '((A1(A2A3))((A4A5)A6))')
     """
-    dims = check_dims(dims)
+    sigs = signatures(dims)
+    if check_structure(structure) == "structured":
+        if method not in ("auto", "dp"):
+            raise ValueError(f"structure='structured' optimizes with method 'auto' or 'dp', "
+                             f"got method={method!r} (Hu-Shing assumes dense costs)")
+        if sigs is None:
+            return _structured_plan(None, dims, "optimal")
+        steps, cost = structured_dp_steps(sigs)
+        return StructuredPlan(sigs, steps, "optimal", cost=cost, check=False)
+    dims = check_dims(dims if sigs is None else dims_of(sigs))
     key = _normalize(method).replace("_", "-") if isinstance(method, str) else method
     if key == "auto":
         key = "dp" if len(dims) - 1 <= _AUTO_DP_UP_TO else "hu-shing"

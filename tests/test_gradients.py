@@ -116,22 +116,40 @@ def _article_loss_first_count(x: int, z1: int, z3: int) -> int:
     return layer2 + layer1 + layer0
 
 
+def _article_structured_count(x: int, z1: int, z3: int) -> int:
+    """The structured sweep by hand: dl/dW is the outer product row ⊗ z_in, db and I are free."""
+    layer2 = z3 * z1 + 0 + 1 * z3 * z1   # dW2 = outer(row, z2), db2 = row, dl/dz2 = row W2
+    layer1 = z1                          # row times diag(σ')
+    layer0 = z1 * x + 0 + 1 * z1 * x     # dW1 = outer(row, x), db1 = row, dl/dx = row W1
+    return layer2 + layer1 + layer0
+
+
 @pytest.mark.parametrize(("x", "z1", "z3"), [(4, 3, 2), (30, 7, 1), (12, 20, 5), (50, 10, 10)])
 def test_counted_multiplications_are_exact(x: int, z1: int, z3: int) -> None:
     net = article_network(x, z1, z3, seed=x)
     rng = np.random.default_rng(z1)
     xv, y = rng.standard_normal(x), rng.standard_normal(z3)
-    lf = loss_first_gradients(net, xv, y)
+    lf = loss_first_gradients(net, xv, y, structure="dense")
     assert lf.multiplications == _article_loss_first_count(x, z1, z3)
     # loss-first = the dl/dx chain left to right, plus one row-times-Jacobian per parameter
     chain = net.input_chain(xv, y)
     per_param = sum(matmul_cost(1, net.widths[k + 1], a.size) for k, _, a in net.parameters())
     assert lf.multiplications == plan(chain.dims, "loss_first").cost + per_param
-    inf = input_first_gradients(net, xv, y)
+    inf = input_first_gradients(net, xv, y, structure="dense")
     param_dims = [net.param_chain(xv, y, k, nm).dims for k, nm, _ in net.parameters()]
     expected = sum(plan(dims, "input_first").cost for dims in param_dims)
     assert inf.multiplications == expected + plan(chain.dims, "input_first").cost
     assert isinstance(lf.multiplications, int) and isinstance(inf.multiplications, int)
+    # structured: the hand count, and input-first = the structured plans of the same chains
+    lfs = loss_first_gradients(net, xv, y)
+    assert lfs.multiplications == _article_structured_count(x, z1, z3)
+    infs = input_first_gradients(net, xv, y)
+    chains = [net.param_chain(xv, y, k, nm) for k, nm, _ in net.parameters()] + [chain]
+    assert infs.multiplications == sum(
+        c.plan("input_first", structure="structured").cost for c in chains)
+    for key in lf:
+        np.testing.assert_allclose(lfs[key], lf[key], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(infs[key], lf[key], rtol=1e-10, atol=1e-14)
 
 
 def test_gradients_mapping_and_repr() -> None:
@@ -142,7 +160,7 @@ def test_gradients_mapping_and_repr() -> None:
     assert sorted(g.by_label()) == ["W1", "W2", "b1", "b2"]
     assert g[(0, "W")].shape == (3, 4) and g.dx.shape == (4,)
     assert repr(g) == (
-        "<Gradients 'loss_first': dW1[3x4], db1[3], dW2[2x3], db2[2], dx[4]; 88 multiplications>"
+        "<Gradients 'loss_first': dW1[3x4], db1[3], dW2[2x3], db2[2], dx[4]; 39 multiplications>"
     )
     assert gradients(net, np.ones(4), np.zeros(2), order="backward").order == "input_first"
     with pytest.raises(ValueError, match="unknown order 'sideways'; valid orders: loss_first"):
@@ -239,7 +257,7 @@ def test_training_lowers_the_loss_and_orders_match() -> None:
     assert lf[-1] < 0.5 * lf.initial_loss
     assert all(b <= a for a, b in zip(lf[:-1], lf[1:], strict=True))
     np.testing.assert_allclose(inf, lf, rtol=1e-10)
-    assert lf.multiplications == [24 * _article_loss_first_count(6, 4, 2)] * 8
+    assert lf.multiplications == [24 * _article_structured_count(6, 4, 2)] * 8
     assert all(i > f for i, f in zip(inf.multiplications, lf.multiplications, strict=True))
     np.testing.assert_allclose(lf.network.layers[0].W, inf.network.layers[0].W, rtol=1e-10)
     assert repr(lf).startswith("<TrainingHistory 'loss_first': 8 epochs, loss ")

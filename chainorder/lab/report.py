@@ -868,7 +868,9 @@ def _caching_row(depth: int, width: int, seed: int) -> dict[str, Any]:
     net = Network.from_widths([width] * depth + [4], activation="tanh", seed=seed)
     rng = np.random.default_rng([seed, depth])
     x, y = rng.standard_normal(width), 0.5 * rng.standard_normal(4)
-    cached, uncached = loss_first_gradients(net, x, y), input_first_gradients(net, x, y)
+    # the dense convention throughout, as the per-chain count below
+    cached = loss_first_gradients(net, x, y, structure="dense")
+    uncached = input_first_gradients(net, x, y, structure="dense")
     per_chain = sum(plan(net.param_chain(x, y, k, nm).dims, "loss_first").cost
                     for k, nm, _ in net.parameters())
     per_chain += plan(net.input_chain(x, y).dims, "loss_first").cost

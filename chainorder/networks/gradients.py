@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 
 from ..algebra.execute import counted_matmul
+from ..algebra.kinds import Dense, Kind, kind_matmul
+from ..algebra.structured import check_structure
 from ..validation import as_real_array, check_finite, check_positive_int
-from .network import Network
+from .network import ForwardPass, Network
 
 __all__ = [
     "Gradients",
@@ -95,33 +97,59 @@ def _labels(net: Network) -> dict[ParamKey, str]:
     return {(k, nm): net.param_label(k, nm) for k, nm, _ in net.parameters()}
 
 
-def loss_first_gradients(net: Network, x: Any, y: Any) -> Gradients:
+def loss_first_gradients(net: Network, x: Any, y: Any, *, structure: str = "structured"
+                         ) -> Gradients:
     """All gradients in one loss-first sweep, caching each ``dl/dz_i`` (the article's forwards).
 
     Starting from the ``1 x |z_L|`` row ``dl/dz_L``, the sweep multiplies the
     row through each layer's input Jacobian. Before leaving layer ``k`` it
     reuses the cached row ``dl/dz_(k+1)`` for that layer's parameters,
-    ``dl/dW = dl/dz_(k+1) · dz_(k+1)/dW`` and likewise for ``b``, with the
-    explicit (dense) parameter Jacobians of :class:`~chainorder.networks.network.Affine`.
-    Every product is a row vector times a matrix; each is counted with
-    :func:`~chainorder.algebra.execute.counted_matmul`.
+    ``dl/dW = dl/dz_(k+1) · dz_(k+1)/dW`` and likewise for ``b``.
+
+    With ``structure='structured'`` (the default) every Jacobian is kept in
+    its kind (:mod:`chainorder.algebra.kinds`): a row times ``diag(σ')``
+    costs ``|z|``, a row times ``I ⊗ xᵀ`` is kept as ``row ⊗ xᵀ`` and written
+    out as the outer product (``|z|·|x|`` multiplications), ``I ⊗ xᵀ`` is
+    never materialized. With ``'dense'`` the explicit dense Jacobians are
+    multiplied (the article's convention). Every product is counted.
 
     Examples
     --------
     >>> import numpy as np
     >>> from chainorder.networks.network import article_network
     >>> net = article_network(4, 3, 2, seed=0)
-    >>> g = loss_first_gradients(net, np.ones(4), np.zeros(2))
-    >>> g
-    <Gradients 'loss_first': dW1[3x4], db1[3], dW2[2x3], db2[2], dx[4]; 88 multiplications>
+    >>> loss_first_gradients(net, np.ones(4), np.zeros(2))
+    <Gradients 'loss_first': dW1[3x4], db1[3], dW2[2x3], db2[2], dx[4]; 39 multiplications>
+    >>> loss_first_gradients(net, np.ones(4), np.zeros(2), structure="dense").multiplications
+    88
     """
     fp = _check_net(net).forward(x, y)
-    row = net.loss_fn._gradient(fp.zs[-1], fp.y)  # dl/dz_L, 1 x |z_L|
+    if check_structure(structure) == "dense":
+        return _dense_sweep(net, fp)
+    row: Kind = Dense(net.loss_fn._gradient(fp.zs[-1], fp.y))  # dl/dz_L, 1 x |z_L|
     grads: dict[ParamKey, np.ndarray] = {}
     count = 0
     for k in range(len(net.layers) - 1, -1, -1):
         layer = net.layers[k]
         # row is dl/dz_(k+1): cached, and reused by each parameter of layer k
+        for name, jac in layer._param_kinds(fp.zs[k]).items():
+            product, mults = kind_matmul(row, jac)
+            grad, spent = product.densify()
+            grads[(k, name)] = grad.reshape(layer.params[name].shape)
+            count += mults + spent
+        row, mults = kind_matmul(row, layer._input_kind(fp.zs[k], fp.zs[k + 1]))
+        count += mults
+    dx, spent = row.densify()
+    return Gradients(grads, dx[0], count + spent, "loss_first", _labels(net))
+
+
+def _dense_sweep(net: Network, fp: ForwardPass) -> Gradients:
+    """The loss-first sweep over dense Jacobians, each product counted ``p*q*r``."""
+    row = net.loss_fn._gradient(fp.zs[-1], fp.y)
+    grads: dict[ParamKey, np.ndarray] = {}
+    count = 0
+    for k in range(len(net.layers) - 1, -1, -1):
+        layer = net.layers[k]
         for name, jac in layer._param_jacobians(fp.zs[k]).items():
             grad, mults = counted_matmul(row, jac)
             grads[(k, name)] = grad.reshape(layer.params[name].shape)
@@ -131,32 +159,39 @@ def loss_first_gradients(net: Network, x: Any, y: Any) -> Gradients:
     return Gradients(grads, row[0], count, "loss_first", _labels(net))
 
 
-def input_first_gradients(net: Network, x: Any, y: Any) -> Gradients:
+def input_first_gradients(net: Network, x: Any, y: Any, *, structure: str = "structured"
+                          ) -> Gradients:
     """Every gradient from its own chain, multiplied input side first, with no caching.
 
     For each parameter the chain ``dl/dz_L ··· dz_(k+1)/dparam`` of
     :meth:`~chainorder.networks.network.Network.param_chain` is multiplied right to left
     (order ``'input_first'``, the article's backwards computation, AD forward
     mode) by :func:`chainorder.multiply`; so is the chain of ``dl/dx``. The
-    counted multiplications of all these products are summed.
+    counted multiplications of all these products are summed, under
+    ``structure`` (``'structured'``: each Jacobian in its kind; ``'dense'``:
+    the article's convention).
 
     Examples
     --------
     >>> import numpy as np
     >>> from chainorder.networks.network import article_network
     >>> net = article_network(4, 3, 2, seed=0)
-    >>> g = input_first_gradients(net, np.ones(4), np.zeros(2))
-    >>> g.multiplications
+    >>> input_first_gradients(net, np.ones(4), np.zeros(2), structure="dense").multiplications
     339
+    >>> input_first_gradients(net, np.ones(4), np.zeros(2)).multiplications
+    86
     """
     fp = _check_net(net).forward(x, y)
+    structure = check_structure(structure)
     grads: dict[ParamKey, np.ndarray] = {}
     count = 0
     for k, name, param in net.parameters():
-        product, trace = net._param_chain(fp, k, name).multiply("input_first", trace=True)
+        chain = net._param_chain(fp, k, name, structure)
+        product, trace = chain.multiply("input_first", trace=True, structure=structure)
         grads[(k, name)] = product.reshape(param.shape)
         count += trace.multiplications
-    product, trace = net.input_chain(fp.x, fp.y).multiply("input_first", trace=True)
+    chain = net.input_chain(fp.x, fp.y, structure=structure)
+    product, trace = chain.multiply("input_first", trace=True, structure=structure)
     return Gradients(grads, product[0], count + trace.multiplications, "input_first", _labels(net))
 
 
@@ -360,7 +395,7 @@ def train(
     >>> X, Y = np.eye(4), np.full((4, 2), 0.5)
     >>> h = train(net, X, Y, alpha=0.1, epochs=3)
     >>> h[-1] < h.initial_loss, h.multiplications
-    (True, [352, 352, 352])
+    (True, [156, 156, 156])
     """
     grad_fn = _gradient_fn(order)
     alpha = _check_positive_real(alpha, "alpha")

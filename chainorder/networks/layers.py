@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..algebra.kinds import Dense, Diagonal, DiagonalPlusRankOne, Identity, Kind, Kronecker
 from ..validation import as_real_array, check_finite, check_matrix, check_vector
 
 __all__ = [
@@ -71,6 +72,16 @@ class Layer(ABC):
         """``dz_out/dparam`` for each parameter, dense, parameters flattened row by row."""
         return self._param_jacobians(self._check_input(z_in, "z_in"))
 
+    def input_kind(self, z_in: Any, z_out: Any = None) -> Kind:
+        """``dz_out/dz_in`` in its kind (diagonal for an elementwise layer, ...)."""
+        z_in = self._check_input(z_in, "z_in")
+        z_out = self._forward(z_in) if z_out is None else check_vector(z_out, "z_out")
+        return self._input_kind(z_in, z_out)
+
+    def param_kinds(self, z_in: Any) -> dict[str, Kind]:
+        """``dz_out/dparam`` for each parameter in its kind (``I ⊗ xᵀ`` for weights, ...)."""
+        return self._param_kinds(self._check_input(z_in, "z_in"))
+
     def label(self) -> str:
         """A short name for network diagrams, e.g. ``'Affine(10x100)'``."""
         return repr(self)
@@ -89,6 +100,12 @@ class Layer(ABC):
     def _param_jacobians(self, z_in: np.ndarray) -> dict[str, np.ndarray]:
         return {}
 
+    def _input_kind(self, z_in: np.ndarray, z_out: np.ndarray) -> Kind:
+        return Dense(self._input_jacobian(z_in, z_out))
+
+    def _param_kinds(self, z_in: np.ndarray) -> dict[str, Kind]:
+        return {name: Dense(j) for name, j in self._param_jacobians(z_in).items()}
+
 
 class Affine(Layer):
     """``z -> W z + b`` with ``W`` of shape ``m x n`` and ``b`` of length ``m``.
@@ -104,6 +121,8 @@ class Affine(Layer):
     (Affine(W: 3x2, b: 3), array([ 3.,  7., 12.]))
     >>> {k: J.shape for k, J in lay.param_jacobians([1.0, 1.0]).items()}
     {'W': (3, 6), 'b': (3, 3)}
+    >>> lay.param_kinds([1.0, 1.0])
+    {'W': Kronecker(Identity(3x3) ⊗ x[2]: 3x6, 16 bytes), 'b': Identity(3x3, 0 bytes)}
     """
 
     def __init__(self, W: Any, b: Any) -> None:
@@ -142,6 +161,13 @@ class Affine(Layer):
         jac_w = np.zeros((m, m, n))
         jac_w[np.arange(m), np.arange(m)] = z_in
         return {"W": jac_w.reshape(m, m * n), "b": np.eye(m)}
+
+    def _input_kind(self, z_in: np.ndarray, z_out: np.ndarray) -> Kind:
+        return Dense(self.W)
+
+    def _param_kinds(self, z_in: np.ndarray) -> dict[str, Kind]:
+        m = self.W.shape[0]
+        return {"W": Kronecker(Identity(m), z_in), "b": Identity(m)}
 
     def label(self) -> str:
         return f"Affine({self.W.shape[0]}x{self.W.shape[1]})"
@@ -187,6 +213,9 @@ ACTIVATIONS: dict[str, tuple[ArrayFn, ArrayFn]] = {
 class Activation(Layer):
     """An elementwise non-linearity ``sigma``; its Jacobian is ``diag(sigma'(z_in))``.
 
+    :meth:`input_kind` keeps it as a :class:`~chainorder.algebra.kinds.Diagonal`
+    (an :class:`~chainorder.algebra.kinds.Identity` for ``'identity'``).
+
     Parameters
     ----------
     name : str
@@ -218,6 +247,11 @@ class Activation(Layer):
 
     def _input_jacobian(self, z_in: np.ndarray, z_out: np.ndarray) -> np.ndarray:
         return np.diag(self._sigma_prime(z_in))
+
+    def _input_kind(self, z_in: np.ndarray, z_out: np.ndarray) -> Kind:
+        if self.name == "identity":
+            return Identity(z_in.shape[0])
+        return Diagonal(self._sigma_prime(z_in))
 
     def label(self) -> str:
         return self.name
@@ -252,6 +286,9 @@ class Softmax(Layer):
     def _input_jacobian(self, z_in: np.ndarray, z_out: np.ndarray) -> np.ndarray:
         s = z_out
         return np.diag(s) - np.outer(s, s)
+
+    def _input_kind(self, z_in: np.ndarray, z_out: np.ndarray) -> Kind:
+        return DiagonalPlusRankOne.softmax(z_out)
 
     def label(self) -> str:
         return "softmax"

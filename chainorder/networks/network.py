@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..algebra.chain import Chain
+from ..algebra.structured import check_structure
 from ..validation import as_real_array, check_dims, check_positive_int, check_vector
 from .layers import Activation, Affine, Layer, Softmax, glorot_uniform
 from .losses import Loss, SoftmaxCrossEntropy, make_loss
@@ -135,39 +136,60 @@ class Network:
 
     # --- chains
 
-    def input_chain(self, x: Any, y: Any) -> Chain:
-        """The chain ``dl/dz_L · dz_L/dz_(L-1) ··· dz_1/dx``; its product is ``dl/dx`` (1 x |x|)."""
+    def input_chain(self, x: Any, y: Any, *, structure: str = "structured") -> Chain:
+        """The chain ``dl/dz_L · dz_L/dz_(L-1) ··· dz_1/dx``; its product is ``dl/dx`` (1 x |x|).
+
+        With ``structure='structured'`` (the default) each Jacobian is kept in
+        its kind (diagonal for an elementwise activation, ...); with
+        ``'dense'`` every one is a dense array. ``chain.matrices`` is dense
+        either way.
+        """
         fp = self.forward(x, y)
-        mats, names = self._upper_chain(fp, 0)
+        mats, names = self._upper_chain(fp, 0, check_structure(structure))
         return Chain(mats, names)
 
-    def param_chain(self, x: Any, y: Any, layer: int, name: str) -> Chain:
+    def param_chain(
+        self, x: Any, y: Any, layer: int, name: str, *, structure: str = "structured"
+    ) -> Chain:
         """The chain ``dl/dz_L ··· dz_(k+2)/dz_(k+1) · dz_(k+1)/dparam`` of layer ``k``'s param.
 
         Its product is ``1 x (#params)``, ``W`` flattened row by row (``W.ravel()`` order).
+        ``structure`` as in :meth:`input_chain`; structured, ``dz/dW`` is ``I ⊗ xᵀ``.
 
         Examples
         --------
         >>> net = article_network(4, 3, 2, seed=0)
         >>> net.param_chain([1.0, 2.0, 3.0, 4.0], [0.0, 0.0], 0, "W")
-        <Chain of 4: dl/dz3[1x2] · dz3/dz2[2x3] · dz2/dz1[3x3] · dz1/dW1[3x12]>
+        <Chain of 4: dl/dz3[1x2] · dz3/dz2[2x3] · dz2/dz1[3x3 diagonal] · dz1/dW1[3x12 kronecker]>
         """
-        return self._param_chain(self.forward(x, y), layer, name)
+        return self._param_chain(self.forward(x, y), layer, name, check_structure(structure))
 
-    def _param_chain(self, fp: ForwardPass, layer: int, name: str) -> Chain:
+    def _param_chain(
+        self, fp: ForwardPass, layer: int, name: str, structure: str = "structured"
+    ) -> Chain:
         self._check_param(layer, name)
-        mats, names = self._upper_chain(fp, layer + 1)
-        mats.append(self.layers[layer]._param_jacobians(fp.zs[layer])[name])
+        mats, names = self._upper_chain(fp, layer + 1, structure)
+        lay = self.layers[layer]
+        if structure == "dense":
+            mats.append(lay._param_jacobians(fp.zs[layer])[name])
+        else:
+            mats.append(lay._param_kinds(fp.zs[layer])[name])
         names.append(f"d{_zname(layer + 1)}/d{self.param_label(layer, name)}")
         return Chain(mats, names)
 
-    def _upper_chain(self, fp: ForwardPass, stop: int) -> tuple[list[np.ndarray], list[str]]:
+    def _upper_chain(
+        self, fp: ForwardPass, stop: int, structure: str = "structured"
+    ) -> tuple[list[Any], list[str]]:
         """``dl/dz_L`` and the input Jacobians ``dz_i/dz_(i-1)`` for ``i = L .. stop+1``."""
         L = len(self.layers)
-        mats = [self.loss_fn._gradient(fp.zs[-1], fp.y)]
+        mats: list[Any] = [self.loss_fn._gradient(fp.zs[-1], fp.y)]
         names = [f"dl/d{_zname(L)}"]
         for i in range(L, stop, -1):
-            mats.append(self.layers[i - 1]._input_jacobian(fp.zs[i - 1], fp.zs[i]))
+            lay, z_in, z_out = self.layers[i - 1], fp.zs[i - 1], fp.zs[i]
+            if structure == "dense":
+                mats.append(lay._input_jacobian(z_in, z_out))
+            else:
+                mats.append(lay._input_kind(z_in, z_out))
             names.append(f"d{_zname(i)}/d{_zname(i - 1)}")
         return mats, names
 

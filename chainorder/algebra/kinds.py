@@ -353,18 +353,19 @@ def kind_matmul(left: Kind, right: Kind) -> tuple[Kind, int]:
         raise ValueError(
             f"left is {left._dims()} but right is {right._dims()}: inner dimensions differ"
         )
-    if isinstance(right, Identity):
+    a, b = type(left), type(right)  # exact types: dispatch runs once per product, keep it cheap
+    if b is Identity:
         return left, 0
-    if isinstance(left, Identity):
+    if a is Identity:
         return right, 0
-    if isinstance(right, Kronecker) and not isinstance(left, Kronecker):
-        inner, count = kind_matmul(left, right.inner)
-        return Kronecker(inner, right.x), count
-    if isinstance(left, Kronecker):
+    if b is Kronecker and a is not Kronecker:
+        inner, count = kind_matmul(left, right.inner)  # type: ignore[attr-defined]
+        return Kronecker(inner, right.x), count  # type: ignore[attr-defined]
+    if a is Kronecker:
         dense, spent = left.densify()
         out, count = kind_matmul(Dense(dense), right)
         return out, spent + count
-    return _PAIRS[type(left), type(right)](left, right)
+    return _PAIRS[a, b](left, right)
 
 
 def as_kind(obj: Any) -> Kind:

@@ -94,7 +94,7 @@ def _check_net(net: Any) -> Network:
 
 
 def _labels(net: Network) -> dict[ParamKey, str]:
-    return {(k, nm): net.param_label(k, nm) for k, nm, _ in net.parameters()}
+    return net.param_labels
 
 
 def loss_first_gradients(net: Network, x: Any, y: Any, *, structure: str = "structured"

@@ -209,6 +209,12 @@ ACTIVATIONS: dict[str, tuple[ArrayFn, ArrayFn]] = {
     "softplus": (_softplus, _sigmoid),
 }
 
+#: sigma' as a function of sigma(z), where that is cheaper than from z.
+_PRIME_FROM_OUTPUT: dict[str, ArrayFn] = {
+    "sigmoid": lambda s: s * (1.0 - s),
+    "tanh": lambda t: 1.0 - t * t,
+}
+
 
 class Activation(Layer):
     """An elementwise non-linearity ``sigma``; its Jacobian is ``diag(sigma'(z_in))``.
@@ -251,7 +257,9 @@ class Activation(Layer):
     def _input_kind(self, z_in: np.ndarray, z_out: np.ndarray) -> Kind:
         if self.name == "identity":
             return Identity(z_in.shape[0])
-        return Diagonal(self._sigma_prime(z_in))
+        from_output = _PRIME_FROM_OUTPUT.get(self.name)
+        # sigma' from the output where it is a cheap function of it (no second exp)
+        return Diagonal(from_output(z_out) if from_output else self._sigma_prime(z_in))
 
     def label(self) -> str:
         return self.name

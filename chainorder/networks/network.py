@@ -6,6 +6,7 @@ import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -198,6 +199,11 @@ class Network:
     def parameters(self) -> list[tuple[int, str, np.ndarray]]:
         """``(layer index, name, array)`` for every trainable array, input side first."""
         return [(k, nm, a) for k, lay in enumerate(self.layers) for nm, a in lay.params.items()]
+
+    @cached_property
+    def param_labels(self) -> dict[ParamKey, str]:
+        """``(layer, name) -> 'W1'``, ... for every parameter (see :meth:`param_label`)."""
+        return {(k, nm): self.param_label(k, nm) for k, nm, _ in self.parameters()}
 
     def param_label(self, layer: int, name: str) -> str:
         """The article's name of a parameter: ``'W1'`` for the first affine layer's weights."""

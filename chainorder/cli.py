@@ -55,6 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--z3", type=int, required=True, metavar="N", help="|z3|, the output size")
     a.add_argument("--z2", type=int, default=None, metavar="N", help="|z2| (default: |z1|)")
     a.add_argument("--seed", type=int, default=0, help="seed of the network's weights")
+    a.add_argument(
+        "--structure", choices=("dense", "structured"), default="dense",
+        help="cost convention: 'dense' (the article's; every Jacobian a full matrix) or "
+        "'structured' (diag(sigma') counted as the diagonal it is)",
+    )
+    a.add_argument(
+        "--max-memory", default=None, metavar="BYTES",
+        help="memory budget for counting by multiplying, e.g. 8GB or 500MB (default: half "
+        "of the available memory); orders that need more are predicted, not counted",
+    )
     a.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     a.set_defaults(func=_cmd_article)
 
@@ -127,10 +137,33 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_article(args: argparse.Namespace) -> int:
-    from .networks.article import article_table
+_BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 
-    table = article_table(args.x, args.z1, args.z3, args.z2, seed=args.seed)
+
+def _parse_bytes(text: str | None) -> int | None:
+    """``'8GB'``, ``'500 MiB'``, ``'1e9'`` or ``'123456'`` as bytes; None stays None."""
+    if text is None:
+        return None
+    raw = text.strip().lower().replace("_", "").replace(",", "")
+    number = raw.rstrip("kmgtib ")
+    unit = raw[len(number):].strip()
+    try:
+        value = float(number) * _BYTE_UNITS[unit]
+    except (ValueError, KeyError):
+        raise ValueError(
+            f"--max-memory must be a size such as 8GB, 500MB or 1000000, got {text!r}"
+        ) from None
+    if not value >= 1:
+        raise ValueError(f"--max-memory must be at least 1 byte, got {text!r}")
+    return int(value)
+
+
+def _cmd_article(args: argparse.Namespace) -> int:
+    from .networks.article import article_table, format_bytes
+
+    table = article_table(args.x, args.z1, args.z3, args.z2, seed=args.seed,
+                          structure=args.structure, max_bytes=_parse_bytes(args.max_memory))
     if args.json:
         print(table.to_json(orient="records", indent=2))
         return 0
@@ -139,7 +172,13 @@ def _cmd_article(args: argparse.Namespace) -> int:
         f"|z2|={args.z2 or args.z1}, |z3|={args.z3}"
     )
     print(f"cost unit: {UNIT}")
+    print(f"structure: {args.structure}"
+          + (" (the article's convention)" if args.structure == "dense" else
+             " (diag(sigma') counted as a diagonal)"))
     print(table.to_string(index=False))
+    if table["ratio"].isna().any():
+        print(f"memory budget {format_bytes(table.attrs['max_bytes'])}: raise it with "
+              "--max-memory to count the rows that were only predicted")
     return 0
 
 

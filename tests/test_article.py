@@ -8,7 +8,15 @@ from hypothesis import strategies as st
 
 from chainorder.algebra.costs import input_first_cost, loss_first_cost
 from chainorder.algebra.orders import optimize, plan
-from chainorder.networks.article import article_costs, article_dims, article_table
+from chainorder.networks.article import (
+    article_bytes,
+    article_costs,
+    article_dims,
+    article_signature,
+    article_table,
+    format_bytes,
+    memory_budget,
+)
 
 # The article: |x| = 1000, |z1| = |z2| = 100, |z3| = 10.
 #   forwards (loss-first):   1*10*100 + 1*100*100 + 1*100*1000           =    111,000
@@ -109,3 +117,53 @@ def test_bad_sizes_name_the_argument(args, error, pattern) -> None:
     for fn in (article_dims, article_costs, article_table):
         with pytest.raises(error, match=pattern):
             fn(*args)
+
+
+# The same example with dz2/dz1 = diag(sigma'(z1)) counted as a diagonal:
+#   loss-first:  1*10*100 + 100 + 1*100*1000           =   101,100
+#   input-first: 100*1000 + 10*100*1000 + 1*10*1000    = 1,110,000
+STRUCTURED = {"loss_first": 101_100, "input_first": 1_110_000}
+
+
+def test_worked_example_structured() -> None:
+    assert article_costs(1000, 100, 10, structure="structured") == STRUCTURED
+    t = article_table(1000, 100, 10, structure="structured")
+    rows = t.set_index("order")
+    assert rows["counted"].to_dict() == {**STRUCTURED, "optimal": 101_100}
+    assert (t["counted"] == t["predicted"]).all() and t.attrs["structure"] == "structured"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    x=st.integers(1, 10**6), z1=st.integers(1, 10**4), z3=st.integers(1, 10**4),
+    z2=st.one_of(st.none(), st.integers(1, 10**4)),
+)
+def test_structured_formulas_equal_structured_plans(x, z1, z3, z2) -> None:
+    sigs = article_signature(x, z1, z3, z2)
+    costs = article_costs(x, z1, z3, z2, structure="structured")
+    for order in ("loss_first", "input_first"):
+        assert costs[order] == plan(sigs, order, structure="structured").cost
+    assert optimize(sigs, structure="structured").cost <= min(costs.values())
+    if z2 is not None and z2 != z1:
+        assert costs == article_costs(x, z1, z3, z2)
+
+
+@pytest.mark.parametrize(("x", "z1", "z3", "z2"), [(7, 3, 2, None), (9, 2, 30, 11)])
+def test_structured_table_counts_equal_the_formulas(x, z1, z3, z2) -> None:
+    t = article_table(x, z1, z3, z2, seed=2, structure="structured")
+    assert (t["counted"] == t["predicted"]).all()
+
+
+def test_memory_budget_predicts_without_counting() -> None:
+    assert format_bytes(article_bytes(10**7, 100, 10, order="input_first")) == "16.9 GB"
+    t = article_table(10**7, 100, 10, max_bytes=10**9)  # formulas only: nothing is built
+    assert t["predicted"].tolist() == [1_000_011_000, 110_100_000_000, 1_000_011_000]
+    assert t["counted"].tolist()[1] == "not counted (needs 16.9 GB)"
+    assert t["ratio"].isna().all() and t["flops"].isna().all()
+    t = article_table(1000, 100, 10, max_bytes=10**6)
+    assert t["counted"].tolist() == [111_000, "not counted (needs 1.8 MB)", 111_000]
+    assert memory_budget(123) == 123 and memory_budget() > 0
+    with pytest.raises(ValueError, match="max_bytes must be >= 1"):
+        memory_budget(0)
+    with pytest.raises(ValueError, match="structure must be 'dense' or 'structured'"):
+        article_costs(10, 3, 2, structure="sparse")

@@ -39,6 +39,26 @@ def test_article_json(capsys):
     assert rows["input_first"]["predicted"] == rows["input_first"]["counted"] == 11_010_000
 
 
+def test_article_json_structured(capsys):
+    argv = ["article", "--x", "1000", "--z1", "100", "--z3", "10", "--structure", "structured"]
+    assert main([*argv, "--json"]) == 0
+    rows = {r["order"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["loss_first"]["predicted"] == rows["loss_first"]["counted"] == 101_100
+    assert rows["input_first"]["predicted"] == rows["input_first"]["counted"] == 1_110_000
+    assert set(rows["optimal"]) == {"order", "article_name", "ad_name", "predicted", "counted",
+                                    "ratio", "flops", "parenthesization", "source"}
+
+
+def test_article_beyond_the_memory_budget_predicts_only(capsys):
+    argv = ["article", "--x", "10000000", "--z1", "100", "--z3", "10", "--max-memory", "1GB"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "110100000000" in out and "not counted (needs 16.9 GB)" in out
+    assert "--max-memory" in out
+    assert main([*argv[:-2], "--max-memory", "lots"]) == 2
+    assert "--max-memory must be a size such as 8GB" in capsys.readouterr().err
+
+
 def test_orders_lists_the_registry(capsys):
     assert main(["orders"]) == 0
     out = capsys.readouterr().out

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..algebra.chain import Chain
-from ..algebra.costs import flops
-from ..algebra.orders import optimize
+from ..algebra.costs import KindSig, flops
+from ..algebra.orders import plan as make_plan
+from ..algebra.plan import Plan
+from ..algebra.structured import check_structure
 from ..validation import check_positive_int
 from .network import article_network
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["article_dims", "article_costs", "article_table", "ARTICLE_NAMES"]
+__all__ = [
+    "article_dims",
+    "article_signature",
+    "article_costs",
+    "article_table",
+    "article_bytes",
+    "memory_budget",
+    "format_bytes",
+    "ARTICLE_NAMES",
+    "MEMORY_FRACTION",
+]
+
+#: Share of the available memory (MemAvailable) the article table may use by default.
+MEMORY_FRACTION = 0.5
 
 #: order -> (the article's name, the automatic-differentiation name).
 ARTICLE_NAMES: dict[str, tuple[str, str]] = {
@@ -52,41 +68,153 @@ def article_dims(x: int, z1: int, z3: int, z2: int | None = None) -> tuple[int, 
     return (1, z3, z2, z1, x)
 
 
-def article_costs(x: int, z1: int, z3: int, z2: int | None = None) -> dict[str, int]:
+def article_signature(
+    x: int, z1: int, z3: int, z2: int | None = None
+) -> tuple[KindSig, KindSig, KindSig, KindSig]:
+    """Kinds of ``dl/dz3 · dz3/dz2 · dz2/dz1 · dz1/dx``: dz2/dz1 is diagonal when ``z2 == z1``.
+
+    Examples
+    --------
+    >>> article_signature(1000, 100, 10)[2]
+    KindSig('diagonal', 100x100)
+    """
+    x, z1, z2, z3 = _sizes(x, z1, z3, z2)
+    middle = KindSig.diagonal(z1) if z2 == z1 else KindSig.dense(z2, z1)
+    return (KindSig.dense(1, z3), KindSig.dense(z3, z2), middle, KindSig.dense(z1, x))
+
+
+def article_costs(
+    x: int, z1: int, z3: int, z2: int | None = None, *, structure: str = "dense"
+) -> dict[str, int]:
     """The article's two cost formulas, term by term, as exact ints.
 
-    ``loss_first`` (its "forwards computation") is
-    ``1|z3||z2| + 1|z2||z1| + 1|z1||x|``; ``input_first`` (its "backwards
-    computation") is ``|z2||z1||x| + |z3||z2||x| + 1|z3||x|``.
+    ``structure='dense'`` (the article's convention): ``loss_first`` (its
+    "forwards computation") is ``1|z3||z2| + 1|z2||z1| + 1|z1||x|`` and
+    ``input_first`` (its "backwards computation") is
+    ``|z2||z1||x| + |z3||z2||x| + 1|z3||x|``.
+
+    ``structure='structured'``: ``dz2/dz1 = diag(σ'(z1))`` is counted as the
+    diagonal it is, so a row times it costs ``|z2|`` and it times ``W1``
+    costs ``|z1||x|``: ``loss_first = 1|z3||z2| + |z2| + 1|z1||x|`` and
+    ``input_first = |z1||x| + |z3||z2||x| + 1|z3||x|``. With ``z2 != z1`` no
+    elementwise layer fits, the middle factor is dense and both conventions agree.
 
     Examples
     --------
     >>> article_costs(1000, 100, 10)
     {'loss_first': 111000, 'input_first': 11010000}
+    >>> article_costs(1000, 100, 10, structure="structured")
+    {'loss_first': 101100, 'input_first': 1110000}
     """
     x, z1, z2, z3 = _sizes(x, z1, z3, z2)
+    if check_structure(structure) == "structured" and z2 == z1:
+        return {
+            "loss_first": 1 * z3 * z2 + z2 + 1 * z1 * x,
+            "input_first": z1 * x + z3 * z2 * x + 1 * z3 * x,
+        }
     return {
         "loss_first": 1 * z3 * z2 + 1 * z2 * z1 + 1 * z1 * x,
         "input_first": z2 * z1 * x + z3 * z2 * x + 1 * z3 * x,
     }
 
 
-def _article_chain(x: int, z1: int, z2: int, z3: int, seed: int) -> tuple[Chain, str]:
+def memory_budget(max_bytes: int | None = None) -> int:
+    """Bytes the article table may use: ``max_bytes``, or :data:`MEMORY_FRACTION` of available.
+
+    Available memory is ``MemAvailable`` from ``/proc/meminfo`` (Linux), else
+    the free physical pages the OS reports.
+    """
+    if max_bytes is not None:
+        return check_positive_int(max_bytes, "max_bytes")
+    return int(MEMORY_FRACTION * _available_memory())
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - exotic platforms
+        return 4 * 2**30
+
+
+def format_bytes(n: int) -> str:
+    """Bytes for people: ``'16.7 GB'`` (powers of 1000).
+
+    Examples
+    --------
+    >>> format_bytes(16_700_000_000), format_bytes(512)
+    ('16.7 GB', '512 B')
+    """
+    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def article_bytes(
+    x: int, z1: int, z3: int, z2: int | None = None, *, order: str = "loss_first",
+    structure: str = "dense",
+) -> int:
+    """Bytes (float64) counting one order of the article's chain by multiplying needs, at most.
+
+    The network's weights (or, with ``z2 != z1``, the four random matrices),
+    the Jacobians it builds beside them (a dense ``diag(σ')`` is ``|z1|²``
+    entries, a structured one ``|z1|``), and the most intermediate products
+    alive at once under the order's plan (each counted dense). Read from the
+    sizes only; nothing is allocated.
+
+    Examples
+    --------
+    >>> format_bytes(article_bytes(10**7, 100, 10, order="input_first"))
+    '16.9 GB'
+    """
+    x, z1, z2, z3 = _sizes(x, z1, z3, z2)
+    structure = check_structure(structure)
+    if z2 == z1:
+        held = z1 * x + z3 * z2 + z1 + z3 + x + z3  # W1, W2, b1, b2, x, y
+        held += z1 if structure == "structured" else z1 * z1
+    else:
+        held = z3 + z3 * z2 + z2 * z1 + z1 * x
+    return 8 * (held + _peak_intermediates(make_plan(article_dims(x, z1, z3, z2), order)))
+
+
+def _peak_intermediates(plan: Plan) -> int:
+    """Most elements of intermediate products alive at once while ``plan`` runs."""
+    p = plan.dims
+    live: dict[int, int] = {}  # live[i]: elements of the product built at dim i
+    peak = 0
+    for i, k, j in plan.step_array.tolist():
+        peak = max(peak, sum(live.values()) + p[i] * p[j])
+        live.pop(k, None)
+        live[i] = p[i] * p[j]
+    return peak
+
+
+def _article_chain(
+    x: int, z1: int, z2: int, z3: int, seed: int, structure: str
+) -> tuple[Chain, str]:
     """The chain from the article's network, or random matrices of its dims when ``z2 != z1``."""
     if z2 == z1:
         net = article_network(x, z1, z3, seed=seed)
         rng = np.random.default_rng(seed)
-        chain = net.input_chain(rng.standard_normal(x), rng.standard_normal(z3))
-        return chain, "article_network"
+        xv, y = rng.standard_normal(x), rng.standard_normal(z3)
+        return net.input_chain(xv, y, structure=structure), _source(z1, z2)
     rng = np.random.default_rng(seed)
     dims = (1, z3, z2, z1, x)
     mats = [rng.standard_normal((p, q)) for p, q in zip(dims[:-1], dims[1:], strict=True)]
     names = ["dl/dz3", "dz3/dz2", "dz2/dz1", "dz1/dx"]
-    return Chain(mats, names), "random matrices (z2 != z1: no elementwise network fits)"
+    return Chain(mats, names), _source(z1, z2)
 
 
 def article_table(
-    x: int, z1: int, z3: int, z2: int | None = None, *, seed: int = 0
+    x: int, z1: int, z3: int, z2: int | None = None, *, seed: int = 0,
+    structure: str = "dense", max_bytes: int | None = None,
 ) -> pd.DataFrame:
     """The article's formulas next to the multiplications counted by executing its chain.
 
@@ -96,12 +224,29 @@ def article_table(
     matrices of those dims stand in; the ``source`` column (and
     ``table.attrs['source']``) says which was used.
 
+    Parameters
+    ----------
+    x, z1, z3, z2 : int
+        The sizes, as in :func:`article_costs`.
+    seed : int
+        Seed of the weights, input and target.
+    structure : {'dense', 'structured'}
+        The cost convention of :func:`article_costs`: ``'dense'`` (the
+        article's) or ``'structured'`` (``diag(σ')`` counted as diagonal).
+    max_bytes : int, optional
+        Memory budget for counting (default: half of the available memory,
+        see :func:`memory_budget`). The predicted costs come from the formulas
+        at any size; a row whose counting would need more than the budget
+        (:func:`article_bytes`) is not counted: its ``counted`` says
+        ``'not counted (needs N GB)'`` and its ratio and FLOPs are empty.
+
     Returns
     -------
     pandas.DataFrame
         One row per order (``loss_first``, ``input_first``, ``optimal``), columns
         ``order, article_name, ad_name, predicted, counted, ratio, flops,
-        parenthesization, source``; ``attrs`` holds ``dims`` and ``source``.
+        parenthesization, source``; ``attrs`` holds ``dims``, ``source``,
+        ``structure`` and ``max_bytes``.
 
     Examples
     --------
@@ -110,30 +255,55 @@ def article_table(
     {'loss_first': 111000, 'input_first': 11010000, 'optimal': 111000}
     >>> t["ratio"].tolist()
     [1.0, 1.0, 1.0]
+    >>> article_table(1000, 100, 10, structure="structured")["counted"].tolist()
+    [101100, 1110000, 101100]
+    >>> article_table(1000, 100, 10, max_bytes=10**6)["counted"].tolist()
+    [111000, 'not counted (needs 1.8 MB)', 111000]
     """
     import pandas as pd
 
     x, z1, z2, z3 = _sizes(x, z1, z3, z2)
-    chain, source = _article_chain(x, z1, z2, z3, seed)
-    predicted = {**article_costs(x, z1, z3, z2), "optimal": optimize(chain.dims).cost}
-    rows = [_row(chain, order, predicted[order], source) for order in ARTICLE_NAMES]
+    structure = check_structure(structure)
+    budget = memory_budget(max_bytes)
+    sigs = article_signature(x, z1, z3, z2)
+    plans = {order: make_plan(sigs, order, structure=structure) for order in ARTICLE_NAMES}
+    predicted = {**article_costs(x, z1, z3, z2, structure=structure),
+                 "optimal": plans["optimal"].cost}
+    needs = {o: article_bytes(x, z1, z3, z2, order=o, structure=structure) for o in plans}
+    chain, source = (None, _source(z1, z2))
+    if min(needs.values()) <= budget:
+        chain, source = _article_chain(x, z1, z2, z3, seed, structure)
+    rows = []
+    for order, pl in plans.items():
+        counted = None
+        if chain is not None and needs[order] <= budget:
+            _, trace = chain.multiply(pl, trace=True, structure=structure)
+            counted = trace.multiplications
+        rows.append(_row(order, pl, predicted[order], counted, needs[order], source))
     table = pd.DataFrame(rows)
-    table.attrs.update(dims=chain.dims, source=source)
+    table["flops"] = table["flops"].astype("Int64")  # exact ints; <NA> where not counted
+    table.attrs.update(dims=pl.dims, source=source, structure=structure, max_bytes=budget)
     return table
 
 
-def _row(chain: Chain, order: str, predicted: int, source: str) -> dict[str, object]:
-    plan = chain.plan(order)
-    _, trace = chain.multiply(plan, trace=True)
+def _source(z1: int, z2: int) -> str:
+    if z2 == z1:
+        return "article_network"
+    return "random matrices (z2 != z1: no elementwise network fits)"
+
+
+def _row(
+    order: str, plan: Plan, predicted: int, counted: int | None, needs: int, source: str
+) -> dict[str, object]:
     article_name, ad_name = ARTICLE_NAMES[order]
     return {
         "order": order,
         "article_name": article_name,
         "ad_name": ad_name,
         "predicted": predicted,
-        "counted": trace.multiplications,
-        "ratio": trace.multiplications / predicted,
-        "flops": flops(trace.multiplications),
+        "counted": counted if counted is not None else f"not counted (needs {format_bytes(needs)})",
+        "ratio": counted / predicted if counted is not None else None,
+        "flops": flops(counted) if counted is not None else None,
         "parenthesization": plan.parenthesization,
         "source": source,
     }

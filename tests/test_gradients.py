@@ -83,13 +83,18 @@ def test_loss_first_matches_central_differences(case) -> None:
     assert rel_err(lf.dx, fd.dx) < 1e-6
 
 
-def test_two_orders_agree(case) -> None:
+@pytest.mark.parametrize("structure", ["structured", "dense"])
+def test_two_orders_agree(case, structure) -> None:
     net, x, y = case
-    lf, inf = loss_first_gradients(net, x, y), input_first_gradients(net, x, y)
+    lf = loss_first_gradients(net, x, y, structure=structure)
+    inf = input_first_gradients(net, x, y, structure=structure)
+    dense = loss_first_gradients(net, x, y, structure="dense")
     for key in lf:
         assert rel_err(inf[key], lf[key]) < 1e-10
+        assert rel_err(dense[key], lf[key]) < 1e-12
     assert rel_err(inf.dx, lf.dx) < 1e-10
     assert inf.multiplications > lf.multiplications
+    assert dense.multiplications >= lf.multiplications
 
 
 def test_input_chain_product_is_loss_first_dx(case) -> None:
@@ -97,7 +102,9 @@ def test_input_chain_product_is_loss_first_dx(case) -> None:
     chain = net.input_chain(x, y)
     lf = loss_first_gradients(net, x, y)
     for order in ("loss_first", "input_first", "optimal"):
-        np.testing.assert_allclose(chain.multiply(order)[0], lf.dx, rtol=1e-10, atol=1e-14)
+        for structure in ("dense", "structured"):
+            out = chain.multiply(order, structure=structure)[0]
+            np.testing.assert_allclose(out, lf.dx, rtol=1e-10, atol=1e-14)
 
 
 def test_softmax_layer_with_cross_entropy_on_probabilities() -> None:

@@ -166,3 +166,15 @@ def test_structured_dp_refuses_very_long_chains() -> None:
     sigs = [KindSig.diagonal(2)] * 201
     with pytest.raises(ValueError, match="at most 200"):
         structured_dp_steps(sigs)
+
+
+def test_plans_accept_a_chain_and_count_stored_intermediates() -> None:
+    chain = co.Chain([np.ones((1, 3)), Diagonal([1.0, 2.0, 3.0]),
+                      Kronecker(Identity(3), np.ones(1000))])
+    assert co.plan(chain, "input_first").cost == co.plan(chain.dims, "input_first").cost
+    p = chain.plan("input_first", structure="structured")
+    assert p.cost == 3 + 3 * 1000  # row times diagonal, then the outer product written out
+    assert p.largest_intermediate == 3 + 1000  # Kronecker(diagonal, x), not 3 x 3000
+    assert p.finish_cost == 3000 and p.result_signature.kind == "kronecker"
+    with pytest.raises(TypeError, match="factor 1 is the number 3"):
+        co.plan([np.ones((1, 3)), 3], structure="structured")

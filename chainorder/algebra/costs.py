@@ -53,6 +53,7 @@ __all__ = [
     "densify_cost",
     "span_signature",
     "structured_steps_cost",
+    "stored_elements",
 ]
 
 
@@ -248,6 +249,21 @@ def densify_cost(sig: KindSig) -> int:
     if inner.kind == "diagonal":
         return inner.cols * sig.width
     return densify_cost(inner) + inner.rows * inner.cols * sig.width
+
+
+def stored_elements(sig: KindSig) -> int:
+    """Numbers a factor of kind ``sig`` stores (a dense one all ``rows * cols``).
+
+    Examples
+    --------
+    >>> stored_elements(KindSig.kronecker(KindSig.identity(100), 1000))   # just x
+    1000
+    """
+    if sig.kind == "dense":
+        return sig.rows * sig.cols
+    if sig.kind == "kronecker" and sig.inner is not None:
+        return stored_elements(sig.inner) + sig.width
+    return {"diagonal": 1, "identity": 0, "diag_rank_one": 3}[sig.kind] * sig.rows
 
 
 def structured_product(left: KindSig, right: KindSig) -> tuple[int, KindSig]:

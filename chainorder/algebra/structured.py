@@ -23,6 +23,7 @@ from .costs import (
     KindSig,
     densify_cost,
     flops,
+    stored_elements,
     structured_product,
     structured_steps_cost,
 )
@@ -147,14 +148,16 @@ class StructuredPlan(Plan):
         super().__init__(dims_of(self.signatures), steps, order, cost=cost, check=check)
 
     @cached_property
-    def _walk(self) -> tuple[tuple[Step, ...], KindSig]:
+    def _walk(self) -> tuple[tuple[Step, ...], KindSig, int]:
         span = dict(enumerate(self.signatures))
         out = []
+        largest = 0
         for i, k, j in self.step_array.tolist():
             left, right = span[i], span.pop(k)
             cost, span[i] = structured_product(left, right)
             out.append(Step(i, k, j, left.shape, right.shape, cost))
-        return tuple(out), span[0]
+            largest = max(largest, stored_elements(span[i]))
+        return tuple(out), span[0], largest
 
     @property
     def steps(self) -> tuple[Step, ...]:  # type: ignore[override]
@@ -165,6 +168,11 @@ class StructuredPlan(Plan):
     def result_signature(self) -> KindSig:
         """The kind of the chain's product (the same under every bracketing)."""
         return self._walk[1]
+
+    @property
+    def largest_intermediate(self) -> int:  # type: ignore[override]
+        """Numbers stored by the largest intermediate product, in its kind (0 if none)."""
+        return self._walk[2]
 
     @property
     def finish_cost(self) -> int:

@@ -5,6 +5,48 @@ One convention everywhere (the article's and Cormen's): multiplying a
 ``2*p*q*r`` FLOPs when each multiply-add counts as two. Every count is an
 exact Python ``int``, so it cannot overflow however long the chain or large
 the dims.
+
+Structured model
+----------------
+The dense model counts every Jacobian as a full array. The structured model
+(:class:`KindSig`, :func:`structured_product`, :func:`densify_cost`,
+:func:`structured_steps_cost`) counts what multiplying Jacobians of known
+*kinds* really performs; :mod:`chainorder.algebra.kinds` performs exactly
+these operations (tested pair by pair). Left ``p x q`` times right ``q x r``,
+scalar multiplications (additions are free), and the kind of the product:
+
+==============  ==========  ==========  ===============  ==========  ===============
+left \\ right    identity    diagonal    diag_rank_one    dense       kronecker(A,x)
+==============  ==========  ==========  ===============  ==========  ===============
+identity        0, I        0, right    0, right         0, right    0, right
+diagonal        0, left     q, diag     2q, dro          q·r, D      c(L·A), K(L·A)
+diag_rank_one   0, left     2q, dro     2q²+5q, D        3q·r, D     c(L·A), K(L·A)
+dense           0, left     p·q, D      3p·q, D          p·q·r, D    c(L·A), K(L·A)
+kronecker       0, left     densify(left) + the dense row's count, kind as that row
+==============  ==========  ==========  ===============  ==========  ===============
+
+(D dense, dro diag_rank_one, K kronecker.) Where the counts come from:
+diagonal·diagonal multiplies the two diagonals; diagonal·dense scales ``q``
+rows of length ``r``; dense·diagonal scales ``q`` columns of length ``p``;
+with ``J = diag(d) + u vᵀ``, ``G J = G∘d + (G u) vᵀ`` (``p·q`` each for the
+scaling, ``G u`` and the outer product) and ``J H = d∘H + u (vᵀ H)``;
+``diag(a) J = diag(a∘d) + (a∘u) vᵀ`` stays diag_rank_one (``2q``), as does
+``J diag(a)``; ``J1 J2 = diag(d1∘d2) + (d1∘u2 + (v1·u2) u1) v2ᵀ + u1 (d2∘v1)ᵀ``
+is five vector products and two outer products (``2q² + 5q``), dense. For
+the Kronecker form ``L (A ⊗ xᵀ) = (L A) ⊗ xᵀ``: ``c(L·A)`` is the table's own
+count for ``L`` times ``A``, so an affine layer's weight Jacobian
+``I ⊗ xᵀ`` as built costs 0 to multiply from the left; a Kronecker factor on
+the left is written out dense first.
+
+Writing a factor out dense (:func:`densify_cost`; done once for the product
+of a chain, which is delivered dense) costs 0 for dense, diagonal and
+identity, ``q²`` for diag_rank_one (``u vᵀ``), and for ``A ⊗ xᵀ`` with ``A``
+``p x m`` and ``|x| = n``: 0 if ``A = I``, ``m·n`` if ``A`` is diagonal,
+else ``densify(A) + p·m·n`` (for a row ``A``, the outer product).
+
+The kind of a product does not depend on its bracketing
+(:func:`span_signature`), which makes the structured optimizer exact
+(:func:`chainorder.algebra.structured.structured_dp_steps`).
 """
 
 from __future__ import annotations
@@ -136,31 +178,7 @@ def steps_cost_fast(dims: Sequence[int], steps: np.ndarray) -> int:
 
 
 # ----------------------------------------------------------------------------- structured model
-#
-# The dense model above counts every Jacobian as a full p x q array. The structured
-# model below counts what multiplying Jacobians of known *kinds* really performs
-# (chainorder.algebra.kinds implements exactly these operations). A factor is
-# described by a :class:`KindSig`: its kind name and shape, nothing else.
-#
-# Count table, left p x q times right q x r (scalar multiplications; additions free):
-#
-# ==================  ==========  ==========  ==============  ==========  =================
-# left \ right        identity    diagonal    diag_rank_one   dense       kronecker(A, x)
-# ==================  ==========  ==========  ==============  ==========  =================
-# identity            0 -> I      0 -> right  0 -> right      0 -> right  0 -> right
-# diagonal            0 -> left   q -> diag   2q -> dro       q*r -> D    c(L·A) -> K(L·A)
-# diag_rank_one       0 -> left   2q -> dro   2q²+5q -> D     3qr -> D    c(L·A) -> K(L·A)
-# dense               0 -> left   pq -> D     3pq -> D        pqr -> D    c(L·A) -> K(L·A)
-# kronecker           0 -> left   densify(left), then the dense row
-# ==================  ==========  ==========  ==============  ==========  =================
-#
-# (D dense, dro diag_rank_one, K kronecker.) ``c(L·A)`` is the table's own count
-# for the left factor times the Kronecker factor's ``A``: ``L·(A ⊗ xᵀ) = (L·A) ⊗ xᵀ``,
-# so with ``A = I`` (an affine layer's weight Jacobian as built) it costs 0.
-# Densifying (needed once, for the final product of a chain, and for a Kronecker
-# factor on the left) costs 0 for dense, diagonal and identity; q² for
-# diag_rank_one (the outer product u vᵀ); for ``A ⊗ xᵀ`` with ``A`` p x m and
-# ``|x| = n``: 0 if ``A = I``, m·n if ``A`` is diagonal, else densify(A) + p·m·n.
+# (the count table is in the module docstring)
 
 #: The kinds the structured model knows.
 KIND_NAMES = ("dense", "diagonal", "identity", "diag_rank_one", "kronecker")

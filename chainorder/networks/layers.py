@@ -178,7 +178,8 @@ class Affine(Layer):
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     e = np.exp(-np.abs(z))  # never overflows
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    s = 1.0 / (1.0 + e)
+    return np.where(z >= 0, s, e * s)
 
 
 def _sigmoid_prime(z: np.ndarray) -> np.ndarray:

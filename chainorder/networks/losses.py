@@ -57,7 +57,8 @@ class MSELoss(Loss):
         return check_vector(y, "y", width)
 
     def _value(self, z: np.ndarray, y: np.ndarray) -> float:
-        return float(np.mean((z - y) ** 2))
+        d = z - y
+        return float(d @ d) / d.size
 
     def _gradient(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         return (2.0 / z.shape[0]) * (z - y)[np.newaxis, :]

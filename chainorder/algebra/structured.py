@@ -80,7 +80,7 @@ def signatures(obj: Any) -> tuple[KindSig, ...] | None:
         return tuple(obj.signatures)
     if isinstance(obj, (str, bytes, np.ndarray)) or not isinstance(obj, Sequence) or not obj:
         return None
-    if not any(_is_factor(f) for f in obj):
+    if not _is_factor(obj[0]):  # plain dims (checked by the caller); O(1) for long chains
         return None
     out = []
     for i, f in enumerate(obj):
@@ -359,9 +359,10 @@ def multiply_structured(
     >>> out, tr.multiplications
     (array([[1., 2., 3.]]), 3)
     """
+    checked = check_factors(arrays, "arrays")
     first_1d = not isinstance(arrays[0], Kind) and np.ndim(arrays[0]) == 1
     last_1d = len(arrays) > 1 and not isinstance(arrays[-1], Kind) and np.ndim(arrays[-1]) == 1
-    factors = [as_kind(f) for f in check_factors(arrays, "arrays")]
+    factors = [as_kind(f) for f in checked]
     sigs = tuple(f.signature for f in factors)
     if not isinstance(plan, StructuredPlan) or plan.signatures != sigs:
         if list(plan.dims) != list(dims_of(sigs)):

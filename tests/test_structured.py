@@ -152,6 +152,7 @@ def test_chain_of_kinds_prints_its_kinds() -> None:
         (lambda: co.plan([KindSig.dense(1, 2), KindSig.diagonal(3)], structure="structured"),
          "factor 1 has 3 rows but factor 0 has 2 columns"),
         (lambda: co.plan([KindSig("sparse", 2, 2)], structure="structured"), "kind 'sparse'"),
+        (lambda: co.plan([KindSig("dense", 2.0, 2)], structure="structured"), "integers >= 1"),
         (lambda: co.multiply([np.ones((1, 2)), Diagonal([1.0, 2.0])],
                              co.plan([1, 3, 3], "loss_first"), structure="structured"),
          "plan for dims"),

@@ -98,8 +98,9 @@ def _check_fit(sigs: Sequence[KindSig]) -> None:
     for i, s in enumerate(sigs):
         if s.kind not in KIND_NAMES:
             raise ValueError(f"factor {i} has kind {s.kind!r}; expected one of {KIND_NAMES}")
-        if s.rows < 1 or s.cols < 1:
-            raise ValueError(f"factor {i} has shape {s.shape}; dims must be >= 1")
+        ints = all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in s.shape)
+        if not ints or s.rows < 1 or s.cols < 1:
+            raise ValueError(f"factor {i} has shape {s.shape}; dims must be integers >= 1")
         if i and sigs[i - 1].cols != s.rows:
             raise ValueError(
                 f"factor {i} has {s.rows} rows but factor {i - 1} has {sigs[i - 1].cols} columns"

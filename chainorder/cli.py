@@ -160,21 +160,26 @@ def _parse_bytes(text: str | None) -> int | None:
 
 
 def _cmd_article(args: argparse.Namespace) -> int:
-    from .networks.article import article_table, format_bytes
+    from .networks.article import article_costs, article_table, format_bytes
 
+    budget = _parse_bytes(args.max_memory)
+    if not args.json:
+        # the formulas answer at once, whatever the size; counting follows where it fits
+        costs = article_costs(args.x, args.z1, args.z3, args.z2, structure=args.structure)
+        print(
+            f"The article's network: |x|={args.x}, |z1|={args.z1}, "
+            f"|z2|={args.z2 or args.z1}, |z3|={args.z3}"
+        )
+        print(f"cost unit: {UNIT}")
+        print(f"structure: {args.structure}"
+              + (" (the article's convention)" if args.structure == "dense" else
+                 " (diag(sigma') counted as a diagonal)"))
+        print("predicted: " + ", ".join(f"{k} {v:,}" for k, v in costs.items()), flush=True)
     table = article_table(args.x, args.z1, args.z3, args.z2, seed=args.seed,
-                          structure=args.structure, max_bytes=_parse_bytes(args.max_memory))
+                          structure=args.structure, max_bytes=budget)
     if args.json:
         print(table.to_json(orient="records", indent=2))
         return 0
-    print(
-        f"The article's network: |x|={args.x}, |z1|={args.z1}, "
-        f"|z2|={args.z2 or args.z1}, |z3|={args.z3}"
-    )
-    print(f"cost unit: {UNIT}")
-    print(f"structure: {args.structure}"
-          + (" (the article's convention)" if args.structure == "dense" else
-             " (diag(sigma') counted as a diagonal)"))
     print(table.to_string(index=False))
     if table["ratio"].isna().any():
         print(f"memory budget {format_bytes(table.attrs['max_bytes'])}: raise it with "

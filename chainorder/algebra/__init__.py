@@ -5,6 +5,8 @@ Data flow, one module each::
     costs  ->  plan (Plan, Step)  ->  orders (registry; strategies dp, hushing, approx)
            ->  execute (multiply, counted)  ->  chain (a Chain of matrices)
 
+    gjc (the matrix-free generalized chain: Factor, Schedule, optimize_gjc)  ->  gjc_format
+
 Planning reads dims only; :mod:`~chainorder.algebra.execute` is the only module
 that multiplies.
 """
@@ -14,11 +16,27 @@ from __future__ import annotations
 from .chain import Chain
 from .costs import flops, input_first_cost, loss_first_cost, matmul_cost, steps_cost
 from .execute import Trace, TraceStep, multiply
+from .gjc import (
+    Factor,
+    Op,
+    Schedule,
+    homogeneous_adjoint_cost,
+    homogeneous_tangent_cost,
+    optimize_gjc,
+    preaccumulation_cost,
+)
 from .orders import ORDERS, available_orders, optimize, plan, register_order
 from .plan import Plan, Step, parse_bracketing
 
 __all__ = [
     "Chain",
+    "Factor",
+    "Op",
+    "Schedule",
+    "homogeneous_adjoint_cost",
+    "homogeneous_tangent_cost",
+    "optimize_gjc",
+    "preaccumulation_cost",
     "ORDERS",
     "Plan",
     "Step",

@@ -1,4 +1,4 @@
-"""The ``chainorder`` command line: plan, article, orders, verify, sweep and report."""
+"""The ``chainorder`` command line: plan, article, orders, gjc, verify, sweep and report."""
 
 from __future__ import annotations
 
@@ -60,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     o = sub.add_parser("orders", help="list the registered orders and their aliases")
     o.set_defaults(func=_cmd_orders)
+
+    g = sub.add_parser(
+        "gjc", help="matrix-free chain: cheapest mix of tangents, adjoints and products (exact)"
+    )
+    g.add_argument(
+        "file", metavar="FILE", help="chain file: q, then one line 'm n |E|' per factor (F0 first)"
+    )
+    g.add_argument(
+        "--memory", type=int, default=None, metavar="M", help="largest tape an adjoint may keep"
+    )
+    g.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    g.set_defaults(func=_cmd_gjc)
 
     from .lab import report, sweep, verify  # none imports pandas or matplotlib at module level
 
@@ -140,6 +152,34 @@ def _cmd_article(args: argparse.Namespace) -> int:
     )
     print(f"cost unit: {UNIT}")
     print(table.to_string(index=False))
+    return 0
+
+
+def _cmd_gjc(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .algebra.gjc import GJC_COST_UNIT, optimize_gjc
+    from .algebra.gjc_format import read_chain
+
+    best = optimize_gjc(read_chain(Path(args.file)), memory=args.memory)
+    if args.json:
+        doc = best.to_dict()
+        print(json.dumps({
+            "file": args.file,
+            "q": best.q,
+            "memory": best.memory,
+            "unit": GJC_COST_UNIT,
+            "optimal": {
+                "cost": best.cost, "memory_peak": best.memory_peak, "schedule": doc["schedule"]
+            },
+            "tangent": best.tangent_cost,
+            "adjoint": best.adjoint_cost,
+            "preaccumulation": best.preaccumulation_cost,
+        }, indent=2))
+        return 0
+    print(f"chain of {best.q} factors from {args.file}")
+    print(f"cost unit: {GJC_COST_UNIT}")
+    print(best)
     return 0
 
 

@@ -25,6 +25,7 @@ from .gjc import (
     optimize_gjc,
     preaccumulation_cost,
 )
+from .gjc_format import read_chain, write_chain
 from .orders import ORDERS, available_orders, optimize, plan, register_order
 from .plan import Plan, Step, parse_bracketing
 
@@ -51,6 +52,8 @@ __all__ = [
     "optimize",
     "parse_bracketing",
     "plan",
+    "read_chain",
     "register_order",
     "steps_cost",
+    "write_chain",
 ]

@@ -544,6 +544,8 @@ def optimize_gjc(factors: Sequence[Factor], memory: int | None = None) -> Schedu
 #: best[(i, j)] = (cost, tape peak, kind, mode, split) of the cheapest way to J(i..j)
 _Table = dict[tuple[int, int], tuple[int, int, str, "str | None", "int | None"]]
 
+_CHOICES = (("multiply", None), ("tangent", "tangent"), ("adjoint", "adjoint"))
+
 
 def _fill(f: tuple[Factor, ...], memory: int | None) -> _Table:
     q = len(f)
@@ -556,38 +558,38 @@ def _fill(f: tuple[Factor, ...], memory: int | None) -> _Table:
         SA.append(SA[-1] + x.adjoint_cost)
         SE.append(SE[-1] + x.tape)
     bound = SE[-1] if memory is None else memory
+    # C[i][j], P[i][j]: least cost of J(i..j) and the least tape peak at that cost
+    C = [[0] * q for _ in range(q)]
+    P = [[0] * q for _ in range(q)]
     best: _Table = {}
     for i in range(q):
-        cand = (n[i] * f[i].tangent_cost, 0, "accumulate", "tangent", None)
-        if f[i].tape <= bound:
-            adj = (m[i] * f[i].adjoint_cost, f[i].tape, "accumulate", "adjoint", None)
-            cand = min(cand, adj, key=_key)
-        best[i, i] = cand
+        C[i][i], P[i][i] = n[i] * f[i].tangent_cost, 0
+        best[i, i] = (C[i][i], 0, "accumulate", "tangent", None)
+        if f[i].tape <= bound and m[i] * f[i].adjoint_cost < C[i][i]:
+            C[i][i], P[i][i] = m[i] * f[i].adjoint_cost, f[i].tape
+            best[i, i] = (C[i][i], f[i].tape, "accumulate", "adjoint", None)
     for length in range(2, q + 1):
         for i in range(q - length + 1):
             j = i + length - 1
-            top: tuple[int, int, str, str | None, int | None] | None = None
+            mj, ni, Ci = m[j] * n[i], n[i], C[i]
+            bc, bp, bk, bw = -1, 0, i, 0  # best cost (-1: none yet), peak, split, choice
             for k in range(i, j):
-                lc, lp = best[i, k][:2]  # J(i..k): the factors applied first
-                rc, rp = best[k + 1, j][:2]  # J(k+1..j)
-                cands = [
-                    (lc + rc + m[j] * m[k] * n[i], max(lp, rp), "multiply", None, k),
-                    (lc + n[i] * (ST[j + 1] - ST[k + 1]), lp, "tangent", "tangent", k),
-                ]
+                lc, lp = Ci[k], P[i][k]  # J(i..k): the factors applied first
+                rc, rp = C[k + 1][j], P[k + 1][j]  # J(k+1..j)
+                c, p = lc + rc + mj * m[k], lp if lp > rp else rp  # multiply
+                if bc < 0 or c < bc or (c == bc and p < bp):
+                    bc, bp, bk, bw = c, p, k, 0
+                c = lc + ni * (ST[j + 1] - ST[k + 1])  # tangents through k+1..j
+                if c < bc or (c == bc and lp < bp):
+                    bc, bp, bk, bw = c, lp, k, 1
                 tape = SE[k + 1] - SE[i]
-                if tape <= bound:
-                    cands.append((rc + m[j] * (SA[k + 1] - SA[i]), max(rp, tape),
-                                  "adjoint", "adjoint", k))
-                for c in cands:
-                    if top is None or _key(c) < _key(top):
-                        top = c
-            assert top is not None  # the tangent candidate always exists
-            best[i, j] = top
+                if tape <= bound:  # adjoints through i..k
+                    c, p = rc + m[j] * (SA[k + 1] - SA[i]), rp if rp > tape else tape
+                    if c < bc or (c == bc and p < bp):
+                        bc, bp, bk, bw = c, p, k, 2
+            C[i][j], P[i][j] = bc, bp
+            best[i, j] = (bc, bp, *_CHOICES[bw], bk)
     return best
-
-
-def _key(c: tuple[int, int, str, str | None, int | None]) -> tuple[int, int]:
-    return (c[0], c[1])
 
 
 def _ops_from_table(f: tuple[Factor, ...], best: _Table, i: int, j: int) -> list[Op]:

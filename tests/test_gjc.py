@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +95,7 @@ def outcomes(f: list[Factor]) -> set[tuple[int, int]]:
     merged, so that thousands of chains run in seconds.
     """
 
-    @lru_cache(maxsize=None)
+    @cache
     def reach(i: int, j: int) -> frozenset[tuple[int, int]]:
         part = f[i : j + 1]
         out = {
@@ -301,7 +301,7 @@ def test_preaccumulation_is_the_classic_chain_of_accumulated_factors():
             f = random_chain(rng, q)
             leaves = [min(x.n * x.tangent_cost, x.m * x.adjoint_cost) for x in f]
 
-            @lru_cache(maxsize=None)
+            @cache
             def dense(i: int, j: int, f=f, leaves=leaves) -> int:
                 if i == j:
                     return leaves[i]

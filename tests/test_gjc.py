@@ -523,3 +523,72 @@ def test_cli_missing_file(capsys):
     assert main(["gjc", "/nonexistent/chain"]) == 2
     assert capsys.readouterr().err == "chainorder gjc: error: no chain file '/nonexistent/chain'\n"
 
+
+
+# ----------------------------------------------------------------------------- networks
+
+
+def test_network_factors_follow_the_chain():
+    """Factor shapes, input side first, are the explicit chain's matrices read right to left."""
+    from chainorder.networks import Network, article_network, recurrent_example
+    from chainorder.networks.factors import network_factors, recurrent_factors
+
+    net = Network.from_widths([5, 4, 3], activation="tanh", output_activation="softmax")
+    rng = np.random.default_rng(0)
+    dims = net.input_chain(rng.standard_normal(5), rng.standard_normal(3)).dims
+    f = network_factors(net)
+    assert [x.shape for x in reversed(f)] == list(zip(dims[:-1], dims[1:], strict=True))
+    # Affine 4x5, tanh 4, Affine 3x4, softmax 3 (2m), MSE 3
+    assert [x.tangent_cost for x in f] == [20, 4, 12, 6, 3]
+    assert network_factors(net, loss=False) == f[:-1]
+    rnn, xs, y = recurrent_example(4, hidden=3, inputs=2, seed=0)
+    dims = rnn.input_chain(xs, y).dims
+    f = recurrent_factors(rnn, 4)
+    assert [x.shape for x in reversed(f)] == list(zip(dims[:-1], dims[1:], strict=True))
+    assert [x.tape for x in f] == [3 * 2 + 3, 12, 12, 12, 3]
+    ce = article_network(4, 3, 2, loss="cross_entropy")
+    assert network_factors(ce)[-1].adjoint_cost == 4
+
+
+def test_article_orders_are_schedules_of_the_larger_space():
+    from chainorder.networks.factors import article_factors, order_costs, order_schedules
+
+    f = article_factors(1000, 100, 10)
+    s = order_schedules(f)
+    # loss-first = one adjoint sweep: sum of A = 10 + 1000 + 100 + 100000
+    assert s["loss_first"].cost == 101_110 == s["optimal"].cost
+    assert s["input_first"].cost == 1000 * 101_110
+    assert s["optimal"].cost <= min(c for c in order_costs(f).values())
+    bounded = order_costs(f, memory=50_000)  # W1's tape (100,000) no longer fits an adjoint
+    assert bounded["optimal"] > 101_110 and bounded["optimal"] <= bounded["input_first"]
+
+
+def test_network_factor_errors():
+    from chainorder.networks import Layer, Loss
+    from chainorder.networks.factors import layer_factor, loss_factor, network_factors
+
+    class Odd(Layer):
+        def _forward(self, z):
+            return z
+
+        def _input_jacobian(self, z_in, z_out):
+            return np.eye(len(z_in))
+
+    class OddLoss(Loss):
+        def check_target(self, y, width):
+            return y
+
+        def _value(self, z, y):
+            return 0.0
+
+        def _gradient(self, z, y):
+            return z[np.newaxis, :]
+
+    with pytest.raises(TypeError, match="got Odd"):
+        layer_factor(Odd(), 3)
+    with pytest.raises(TypeError, match="got OddLoss"):
+        loss_factor(OddLoss(), 3)
+    with pytest.raises(TypeError, match="net must be a Network"):
+        network_factors([1, 2])
+    with pytest.raises(ValueError, match="width must be >= 1"):
+        layer_factor(Odd(), 0)

@@ -65,6 +65,7 @@ smaller tape). The homogeneous baselines are one span accumulation each.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -209,6 +210,20 @@ class Op(NamedTuple):
             return f"adjoint {_span(self.first, s)} <- J({_span(s + 1, self.last)})"
         return f"multiply J({_span(s + 1, self.last)}) @ J({_span(self.first, s)})"
 
+    @property
+    def swept(self) -> tuple[int, int] | None:
+        """Factors ``(a, b)``, inclusive, the op runs tangents or adjoints through (None: product).
+
+        ``(first, last)`` for an accumulation, ``(split+1, last)`` for
+        tangents, ``(first, split)`` for adjoints.
+        """
+        return _swept(self.kind, self.first, self.last, self.split)
+
+    @property
+    def operands(self) -> tuple[tuple[int, int], ...]:
+        """Spans ``(a, b)`` of the built Jacobians the op consumes, earlier factors first."""
+        return _operands(self.kind, self.first, self.last, self.split)
+
     def to_dict(self) -> dict[str, Any]:
         """The op as a JSON-ready dict (the keys of the module docstring's table)."""
         return dict(self._asdict())
@@ -218,28 +233,35 @@ def _span(a: int, b: int) -> str:
     return f"F{a}" if a == b else f"F{a}..F{b}"
 
 
+def _swept(kind: str, first: int, last: int, split: Any) -> tuple[int, int] | None:
+    if kind == "accumulate":
+        return (first, last)
+    return {"tangent": (split + 1, last), "adjoint": (first, split)}.get(kind)
+
+
+def _operands(kind: str, first: int, last: int, split: Any) -> tuple[tuple[int, int], ...]:
+    if kind == "accumulate":
+        return ()
+    left, right = (first, split), (split + 1, last)
+    return {"tangent": (left,), "adjoint": (right,)}.get(kind, (left, right))
+
+
 def _make_op(
     f: tuple[Factor, ...], kind: str, mode: str | None, first: int, last: int, split: int | None
 ) -> Op:
     """The op with its evaluations, cost and tape counted from the factors (inputs trusted)."""
-    if kind == "multiply":
-        cost = matmul_cost(f[last].m, f[split].m, f[first].n)
+    swept = _swept(kind, first, last, split)
+    if swept is None:  # a product J(split+1..last) @ J(first..split)
+        cost = matmul_cost(f[last].m, f[split].m, f[first].n)  # type: ignore[index]
         return Op(kind, None, first, last, split, 0, cost, 0)
-    lo, hi = (first, last) if kind == "accumulate" else (
-        (split + 1, last) if kind == "tangent" else (first, split)
-    )
+    part = f[swept[0] : swept[1] + 1]
     if mode == "tangent":
         evals = f[first].n
-        return Op(kind, mode, first, last, split, evals, evals * _sum(f, lo, hi, "T"), 0)
+        cost = evals * sum(x.tangent_cost for x in part)
+        return Op(kind, mode, first, last, split, evals, cost, 0)
     evals = f[last].m
-    return Op(
-        kind, mode, first, last, split, evals, evals * _sum(f, lo, hi, "A"), _sum(f, lo, hi, "E")
-    )
-
-
-def _sum(f: tuple[Factor, ...], lo: int, hi: int, what: str) -> int:
-    attr = {"T": "tangent_cost", "A": "adjoint_cost", "E": "tape"}[what]
-    return sum(getattr(x, attr) for x in f[lo : hi + 1])
+    cost = evals * sum(x.adjoint_cost for x in part)
+    return Op(kind, mode, first, last, split, evals, cost, sum(x.tape for x in part))
 
 
 # ----------------------------------------------------------------------------- schedule
@@ -420,21 +442,6 @@ def _fmt_ratio(a: int, b: int) -> str:
     return f"{_ratio(a, b):.3g}x"
 
 
-def _op_fields(op: Any, s: int) -> tuple[Any, Any, Any, Any, Any]:
-    if isinstance(op, Op):
-        return op.kind, op.mode, op.first, op.last, op.split
-    if isinstance(op, Mapping):
-        try:
-            return op["kind"], op.get("mode"), op["first"], op["last"], op.get("split")
-        except KeyError as exc:
-            raise ValueError(f"ops[{s}] lacks the key {exc.args[0]!r}") from None
-    if isinstance(op, Sequence) and not isinstance(op, str) and len(op) >= 5:
-        return tuple(op[:5])  # type: ignore[return-value]
-    raise TypeError(
-        f"ops[{s}] must be an Op, a dict or a tuple (kind, mode, first, last, split), got {op!r}"
-    )
-
-
 def _check_ops(f: tuple[Factor, ...], ops: Iterable[Any], memory: int | None) -> list[Op]:
     """Check that ``ops`` build ``J(0..q-1)`` op by op; return them re-costed."""
     q = len(f)
@@ -442,30 +449,11 @@ def _check_ops(f: tuple[Factor, ...], ops: Iterable[Any], memory: int | None) ->
     built: dict[int, int] = {}  # built[first] = last for every Jacobian built, not yet consumed
     out: list[Op] = []
     for s, item in enumerate(ops):
-        kind, mode, first, last, split = _op_fields(item, s)
-        where = f"ops[{s}] ({kind!r}, {mode!r}, {first!r}, {last!r}, {split!r})"
-        if kind not in KINDS:
-            raise ValueError(f"{where}: kind must be one of {', '.join(KINDS)}")
-        want_mode = {"tangent": "tangent", "adjoint": "adjoint", "multiply": None}.get(kind, mode)
-        if mode != want_mode or (kind == "accumulate" and mode not in MODES):
-            expected = "'tangent' or 'adjoint'" if kind == "accumulate" else repr(want_mode)
-            raise ValueError(f"{where}: mode must be {expected} for kind {kind!r}")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (first, last)) or not (
-            0 <= first <= last < q
-        ):
-            raise ValueError(f"{where}: need integers 0 <= first <= last < {q}")
-        if kind == "accumulate":
-            if split is not None:
-                raise ValueError(f"{where}: an accumulation has split None")
-            need_raw, operands = range(first, last + 1), []
-        else:
-            if not isinstance(split, int) or isinstance(split, bool) or not first <= split < last:
-                raise ValueError(f"{where}: need an integer split with first <= split < last")
-            left, right = (first, split), (split + 1, last)
-            need_raw = {
-                "tangent": range(split + 1, last + 1), "adjoint": range(first, split + 1)
-            }.get(kind, range(0))
-            operands = {"tangent": [left], "adjoint": [right]}.get(kind, [left, right])
+        kind, mode, first, last, split = fields = _op_fields(item, s, q)
+        where = f"ops[{s}] {fields}"
+        swept = _swept(kind, first, last, split)
+        need_raw = range(swept[0], swept[1] + 1) if swept else range(0)
+        operands = _operands(kind, first, last, split)
         for a, b in operands:
             if built.get(a) != b:
                 raise ValueError(f"{where} needs J({_span(a, b)}), which is not built (or used)")
@@ -487,6 +475,46 @@ def _check_ops(f: tuple[Factor, ...], ops: Iterable[Any], memory: int | None) ->
             f"ops must end with the whole chain's Jacobian J({_span(0, q - 1)}); they leave {spans}"
         )
     return out
+
+
+def _op_fields(op: Any, s: int, q: int) -> tuple[str, str | None, int, int, int | None]:
+    """``(kind, mode, first, last, split)`` of ops[s], each checked on its own."""
+    if isinstance(op, Mapping):
+        try:
+            op = (op["kind"], op.get("mode"), op["first"], op["last"], op.get("split"))
+        except KeyError as exc:
+            raise ValueError(f"ops[{s}] lacks the key {exc.args[0]!r}") from None
+    if isinstance(op, str) or not isinstance(op, Sequence) or len(op) < 5:
+        raise TypeError(
+            f"ops[{s}] must be an Op, a dict or a tuple (kind, mode, first, last, split), "
+            f"got {op!r}"
+        )
+    kind, mode, first, last, split = op[:5]
+    where = f"ops[{s}] {(kind, mode, first, last, split)}"
+    if kind not in KINDS:
+        raise ValueError(f"{where}: kind must be one of {', '.join(KINDS)}")
+    want = {"tangent": ("tangent",), "adjoint": ("adjoint",), "multiply": (None,)}.get(kind, MODES)
+    if mode not in want:
+        expected = " or ".join(map(repr, want))
+        raise ValueError(f"{where}: mode must be {expected} for kind {kind!r}")
+    first, last = _index(first), _index(last)
+    if first is None or last is None or not 0 <= first <= last < q:
+        raise ValueError(f"{where}: need integers 0 <= first <= last < {q}")
+    if kind == "accumulate":
+        if split is not None:
+            raise ValueError(f"{where}: an accumulation has split None")
+        return kind, mode, first, last, None
+    split = _index(split)
+    if split is None or not first <= split < last:
+        raise ValueError(f"{where}: need an integer split with first <= split < last")
+    return kind, mode, first, last, split
+
+
+def _index(value: Any) -> int | None:
+    """``value`` as an int if it is an integer (numpy ints too, bools not), else None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return None
+    return int(value)
 
 
 # ----------------------------------------------------------------------------- optimizer

@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--memory", type=int, default=None, metavar="M", help="largest tape an adjoint may keep"
     )
+    g.add_argument(
+        "--ties",
+        choices=["fewest_ops", "least_memory"],
+        default="fewest_ops",
+        help="among the cheapest schedules, take the fewest ops (default) or the least tape",
+    )
     g.add_argument("--json", action="store_true", help="print JSON instead of a table")
     g.set_defaults(func=_cmd_gjc)
 
@@ -161,7 +167,7 @@ def _cmd_gjc(args: argparse.Namespace) -> int:
     from .algebra.gjc import GJC_COST_UNIT, optimize_gjc
     from .algebra.gjc_format import read_chain
 
-    best = optimize_gjc(read_chain(Path(args.file)), memory=args.memory)
+    best = optimize_gjc(read_chain(Path(args.file)), memory=args.memory, ties=args.ties)
     if args.json:
         doc = best.to_dict()
         print(json.dumps({

@@ -56,11 +56,12 @@ to at most ``M``; tangents and products are never restricted. A schedule's
 ``memory_peak`` is the largest tape of any of its ops (Jacobians kept
 between ops are not counted, as in the references).
 
-The optimizer emits accumulations of single factors only: accumulating a
-span ``i..j`` by tangents costs exactly as much as accumulating ``F_i`` and
-propagating tangents over ``i+1..j``, and by adjoints as much as
-accumulating ``F_j`` and propagating adjoints over ``i..j-1`` (with a
-smaller tape). The homogeneous baselines are one span accumulation each.
+Accumulating a span ``i..j`` by tangents costs exactly as much as
+accumulating ``F_i`` and propagating tangents over ``i+1..j``, and by
+adjoints as much as accumulating ``F_j`` and propagating adjoints over
+``i..j-1`` (which keeps a smaller tape); the optimizer takes the span
+accumulation on such ties when it has fewer ops (``ties='fewest_ops'``).
+The homogeneous baselines are one span accumulation each.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ from .orders import optimize
 
 __all__ = [
     "GJC_COST_UNIT",
+    "TIES",
     "Factor",
     "Op",
     "Schedule",
@@ -412,6 +414,10 @@ class Schedule:
     def __str__(self) -> str:
         t, a, p = self.tangent_cost, self.adjoint_cost, self.preaccumulation_cost
         bound = "none" if self.memory is None else f"{self.memory:,} tape entries"
+        tape = sum(f.tape for f in self.factors)
+        over = ""
+        if self.memory is not None and tape > self.memory:
+            over = f"; its tape {tape:,} > bound"
         lines = [
             f"  Order:                 {self.order}",
             f"  Factors:               {self.q} (F0 applied first), Jacobian "
@@ -420,14 +426,14 @@ class Schedule:
             f"  Fused multiply-adds:   {self.cost:,}",
             f"  Tape peak:             {self.memory_peak:,} entries",
             f"  Homogeneous tangent:   {t:,}   ({_fmt_ratio(t, self.cost)} this schedule)",
-            f"  Homogeneous adjoint:   {a:,}   ({_fmt_ratio(a, self.cost)} this schedule)",
+            f"  Homogeneous adjoint:   {a:,}   ({_fmt_ratio(a, self.cost)} this schedule{over})",
             f"  Preaccumulation:       {p:,}   ({_fmt_ratio(p, self.cost)} this schedule)",
-            "  step  operation                           evaluations  multiply-adds  tape",
+            f"  step  {'operation':<38}  evaluations  multiply-adds  tape",
         ]
         shown = self.ops[:30]
         for s, op in enumerate(shown, 1):
             lines.append(
-                f"  {s:>4}  {op.label:<34}  {op.evaluations:>11,}  {op.cost:>13,}  {op.memory:,}"
+                f"  {s:>4}  {op.label:<38}  {op.evaluations:>11,}  {op.cost:>13,}  {op.memory:,}"
             )
         if len(self.ops) > len(shown):
             lines.append(f"  ... {len(self.ops) - len(shown)} more ops")
@@ -520,7 +526,13 @@ def _index(value: Any) -> int | None:
 # ----------------------------------------------------------------------------- optimizer
 
 
-def optimize_gjc(factors: Sequence[Factor], memory: int | None = None) -> Schedule:
+#: How :func:`optimize_gjc` breaks ties between equally cheap schedules.
+TIES = ("fewest_ops", "least_memory")
+
+
+def optimize_gjc(
+    factors: Sequence[Factor], memory: int | None = None, *, ties: str = "fewest_ops"
+) -> Schedule:
     """The cheapest schedule of a generalized Jacobian chain, exactly (O(q^3)).
 
     Dynamic programming over sub-chains, as in Naumann (2020, 2024) and the
@@ -528,16 +540,18 @@ def optimize_gjc(factors: Sequence[Factor], memory: int | None = None) -> Schedu
     (``i <= j``, factor ``i`` applied first), ``ΣT(a..b)`` etc. sums over
     factors ``a..b`` and ``ok(a..b)`` meaning ``ΣE(a..b) <= memory``::
 
-        C(i, i) = min( n_i·T_i,                                # accumulate by tangents
-                       m_i·A_i           if ok(i..i) )         # accumulate by adjoints
-        C(i, j) = min over i <= k < j of
-                     C(i, k) + C(k+1, j) + m_j·m_k·n_i,        # multiply
-                     C(i, k) + n_i·ΣT(k+1..j),                 # tangents through k+1..j
-                     C(k+1, j) + m_j·ΣA(i..k)  if ok(i..k)     # adjoints through i..k
+        C(i, j) = min( n_i·ΣT(i..j),                           # accumulate by tangents
+                       m_j·ΣA(i..j)              if ok(i..j),  # accumulate by adjoints
+                       min over i <= k < j of
+                         C(i, k) + C(k+1, j) + m_j·m_k·n_i,    # multiply
+                         C(i, k) + n_i·ΣT(k+1..j),             # tangents through k+1..j
+                         C(k+1, j) + m_j·ΣA(i..k)  if ok(i..k) )  # adjoints through i..k
 
-    Every op's feasibility depends on its own span only, so the DP stays
-    exact under the memory bound. Ties go to the smaller tape peak, then
-    to the smaller ``k``, then to multiply, tangent, adjoint in that order.
+    For ``i = j`` only the accumulations apply. Accumulating a longer span
+    never costs less than accumulating one factor and propagating (it costs
+    the same), so the references leave it out; here it breaks ties, e.g.
+    homogeneous tangent mode is one op. Every op's feasibility depends on
+    its own span only, so the DP stays exact under the memory bound.
 
     Parameters
     ----------
@@ -545,10 +559,24 @@ def optimize_gjc(factors: Sequence[Factor], memory: int | None = None) -> Schedu
         Factor 0 is applied first.
     memory : int, optional
         Largest tape an adjoint op may keep; None for no bound.
+    ties : {'fewest_ops', 'least_memory'}
+        Among the cheapest schedules, take one with the fewest ops (long
+        sweeps: fewer kernel launches when executed; the tape peak breaks
+        further ties) or one with the least tape peak (then the fewest ops).
+        The second criterion is exact (the DP minimizes it among all
+        cheapest schedules), the third is best effort. Remaining ties go
+        to the smaller split ``k``, then to multiply, tangent, adjoint.
 
     Returns
     -------
     Schedule
+
+    Notes
+    -----
+    On ADMission's five ``problem_dense*`` chains this reproduces what
+    ``gdjcpb_solve`` prints, optimum and baselines (``tests/test_gjc.py``).
+    ADMission has no memory bound and ``T = A = |E|``; the bound and
+    separate ``T``, ``A`` are those of Jacobian-Chaining's optimizer.
 
     Examples
     --------
@@ -560,22 +588,30 @@ def optimize_gjc(factors: Sequence[Factor], memory: int | None = None) -> Schedu
     >>> s.cost, s.tangent_cost, s.adjoint_cost, s.preaccumulation_cost
     (209, 209, 627, 443)
     >>> [op.label for op in s.ops]
-    ['accumulate F0 by tangents', 'tangent F1..F4 <- J(F0)']
+    ['accumulate F0..F4 by tangents']
     """
     f = check_factors(factors)
     memory = _check_memory(memory)
-    best = _fill(f, memory)
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {', '.join(map(repr, TIES))}, got {ties!r}")
+    best = _fill(f, memory, by_ops=ties == "fewest_ops")
     ops = _ops_from_table(f, best, 0, len(f) - 1)
     return Schedule(f, ops, memory=memory, order="optimal", check=False)
 
 
-#: best[(i, j)] = (cost, tape peak, kind, mode, split) of the cheapest way to J(i..j)
-_Table = dict[tuple[int, int], tuple[int, int, str, "str | None", "int | None"]]
+#: best[(i, j)] = (kind, mode, split) of the chosen way to J(i..j)
+_Table = dict[tuple[int, int], tuple[str, "str | None", "int | None"]]
 
-_CHOICES = (("multiply", None), ("tangent", "tangent"), ("adjoint", "adjoint"))
+_CHOICES = (
+    ("multiply", None),
+    ("tangent", "tangent"),
+    ("adjoint", "adjoint"),
+    ("accumulate", "tangent"),
+    ("accumulate", "adjoint"),
+)
 
 
-def _fill(f: tuple[Factor, ...], memory: int | None) -> _Table:
+def _fill(f: tuple[Factor, ...], memory: int | None, by_ops: bool) -> _Table:
     q = len(f)
     m = [x.m for x in f]
     n = [x.n for x in f]
@@ -586,37 +622,49 @@ def _fill(f: tuple[Factor, ...], memory: int | None) -> _Table:
         SA.append(SA[-1] + x.adjoint_cost)
         SE.append(SE[-1] + x.tape)
     bound = SE[-1] if memory is None else memory
-    # C[i][j], P[i][j]: least cost of J(i..j) and the least tape peak at that cost
+    # ties between equal costs: one number, ops count then peak (by_ops) or peak then ops
+    wide_ops, wide_peak = 2 * q, SE[-1] + 1
+
+    def tie(ops: int, peak: int) -> int:
+        return ops * wide_peak + peak if by_ops else peak * wide_ops + ops
+
+    # C, N, P[i][j]: cost, op count and tape peak of the chosen way to J(i..j)
     C = [[0] * q for _ in range(q)]
+    N = [[1] * q for _ in range(q)]
     P = [[0] * q for _ in range(q)]
     best: _Table = {}
-    for i in range(q):
-        C[i][i], P[i][i] = n[i] * f[i].tangent_cost, 0
-        best[i, i] = (C[i][i], 0, "accumulate", "tangent", None)
-        if f[i].tape <= bound and m[i] * f[i].adjoint_cost < C[i][i]:
-            C[i][i], P[i][i] = m[i] * f[i].adjoint_cost, f[i].tape
-            best[i, i] = (C[i][i], f[i].tape, "accumulate", "adjoint", None)
-    for length in range(2, q + 1):
+    for length in range(1, q + 1):
         for i in range(q - length + 1):
             j = i + length - 1
-            mj, ni, Ci = m[j] * n[i], n[i], C[i]
-            bc, bp, bk, bw = -1, 0, i, 0  # best cost (-1: none yet), peak, split, choice
+            mj, ni, tape = m[j] * n[i], n[i], SE[j + 1] - SE[i]
+            # accumulate J(i..j) by n_i tangents (best so far), or by m_j adjoints
+            bc, bo, bp, pick = ni * (ST[j + 1] - ST[i]), 1, 0, (3, i)  # pick: (choice, k)
+            bt = tie(1, 0)
+            c = m[j] * (SA[j + 1] - SA[i])
+            if tape <= bound and (c < bc or (c == bc and tie(1, tape) < bt)):
+                bc, bt, bo, bp, pick = c, tie(1, tape), 1, tape, (4, i)
+            Ci, SEi, SAi, STj = C[i], SE[i], SA[i], ST[j + 1]
             for k in range(i, j):
-                lc, lp = Ci[k], P[i][k]  # J(i..k): the factors applied first
-                rc, rp = C[k + 1][j], P[k + 1][j]  # J(k+1..j)
-                c, p = lc + rc + mj * m[k], lp if lp > rp else rp  # multiply
-                if bc < 0 or c < bc or (c == bc and p < bp):
-                    bc, bp, bk, bw = c, p, k, 0
-                c = lc + ni * (ST[j + 1] - ST[k + 1])  # tangents through k+1..j
-                if c < bc or (c == bc and lp < bp):
-                    bc, bp, bk, bw = c, lp, k, 1
-                tape = SE[k + 1] - SE[i]
-                if tape <= bound:  # adjoints through i..k
-                    c, p = rc + m[j] * (SA[k + 1] - SA[i]), rp if rp > tape else tape
-                    if c < bc or (c == bc and p < bp):
-                        bc, bp, bk, bw = c, p, k, 2
-            C[i][j], P[i][j] = bc, bp
-            best[i, j] = (bc, bp, *_CHOICES[bw], bk)
+                lc, rc = Ci[k], C[k + 1][j]  # J(i..k), the factors applied first; J(k+1..j)
+                c = lc + rc + mj * m[k]  # multiply
+                if c <= bc:
+                    o, p = N[i][k] + N[k + 1][j] + 1, max(P[i][k], P[k + 1][j])
+                    if c < bc or tie(o, p) < bt:
+                        bc, bt, bo, bp, pick = c, tie(o, p), o, p, (0, k)
+                c = lc + ni * (STj - ST[k + 1])  # tangents through k+1..j
+                if c <= bc:
+                    o, p = N[i][k] + 1, P[i][k]
+                    if c < bc or tie(o, p) < bt:
+                        bc, bt, bo, bp, pick = c, tie(o, p), o, p, (1, k)
+                tape = SE[k + 1] - SEi
+                c = rc + m[j] * (SA[k + 1] - SAi)  # adjoints through i..k
+                if c <= bc and tape <= bound:
+                    o, p = N[k + 1][j] + 1, max(P[k + 1][j], tape)
+                    if c < bc or tie(o, p) < bt:
+                        bc, bt, bo, bp, pick = c, tie(o, p), o, p, (2, k)
+            C[i][j], N[i][j], P[i][j] = bc, bo, bp
+            kind, mode = _CHOICES[pick[0]]
+            best[i, j] = (kind, mode, None if kind == "accumulate" else pick[1])
     return best
 
 
@@ -626,7 +674,7 @@ def _ops_from_table(f: tuple[Factor, ...], best: _Table, i: int, j: int) -> list
     todo: list[tuple[int, int, bool]] = [(i, j, False)]
     while todo:  # an explicit stack: long chains would pass Python's recursion limit
         a, b, expanded = todo.pop()
-        _, _, kind, mode, k = best[a, b]
+        kind, mode, k = best[a, b]
         if expanded or kind == "accumulate":
             out.append(_make_op(f, kind, mode, a, b, k))
             continue

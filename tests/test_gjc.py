@@ -625,3 +625,27 @@ def test_network_factor_errors():
         network_factors([1, 2])
     with pytest.raises(ValueError, match="width must be >= 1"):
         layer_factor(Odd(), 0)
+
+
+def test_op_operands_and_swept():
+    f = [Factor.from_edges(2, 3, 1), Factor.from_edges(4, 2, 1), Factor.from_edges(5, 4, 1)]
+    s = Schedule(f, [
+        ("accumulate", "tangent", 0, 0, None),
+        ("accumulate", "adjoint", 2, 2, None),
+        ("adjoint", "adjoint", 1, 2, 1),
+        ("multiply", None, 0, 2, 0),
+    ])
+    assert [op.operands for op in s.ops] == [(), (), ((2, 2),), ((0, 0), (1, 2))]
+    assert [op.swept for op in s.ops] == [(0, 0), (2, 2), (1, 1), None]
+    assert [op.label for op in s.ops][2:] == ["adjoint F1 <- J(F2)", "multiply J(F1..F2) @ J(F0)"]
+    # 3·1 + 5·1 + 5·1 + 5·2·3
+    assert s.cost == 3 + 5 + 5 + 30 == recost(f, s.ops)
+
+
+def test_costs_stay_exact_past_int64():
+    big = 10**7
+    f = [Factor(big, big, big**2, big**2, big**2)] * 3
+    s = optimize_gjc(f)
+    assert s.cost == 3 * big**3  # big tangents through three factors of big² each
+    assert s.cost > 2**63 and isinstance(s.cost, int)
+    assert preaccumulation_cost(f) == 3 * big**3 + 2 * big**3

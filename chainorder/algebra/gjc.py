@@ -45,6 +45,8 @@ multiply, None          ``J(first..last) = J(s+1..last) @ J(first..s)``    ``m_l
 ``evaluations`` is the number of tangents (``n_first``) or adjoints
 (``m_last``) an op evaluates, 0 for a product; ``cost`` its fused
 multiply-adds; ``memory`` the tape it keeps (0 unless adjoint).
+:attr:`Op.operands` lists the built Jacobians an op consumes and
+:attr:`Op.swept` the factors it runs tangents or adjoints through.
 :meth:`Schedule.to_dict` writes each op as a JSON object with these keys
 (``mode``/``split`` may be ``null``) plus ``shape`` ``[m_last, n_first]``;
 :meth:`Schedule.from_dict` reads it back, checking every op.

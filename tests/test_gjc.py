@@ -649,3 +649,107 @@ def test_costs_stay_exact_past_int64():
     assert s.cost == 3 * big**3  # big tangents through three factors of big² each
     assert s.cost > 2**63 and isinstance(s.cost, int)
     assert preaccumulation_cost(f) == 3 * big**3 + 2 * big**3
+
+
+# ----------------------------------------------------------------------------- Jacobian-Chaining
+#
+# A second reference: the batch results that Jacobian-Chaining (STCE-at-RWTH/Jacobian-Chaining,
+# commit f92a113, additionals/acda25/datasets/results_length_{1..8}.csv, CC BY 4.0) publishes
+# for 10,000 random chains per length 1..8, made by its generator (include/jcdp/generator.hpp,
+# config additionals/acda25/configs/config_batch.in: seed 4711, sizes 5..50, DAG sizes
+# 1000..10000, T = A = |E|, no memory bound). Below, that generator is rebuilt from its
+# description (std::mt19937_64; libstdc++'s uniform_int_distribution, Lemire's method with a
+# 128-bit product; generate_canonical for doubles) and the first chains of each length are
+# checked against the DP/1 column (one thread: the total cost, which the branch-and-bound
+# column confirms optimal). All 79,992 rows were checked this way once, by hand.
+
+_M64 = (1 << 64) - 1
+
+#: DP/1 of the first 8 rows of results_length_L.csv, L = 1..8.
+JCDP_DP1 = {
+    1: [62096, 88363, 63032, 264418, 33984, 50089, 17680, 68236],
+    2: [506790, 132012, 142410, 94521, 80460, 217842, 199746, 49390],
+    3: [92275, 210952, 103170, 207376, 150840, 130098, 266703, 638957],
+    4: [196560, 707173, 118089, 316365, 92500, 387604, 517945, 350838],
+    5: [263488, 145232, 164628, 255894, 265280, 463806, 144110, 429348],
+    6: [383903, 308844, 478944, 332016, 273088, 226835, 455220, 326652],
+    7: [656572, 402714, 402410, 227760, 140225, 597246, 393633, 289720],
+    8: [627420, 1159872, 246438, 325544, 622600, 791362, 766866, 274220],
+}
+
+
+class MT19937_64:
+    """std::mt19937_64 (Matsumoto and Nishimura's 64-bit Mersenne twister), seeded as C++ does."""
+
+    N, M = 312, 156
+
+    def __init__(self, seed: int) -> None:
+        mt = [seed & _M64]
+        for i in range(1, self.N):
+            mt.append((6364136223846793005 * (mt[-1] ^ (mt[-1] >> 62)) + i) & _M64)
+        self.mt = np.array(mt, dtype=np.uint64)
+        self.i = self.N
+
+    def _twist(self) -> None:
+        mt, N, M = self.mt, self.N, self.M
+        upper, lower = np.uint64(0xFFFFFFFF80000000), np.uint64(0x7FFFFFFF)
+
+        def mix(x: np.ndarray) -> np.ndarray:
+            return (x >> np.uint64(1)) ^ ((x & np.uint64(1)) * np.uint64(0xB5026F5AA96619E9))
+
+        y = mix((mt[:-1] & upper) | (mt[1:] & lower))
+        mt[: N - M] = mt[M:] ^ y[: N - M]
+        mt[N - M : N - 1] = mt[: M - 1] ^ y[N - M :]  # the first M-1 entries are new already
+        mt[N - 1] = mt[M - 1] ^ mix((mt[N - 1 : N] & upper) | (mt[0:1] & lower))[0]
+        self.i = 0
+
+    def __call__(self) -> int:
+        if self.i >= self.N:
+            self._twist()
+        x = int(self.mt[self.i])
+        self.i += 1
+        x ^= (x >> 29) & 0x5555555555555555
+        x ^= (x << 17) & 0x71D67FFFEDA60000
+        x ^= (x << 37) & 0xFFF7EEE000000000
+        return (x ^ (x >> 43)) & _M64
+
+    def discard(self, k: int) -> None:
+        while k:
+            if self.i >= self.N:
+                self._twist()
+            step = min(k, self.N - self.i)
+            self.i += step
+            k -= step
+
+
+def _uniform_int(g: MT19937_64, a: int, b: int) -> int:
+    span_ = b - a + 1
+    product = g() * span_
+    if product & _M64 < span_:
+        threshold = (1 << 64) % span_
+        while product & _M64 < threshold:
+            product = g() * span_
+    return a + (product >> 64)
+
+
+def _jcdp_factor(g: MT19937_64, n: int | None) -> Factor:
+    drawn = _uniform_int(g, 5, 50)  # n.value_or(draw) draws even when n is given
+    m = _uniform_int(g, 5, 50)
+    g.discard(3)  # densities for bandwidths and non-zeros: unused here
+    edges = _uniform_int(g, 1000, 10000)
+    g.discard(2)  # tangent and adjoint factors, both 1.0
+    return Factor.from_edges(m, drawn if n is None else n, edges)
+
+
+def test_jacobian_chaining_batch_results():
+    check = MT19937_64(5489)  # C++ [rand.predef]: the 10000th output of the default seed
+    check.discard(9999)
+    assert check() == 9981545732273789042
+    g = MT19937_64(4711)
+    for length, expected in JCDP_DP1.items():
+        for want in expected:
+            f: list[Factor] = []
+            for _ in range(length):
+                f.append(_jcdp_factor(g, f[-1].m if f else None))
+            assert optimize_gjc(f).cost == want, (length, f)
+        g.discard((10_000 - len(expected)) * length * 8)  # 8 draws per factor

@@ -495,6 +495,16 @@ def test_format_refuses_unequal_costs():
         read_chain("/nonexistent/chain")
 
 
+def test_unreadable_files(tmp_path):
+    with pytest.raises(ValueError, match="cannot read chain file .*: Is a directory"):
+        read_chain(tmp_path)
+    (tmp_path / "bin").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ValueError, match="is not text"):
+        read_chain(tmp_path / "bin")
+    with pytest.raises(TypeError, match="source must be a path"):
+        read_chain(3)
+
+
 # ----------------------------------------------------------------------------- the CLI
 
 

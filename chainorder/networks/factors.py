@@ -110,7 +110,7 @@ def network_factors(net: Network, *, loss: bool = True) -> tuple[Factor, ...]:
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a Network, got {type(net).__name__}")
-    out = [layer_factor(lay, w) for lay, w in zip(net.layers, net.widths, strict=False)]
+    out = [layer_factor(lay, w) for lay, w in zip(net.layers, net.widths[:-1], strict=True)]
     if loss:
         out.append(loss_factor(net.loss_fn, net.widths[-1]))
     return tuple(out)

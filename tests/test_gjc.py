@@ -249,6 +249,23 @@ def test_optimizer_matches_brute_force_longer(q):
             check_schedule(s, f, memory)
 
 
+def test_numpy_and_python_dps_choose_the_same_schedule():
+    rng = np.random.default_rng(11)
+    for trial in range(60):
+        q = int(rng.integers(1, 36))
+        f = random_chain(rng, q, equal=bool(trial % 2))
+        for memory, ties in itertools.product([None, int(rng.integers(1, 150))], TIES):
+            a = optimize_gjc(f, memory, ties=ties, method="python")
+            b = optimize_gjc(f, memory, ties=ties, method="numpy")
+            assert a == b and (a.cost, a.memory_peak) == (b.cost, b.memory_peak)
+    huge = [Factor(10**7, 10**7, 10**14, 10**14, 10**14)] * 2
+    with pytest.raises(ValueError, match="method='numpy' could overflow int64"):
+        optimize_gjc(huge, method="numpy")
+    assert optimize_gjc(huge, method="auto") == optimize_gjc(huge, method="python")
+    with pytest.raises(ValueError, match="method must be"):
+        optimize_gjc(huge, method="fast")
+
+
 def test_every_tree_is_a_valid_schedule():
     """Each explicit tree, written as ops, is accepted by Schedule and costs what the tree does."""
     rng = np.random.default_rng(3)
@@ -388,7 +405,7 @@ def test_admission_instances(name):
     if not path.exists():
         pytest.skip(f"{path} not here")
     f = read_chain(path)
-    s = optimize_gjc(f)
+    s = optimize_gjc(f, method="numpy" if len(f) > 100 else "python")
     got = (s.cost, s.tangent_cost, s.adjoint_cost, s.preaccumulation_cost)
     assert got == ADMISSION_ANSWERS[name]
     assert recost(list(f), s.ops) == s.cost

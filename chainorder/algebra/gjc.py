@@ -69,10 +69,13 @@ The homogeneous baselines are one span accumulation each.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ..validation import check_positive_int
 from .costs import matmul_cost
@@ -533,7 +536,11 @@ TIES = ("fewest_ops", "least_memory")
 
 
 def optimize_gjc(
-    factors: Sequence[Factor], memory: int | None = None, *, ties: str = "fewest_ops"
+    factors: Sequence[Factor],
+    memory: int | None = None,
+    *,
+    ties: str = "fewest_ops",
+    method: str = "auto",
 ) -> Schedule:
     """The cheapest schedule of a generalized Jacobian chain, exactly (O(q^3)).
 
@@ -568,6 +575,12 @@ def optimize_gjc(
         The second criterion is exact (the DP minimizes it among all
         cheapest schedules), the third is best effort. Remaining ties go
         to the smaller split ``k``, then to multiply, tangent, adjoint.
+    method : {'auto', 'python', 'numpy'}
+        The same DP in Python ints (exact at any size; about 1 s for
+        ``q = 200``) or with numpy, one chain length at a time in int64
+        (several times faster on long chains; refused where int64 could
+        overflow). Both choose the same schedule; ``'auto'`` takes numpy
+        from 48 factors on when it is safe.
 
     Returns
     -------
@@ -598,8 +611,21 @@ def optimize_gjc(
     memory = _check_memory(memory)
     if ties not in TIES:
         raise ValueError(f"ties must be one of {', '.join(map(repr, TIES))}, got {ties!r}")
-    best = _fill(f, memory, by_ops=ties == "fewest_ops")
-    ops = _ops_from_table(f, best, 0, len(f) - 1)
+    if method not in ("auto", "python", "numpy"):
+        raise ValueError(f"method must be 'auto', 'python' or 'numpy', got {method!r}")
+    safe = _fits_int64(f)
+    if method == "numpy" and not safe:
+        raise ValueError(
+            "method='numpy' could overflow int64 on these factors (costs near 2**60); "
+            "use method='python' (exact Python ints)"
+        )
+    by_ops = ties == "fewest_ops"
+    if method == "numpy" or (method == "auto" and len(f) >= _NUMPY_FROM and safe):
+        choose = _fill_numpy(f, memory, by_ops)
+    else:
+        best = _fill(f, memory, by_ops)
+        choose = best.__getitem__
+    ops = _ops_from_table(f, choose, 0, len(f) - 1)
     return Schedule(f, ops, memory=memory, order="optimal", check=False)
 
 
@@ -672,13 +698,98 @@ def _fill(f: tuple[Factor, ...], memory: int | None, by_ops: bool) -> _Table:
     return best
 
 
-def _ops_from_table(f: tuple[Factor, ...], best: _Table, i: int, j: int) -> list[Op]:
+#: Chains from this many factors on are planned by :func:`_fill_numpy` (same answers).
+_NUMPY_FROM = 48
+
+
+def _fits_int64(f: tuple[Factor, ...]) -> bool:
+    """Whether every DP cost and tie number of ``f`` stays far below 2**62 in int64."""
+    top = max(max(x.m, x.n) for x in f)
+    T, A, E = (sum(getattr(x, a) for x in f) for a in ("tangent_cost", "adjoint_cost", "tape"))
+    return top * (2 * T + A) + top**3 < 2**60 and 2 * len(f) * (E + 1) < 2**60
+
+
+def _fill_numpy(
+    f: tuple[Factor, ...], memory: int | None, by_ops: bool
+) -> Callable[[tuple[int, int]], tuple[str, str | None, int | None]]:
+    """:func:`_fill` with every start and split of one length at once (int64; same choices).
+
+    Candidates of J(i..j) sit in the order :func:`_fill` tries them: the two
+    accumulations, then multiply, tangent, adjoint for k = i, i+1, ...; the
+    first with the least cost, then the least tie number, wins in both.
+    """
+    q = len(f)
+    m = np.array([x.m for x in f], dtype=np.int64)
+    n = np.array([x.n for x in f], dtype=np.int64)
+    ST, SA, SE = (
+        np.concatenate([[0], np.cumsum([getattr(x, a) for x in f])]).astype(np.int64)
+        for a in ("tangent_cost", "adjoint_cost", "tape")
+    )
+    bound = int(SE[-1]) if memory is None else min(memory, int(SE[-1]))
+    big = np.int64(2**62)  # above every cost and tie number (_fits_int64)
+    wide = np.int64(SE[-1] + 1 if by_ops else 2 * q)
+
+    def tie(ops: np.ndarray, peak: np.ndarray) -> np.ndarray:
+        return ops * wide + peak if by_ops else peak * wide + ops
+
+    # X_s[i, L]: value of the span of length L starting at i; X_e[j, L]: ending at j
+    # (cost C, op count N, tape peak P); both layouts make every split a strided view
+    C_s, N_s, P_s, C_e, N_e, P_e = (np.zeros((q, q + 1), dtype=np.int64) for _ in range(6))
+    pick = np.zeros((q, q + 1), dtype=np.int64)  # pick[i, L]: index of the winning candidate
+    for L in range(1, q + 1):
+        S = q - L + 1  # starts i = 0..S-1, ends j = i + L - 1
+        i, j = np.arange(S), np.arange(L - 1, q)
+        tape_all = SE[j + 1] - SE[i]
+        # columns: accumulate by tangents, by adjoints, then multiply, tangent, adjoint for
+        # k = i, then for k = i+1, ...: the order _fill tries them in
+        cost, ops, peak = (np.empty((S, 3 * L - 1), np.int64) for _ in range(3))
+        cost[:, 0] = n[i] * (ST[j + 1] - ST[i])
+        cost[:, 1] = np.where(tape_all <= bound, m[j] * (SA[j + 1] - SA[i]), big)
+        ops[:, :2], peak[:, 0], peak[:, 1] = 1, 0, tape_all
+        if L >= 2:
+            lc, lo, lp = C_s[:S, 1:L], N_s[:S, 1:L], P_s[:S, 1:L]  # J(i..k), k = i+t-1
+            rc, ro, rp = (X[L - 1 :, L - 1 : 0 : -1] for X in (C_e, N_e, P_e))  # J(k+1..j)
+            mk = sliding_window_view(m, L - 1)[:S]
+            st_k1, sa_k1, se_k1 = (sliding_window_view(X, L - 1)[1 : S + 1] for X in (ST, SA, SE))
+            tape = se_k1 - SE[i, None]  # ΣE(i..k)
+            mul, tan, adj = slice(2, None, 3), slice(3, None, 3), slice(4, None, 3)
+            cost[:, mul] = lc + rc + (m[j] * n[i])[:, None] * mk
+            ops[:, mul], peak[:, mul] = lo + ro + 1, np.maximum(lp, rp)
+            cost[:, tan] = lc + n[i, None] * (ST[j + 1, None] - st_k1)
+            ops[:, tan], peak[:, tan] = lo + 1, lp
+            cost[:, adj] = np.where(tape <= bound, rc + m[j, None] * (sa_k1 - SA[i, None]), big)
+            ops[:, adj], peak[:, adj] = ro + 1, np.maximum(rp, tape)
+        low = cost.min(axis=1)
+        ties_ = np.where(cost == low[:, None], tie(ops, peak), big)
+        w = np.argmin(ties_, axis=1)
+        rows = np.arange(S)
+        for X_s, X_e, X in ((C_s, C_e, cost), (N_s, N_e, ops), (P_s, P_e, peak)):
+            X_s[:S, L] = X_e[L - 1 :, L] = X[rows, w]
+        pick[:S, L] = w
+
+    def choose(span: tuple[int, int]) -> tuple[str, str | None, int | None]:
+        a, b = span
+        w = int(pick[a, b - a + 1])
+        if w < 2:
+            return ("accumulate", ("tangent", "adjoint")[w], None)
+        t, c = divmod(w - 2, 3)
+        return (*_CHOICES[c], a + t)
+
+    return choose
+
+
+def _ops_from_table(
+    f: tuple[Factor, ...],
+    choose: Callable[[tuple[int, int]], tuple[str, str | None, int | None]],
+    i: int,
+    j: int,
+) -> list[Op]:
     """The ops of the best way to ``J(i..j)`` in post-order (operands first, left span first)."""
     out: list[Op] = []
     todo: list[tuple[int, int, bool]] = [(i, j, False)]
     while todo:  # an explicit stack: long chains would pass Python's recursion limit
         a, b, expanded = todo.pop()
-        kind, mode, k = best[a, b]
+        kind, mode, k = choose((a, b))
         if expanded or kind == "accumulate":
             out.append(_make_op(f, kind, mode, a, b, k))
             continue

@@ -173,7 +173,9 @@ def _cmd_gjc(args: argparse.Namespace) -> int:
         print(json.dumps({
             "file": args.file,
             "q": best.q,
+            "factors": doc["factors"],
             "memory": best.memory,
+            "ties": args.ties,
             "unit": GJC_COST_UNIT,
             "optimal": {
                 "cost": best.cost, "memory_peak": best.memory_peak, "schedule": doc["schedule"]

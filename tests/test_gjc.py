@@ -545,6 +545,8 @@ def test_cli_json_memory(tmp_path, capsys):
     assert [(op["kind"], op["mode"]) for op in doc["optimal"]["schedule"]] == [
         ("accumulate", "tangent")
     ]
+    again = Schedule.from_dict({**doc, "schedule": doc["optimal"]["schedule"]})
+    assert again.cost == 24 and again.memory == 7
     assert main(["gjc", str(path), "--ties", "least_memory", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["optimal"]["memory_peak"] == 8 and len(doc["optimal"]["schedule"]) == 2

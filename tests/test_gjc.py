@@ -38,8 +38,8 @@ if not ADMISSION.is_dir():  # the copy beside a fresh clone in CI
 # ----------------------------------------------------------------------------- brute force
 #
 # An independent enumerator of every way to build J(i..j): every expression tree, every
-# split, every mode, and (beyond what the optimizer emits) the accumulation of any span by
-# identity tangents or adjoints. A tree is a nested tuple:
+# split, every mode, and the accumulation of any span by identity tangents or adjoints
+# (written from the op definitions, not from the DP's recurrence). A tree is a nested tuple:
 #   ("acc", mode, i, j)            J(i..j) from identity seeds
 #   ("mul", left, right)           J(right) @ J(left), left = i..k, right = k+1..j
 #   ("tan", left, j)               columns of J(left = i..k) pushed through k+1..j

@@ -642,6 +642,7 @@ _CHOICES = (
 
 
 def _fill(f: tuple[Factor, ...], memory: int | None, by_ops: bool) -> _Table:
+    """The DP of :func:`optimize_gjc` in exact Python ints: the chosen op of every span."""
     q = len(f)
     m = [x.m for x in f]
     n = [x.n for x in f]

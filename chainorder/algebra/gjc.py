@@ -574,7 +574,8 @@ def optimize_gjc(
         further ties) or one with the least tape peak (then the fewest ops).
         The second criterion is exact (the DP minimizes it among all
         cheapest schedules), the third is best effort. Remaining ties go
-        to the smaller split ``k``, then to multiply, tangent, adjoint.
+        to accumulating the whole span (tangents first), then to the
+        smaller split ``k``, then to multiply, tangent, adjoint.
     method : {'auto', 'python', 'numpy'}
         The same DP in Python ints (exact at any size; about 1 s for
         ``q = 200``) or with numpy, one chain length at a time in int64

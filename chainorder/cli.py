@@ -1,4 +1,4 @@
-"""The ``chainorder`` command line: plan, article, orders, verify, sweep and report."""
+"""The ``chainorder`` command line: plan, article, orders, gjc, verify, sweep and report."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .algebra.costs import COST_UNIT
+from .algebra.gjc import GJC_COST_UNIT, TIES, optimize_gjc
+from .algebra.gjc_format import read_chain
 from .algebra.orders import ORDERS, plan
 from .version import __version__
 
@@ -70,6 +73,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     o = sub.add_parser("orders", help="list the registered orders and their aliases")
     o.set_defaults(func=_cmd_orders)
+
+    g = sub.add_parser(
+        "gjc", help="matrix-free chain: cheapest mix of tangents, adjoints and products (exact)"
+    )
+    g.add_argument(
+        "file", metavar="FILE", help="chain file: q, then one line 'm n |E|' per factor (F0 first)"
+    )
+    g.add_argument(
+        "--memory", type=int, default=None, metavar="M", help="largest tape an adjoint may keep"
+    )
+    g.add_argument(
+        "--ties",
+        choices=TIES,
+        default=TIES[0],
+        help="among the cheapest schedules, take the fewest ops (default) or the least tape",
+    )
+    g.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    g.set_defaults(func=_cmd_gjc)
 
     from .lab import report, sweep, verify  # none imports pandas or matplotlib at module level
 
@@ -184,6 +205,31 @@ def _cmd_article(args: argparse.Namespace) -> int:
     if table["ratio"].isna().any():
         print(f"memory budget {format_bytes(table.attrs['max_bytes'])}: raise it with "
               "--max-memory to count the rows that were only predicted")
+    return 0
+
+
+def _cmd_gjc(args: argparse.Namespace) -> int:
+    best = optimize_gjc(read_chain(Path(args.file)), memory=args.memory, ties=args.ties)
+    if args.json:
+        full = best.to_dict()
+        optimal = {"cost": best.cost, "memory_peak": best.memory_peak}
+        doc = {
+            "file": args.file,
+            "q": best.q,
+            "factors": full["factors"],
+            "memory": best.memory,
+            "ties": args.ties,
+            "unit": GJC_COST_UNIT,
+            "optimal": {**optimal, "schedule": full["schedule"]},
+            "tangent": best.tangent_cost,
+            "adjoint": best.adjoint_cost,
+            "preaccumulation": best.preaccumulation_cost,
+        }
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"chain of {best.q} factors from {args.file}")
+    print(f"cost unit: {GJC_COST_UNIT}")
+    print(best)
     return 0
 
 

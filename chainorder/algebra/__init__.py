@@ -7,6 +7,7 @@ Data flow, one module each::
 
     kinds (Jacobian kinds, counted products)  ->  structured (structured plans, their
     optimizer and execution; ``structure='structured'`` on plan, optimize, multiply)
+    gjc (the matrix-free generalized chain: Factor, Schedule, optimize_gjc)  ->  gjc_format
 
 Planning reads dims only; :mod:`~chainorder.algebra.execute` is the only module
 that multiplies.
@@ -17,6 +18,21 @@ from __future__ import annotations
 from .chain import Chain
 from .costs import KindSig, flops, input_first_cost, loss_first_cost, matmul_cost, steps_cost
 from .execute import Trace, TraceStep, multiply
+from .gjc import (
+    GJC_COST_UNIT,
+    Factor,
+    Op,
+    Schedule,
+    check_factors,
+    homogeneous_adjoint_cost,
+    homogeneous_adjoint_schedule,
+    homogeneous_tangent_cost,
+    homogeneous_tangent_schedule,
+    optimize_gjc,
+    preaccumulation_cost,
+    preaccumulation_schedule,
+)
+from .gjc_format import read_chain, write_chain
 from .kinds import Dense, Diagonal, DiagonalPlusRankOne, Identity, Kind, Kronecker
 from .orders import ORDERS, available_orders, optimize, plan, register_order
 from .plan import Plan, Step, parse_bracketing
@@ -33,20 +49,34 @@ __all__ = [
     "Kronecker",
     "StructuredPlan",
     "StructuredTrace",
+    "Factor",
+    "GJC_COST_UNIT",
     "ORDERS",
+    "Op",
     "Plan",
+    "Schedule",
     "Step",
     "Trace",
     "TraceStep",
     "available_orders",
+    "check_factors",
     "flops",
+    "homogeneous_adjoint_cost",
+    "homogeneous_adjoint_schedule",
+    "homogeneous_tangent_cost",
+    "homogeneous_tangent_schedule",
     "input_first_cost",
     "loss_first_cost",
     "matmul_cost",
     "multiply",
     "optimize",
+    "optimize_gjc",
     "parse_bracketing",
     "plan",
+    "preaccumulation_cost",
+    "preaccumulation_schedule",
+    "read_chain",
     "register_order",
     "steps_cost",
+    "write_chain",
 ]

@@ -31,9 +31,8 @@ from chainorder.algebra.gjc import (
 from chainorder.algebra.gjc_format import format_chain, parse_chain, read_chain, write_chain
 from chainorder.cli import main
 
-ADMISSION = Path("/work/shared/data/admission")
-if not ADMISSION.is_dir():  # the copy beside a fresh clone in CI
-    ADMISSION = Path(__file__).resolve().parents[2] / "shared" / "data" / "admission"
+#: ADMission's public chain instances (MIT; provenance and licence in the folder's README.md)
+ADMISSION = Path(__file__).resolve().parent / "data" / "admission"
 
 # ----------------------------------------------------------------------------- brute force
 #
@@ -388,7 +387,7 @@ def test_schedule_text_and_dict():
 # ----------------------------------------------------------------------------- ADMission
 
 #: What ADMission's gdjcpb_solve prints (STCE-at-RWTH/ADMission, commit 9ebfa24, app/
-#: gdjcpb_solve.cpp; the numbers as recorded in /work/shared/data/admission/README.md):
+#: gdjcpb_solve.cpp; the numbers as recorded in tests/data/admission/README.md):
 #: optimal, homogeneous tangent, homogeneous adjoint, global preaccumulation.
 ADMISSION_ANSWERS = {
     "problem_dense10": (296, 296, 2072, 779),
@@ -401,10 +400,7 @@ ADMISSION_ANSWERS = {
 
 @pytest.mark.parametrize("name", list(ADMISSION_ANSWERS))
 def test_admission_instances(name):
-    path = ADMISSION / name
-    if not path.exists():
-        pytest.skip(f"{path} not here")
-    f = read_chain(path)
+    f = read_chain(ADMISSION / name)
     s = optimize_gjc(f, method="numpy" if len(f) > 100 else "python")
     got = (s.cost, s.tangent_cost, s.adjoint_cost, s.preaccumulation_cost)
     assert got == ADMISSION_ANSWERS[name]
@@ -553,10 +549,7 @@ def test_cli_json_memory(tmp_path, capsys):
 
 
 def test_cli_admission_json(capsys):
-    path = ADMISSION / "problem_dense10"
-    if not path.exists():
-        pytest.skip(f"{path} not here")
-    assert main(["gjc", str(path), "--json"]) == 0
+    assert main(["gjc", str(ADMISSION / "problem_dense10"), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     got = tuple(doc[k] for k in ("tangent", "adjoint", "preaccumulation"))
     assert (doc["optimal"]["cost"], *got) == ADMISSION_ANSWERS["problem_dense10"]

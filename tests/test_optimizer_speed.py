@@ -8,8 +8,8 @@ import pytest
 from chainorder.algebra.costs import steps_cost
 from chainorder.algebra.dp import dp_steps
 from chainorder.algebra.plan import check_steps
-from chainorder.lab import optimizer_study as study
-from chainorder.lab.optimizer_study import (
+from chainorder.lab.studies import optimizer_speed as study
+from chainorder.lab.studies.optimizer_speed import (
     METHODS,
     optimizer_table,
     path_cost,
@@ -91,8 +91,10 @@ def test_missing_peers_are_skipped_with_a_reason(monkeypatch):
     recs = time_optimizers([6], methods=methods)
     reasons = {r["method"]: r["skipped_reason"] for r in recs}
     assert reasons == {
-        "opt_einsum.greedy": "opt_einsum is not installed (pip install opt_einsum)",
-        "cotengra.auto": "cotengra is not installed (pip install cotengra)",
+        "opt_einsum.greedy": 'opt_einsum is not installed: pip install opt_einsum (or pip '
+                             'install -e ".[peers]" in a chainorder checkout)',
+        "cotengra.auto": 'cotengra is not installed: pip install cotengra (or pip '
+                         'install -e ".[peers]" in a chainorder checkout)',
         "chainorder.best_fan": None,
     }
 
@@ -164,6 +166,7 @@ def test_table_keeps_exact_ints(records):
                                 "cost", "optimum", "ratio", "skipped_reason"]
     assert len(df) == len(records)
     assert all(isinstance(v, int) for v in df["optimum"])
+    assert all(isinstance(v, int) for v in df["cost"] if v is not None)
     big = [{**records[0], "cost": 10**40 + 1, "optimum": 10**40}]
     assert optimizer_table(big)["cost"][0] == 10**40 + 1
 

@@ -17,7 +17,7 @@ import pytest
 import chainorder as co
 from chainorder.cli import main
 from chainorder.lab import report
-from chainorder.lab.citations import REFERENCES
+from chainorder.lab.citations import REFERENCES, bibtex
 from chainorder.lab.report import ReportSettings, generate_report
 from chainorder.lab.studies import base, load_studies
 from chainorder.lab.studies.base import Study, StudyPage, register_study
@@ -287,3 +287,18 @@ def test_the_cli_modules_import_neither_pandas_nor_matplotlib():
 def test_no_argparse_outside_the_cli():
     lab = ROOT / "chainorder" / "lab"
     assert not [p.name for p in lab.rglob("*.py") if "argparse" in p.read_text()]
+
+
+def test_readme_and_citation_cff_cite_every_reference():
+    def norm(text: str) -> str:
+        return " ".join(text.split())
+
+    readme, cff = norm((ROOT / "README.md").read_text()), (ROOT / "CITATION.cff").read_text()
+    for ref in REFERENCES.values():
+        assert f'title: "{ref.title}"' in cff and ref.title in readme, ref.key
+    assert 'Shrey Desai, "Backpropagation", article, 2018-12-20' in readme
+    assert "family-names: Desai" in cff and "date-published: 2018-12-20" in cff
+    assert f"version: {co.__version__}" in cff and "date-released: 2026-11-28" in cff
+    bib = bibtex("0123456789abcdef")
+    assert f"version = {{{co.__version__}}}" in bib and "{{The chainorder developers}}" in bib
+    assert "commit 0123456789ab" in bib and "year    = {2026}" in bib

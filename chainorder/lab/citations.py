@@ -8,47 +8,52 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..version import __version__
+
 __all__ = ["Reference", "REFERENCES", "CHAINORDER", "reference", "references_markdown", "bibtex"]
 
 
 @dataclass(frozen=True)
 class Reference:
-    """A work cited by the reports: a key, its full text and what it is cited for."""
+    """A work cited by the reports: a key, its title, its full text and what it is cited for."""
 
     key: str
+    title: str
     text: str
     used_for: str
 
 
 #: Every work the reports cite, by key.
 REFERENCES: dict[str, Reference] = {r.key: r for r in (
-    Reference("desai2018",
+    Reference("desai2018", "Backpropagation",
               'Shrey Desai, "Backpropagation", article, 2018-12-20.',
               "the two orders (its forwards and backwards computations) and their cost "
               "formulas, checked here"),
-    Reference("cormen2009",
+    Reference("cormen2009", "Introduction to Algorithms",
               "Thomas H. Cormen, Charles E. Leiserson, Ronald L. Rivest and Clifford Stein, "
               "*Introduction to Algorithms*, 3rd ed., MIT Press, 2009, §15.2 "
               "(matrix-chain multiplication).",
               "the cost unit p·q·r and the O(n^3) dynamic program"),
-    Reference("hushing1982",
+    Reference("hushing1982", "Computation of matrix chain products. Part I",
               "T. C. Hu and M. T. Shing, \"Computation of matrix chain products. Part I\", "
               "*SIAM Journal on Computing* 11(2), 362–373, 1982.",
               "the O(n log n) exact optimizer"),
-    Reference("hushing1984",
+    Reference("hushing1984", "Computation of matrix chain products. Part II",
               "T. C. Hu and M. T. Shing, \"Computation of matrix chain products. Part II\", "
               "*SIAM Journal on Computing* 13(2), 228–251, 1984.",
               "the O(n log n) exact optimizer"),
-    Reference("numpy",
+    Reference("numpy", "Array programming with NumPy",
               "Charles R. Harris et al., \"Array programming with NumPy\", *Nature* 585, "
               "357–362, 2020 (`numpy.linalg.multi_dot`).",
               "every product, and the peer chain-order DP inside `multi_dot`"),
     Reference("opt_einsum",
+              "opt_einsum - A Python package for optimizing contraction order for einsum-like "
+              "expressions",
               "Daniel G. A. Smith and Johnnie Gray, \"opt_einsum - A Python package for "
               "optimizing contraction order for einsum-like expressions\", *Journal of Open "
               "Source Software* 3(26), 753, 2018.",
               "peer contraction-path optimizers"),
-    Reference("cotengra",
+    Reference("cotengra", "Hyper-optimized tensor network contraction",
               "Johnnie Gray and Stefanos Kourtis, \"Hyper-optimized tensor network "
               "contraction\", *Quantum* 5, 410, 2021 (cotengra).",
               "peer contraction-path optimizers"),
@@ -56,7 +61,7 @@ REFERENCES: dict[str, Reference] = {r.key: r for r in (
 
 #: chainorder itself, as ``CITATION.cff`` describes it.
 CHAINORDER = {
-    "title": "chainorder", "version": "0.1.0", "date-released": "2026-11-28",
+    "title": "chainorder", "version": __version__, "date-released": "2026-11-28",
     "authors": "The chainorder developers", "license": "MIT",
 }
 

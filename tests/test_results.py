@@ -206,3 +206,4 @@ def test_load_benchmark_json(tmp_path):
     assert row["gflops"] == pytest.approx(222000 / 2e-5 / 1e9)
     assert row["param_order"] == "loss_first" and row["dims"] == (1, 10)
     assert b.attrs["commit_info"] == {"id": "abc"}
+    assert isinstance(row["multiplications"], int) and row["multiplications"] == 111000

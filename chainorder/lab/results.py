@@ -102,6 +102,11 @@ def _derive(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+#: ``extra_info`` fields of the benchmarks that are exact counts.
+_COUNTED = ("multiplications", "flops", "cost", "optimum", "n", "n_matrices",
+            "largest_intermediate")
+
+
 def load_benchmark_json(path: str | Path) -> pd.DataFrame:
     """One row per benchmark of a pytest-benchmark JSON file (``--benchmark-json``).
 
@@ -125,6 +130,9 @@ def load_benchmark_json(path: str | Path) -> pd.DataFrame:
             rec[k] = stats.get(k)
         records.append(rec)
     df = pd.DataFrame(records)
+    for c in _COUNTED:  # exact Python ints (None where a benchmark has none), never float64
+        if c in df:
+            df[c] = pd.Series([rec.get(c) for rec in records], dtype=object)
     if "flops" in df and "median" in df:
         df["gflops"] = df["flops"].astype(float) / df["median"].astype(float) / 1e9
     df.attrs.update({k: doc.get(k) for k in ("machine_info", "commit_info", "datetime", "version")})

@@ -284,6 +284,15 @@ def _cell(value: Any, fmt: str | None) -> str:
     return str(value)
 
 
+def _is_numeric(col: pd.Series) -> bool:
+    """Right-align numbers, nullable ones and object columns of exact Python ints too."""
+    if col.dtype.kind in "iuf" or str(col.dtype) in ("Int64", "Float64"):
+        return True
+    values = [v for v in col if v is not None and not isinstance(v, float)]
+    return col.dtype.kind == "O" and bool(values) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
 def markdown_table(df: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
     """A GitHub Markdown table of ``df``: ints with thousands separators, floats to 4 digits.
 
@@ -299,7 +308,7 @@ def markdown_table(df: pd.DataFrame, formats: dict[str, str] | None = None) -> s
     """
     formats = formats or {}
     cols = list(df.columns)
-    numeric = [df[c].dtype.kind in "iuf" or str(df[c].dtype) == "Int64" for c in cols]
+    numeric = [_is_numeric(df[c]) for c in cols]
     lines = [markdown_row(cols), "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     for row in df.itertuples(index=False):
         lines.append(markdown_row([_cell(v, formats.get(c)) for c, v in

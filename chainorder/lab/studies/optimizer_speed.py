@@ -694,8 +694,8 @@ def _speed_ratios(ran: pd.DataFrame) -> list[str]:
     for method, grp in ran.groupby("method"):
         worst = grp["ratio"].max()
         if worst > 1:
-            out.append(f"`{method}` cost up to {worst:.4g}x the optimum "
-                       f"(median {grp['ratio'].median():.4g}x over {len(grp)} lengths).")
+            out.append(f"`{method}` cost up to {ratio_text(worst)} the optimum "
+                       f"(median {ratio_text(grp['ratio'].median())} over {len(grp)} lengths).")
     return out
 
 

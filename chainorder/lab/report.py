@@ -270,19 +270,41 @@ def _meta(s: ReportSettings, command: str, runs: list[dict[str, Any]]) -> dict[s
 
 
 def _staging_names(out: Path) -> tuple[str, str]:
+    """Prefixes of the folders beside ``out``: a report being built, and one set aside."""
     return f".{out.name}.new-", f".{out.name}.old-"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def _owner(folder: Path) -> int | None:
+    """The process id written into a staging folder's name (``.<out>.new-<pid>-...``)."""
+    head = folder.name.rsplit(".", 1)[-1].split("-")
+    return int(head[1]) if len(head) > 2 and head[1].isdigit() else None
+
+
 def _recover(out: Path) -> None:
-    """Undo what a killed run left: put an aside report back, drop unfinished ones."""
+    """Undo what a killed run left: put an aside report back, drop unfinished ones.
+
+    Folders of a run that is still going (its process is alive) are left alone.
+    """
     new, old = _staging_names(out)
     if not out.parent.is_dir():
         return
-    asides = sorted(p for p in out.parent.iterdir() if p.name.startswith(old) and p.is_dir())
+    left = [p for p in out.parent.iterdir() if p.is_dir() and p.name.startswith((new, old))
+            and not (_owner(p) is not None and _owner(p) != os.getpid() and _alive(_owner(p)))]
+    asides = sorted(p for p in left if p.name.startswith(old))
     if asides and not out.exists():
         os.rename(asides[-1], out)
-        asides = asides[:-1]
-    for p in asides + [p for p in out.parent.iterdir() if p.name.startswith(new) and p.is_dir()]:
+        left.remove(asides[-1])
+    for p in left:
         shutil.rmtree(p, ignore_errors=True)
 
 
@@ -301,7 +323,8 @@ def _swap_in(staging: Path, out: Path) -> None:
     """Put the finished report at ``out``: old one aside, new one in, old one deleted."""
     aside = None
     if out.exists():
-        aside = Path(tempfile.mkdtemp(prefix=_staging_names(out)[1], dir=out.parent))
+        aside = Path(tempfile.mkdtemp(prefix=f"{_staging_names(out)[1]}{os.getpid()}-",
+                                      dir=out.parent))
         aside.rmdir()
         os.rename(out, aside)
     try:
@@ -369,7 +392,8 @@ def generate_report(
     _recover(out)
     _check_out(out)
     command = command or api_command(out, s)
-    staging = Path(tempfile.mkdtemp(prefix=_staging_names(out)[0], dir=out.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f"{_staging_names(out)[0]}{os.getpid()}-",
+                                    dir=out.parent))
     try:
         _build(staging, s, bench, sweep, progress, command)
         _swap_in(staging, out)

@@ -142,7 +142,7 @@ def test_findings_are_computed(first):
     assert re.search(r"as depth\^\d\.\d\d with caching", caching)
     random = (first / "06-optimizer.md").read_text()
     assert "within 1% of optimal in" in random and "log-uniform in 1..1024" in random
-    assert re.search(r"loss-first is optimal in [\d.]+% at n = 3, [\d.]+% at n = 5", random)
+    assert re.search(r"loss-first is exactly optimal in [\d.]+% at n = 3, [\d.]+% at n = 5", random)
     index = (first / "README.md").read_text()
     assert index.startswith(report.MARKER) and index.count("](0") >= 7
 

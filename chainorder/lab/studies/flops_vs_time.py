@@ -159,6 +159,13 @@ def plot_roofline(roof: pd.DataFrame, peak_gflops: float, bandwidth_gbs: float,
     return fig
 
 
+def _compared(median_gap: float) -> str:
+    """'smaller than', 'larger than' or 'the same as', from FLOP ratio / time ratio."""
+    if median_gap > 1:
+        return "smaller than"
+    return "larger than" if median_gap < 1 else "the same as"
+
+
 class TimeStudy(Study):
     """Time ratio against FLOP ratio, and each point against the measured roofline."""
 
@@ -175,11 +182,10 @@ class TimeStudy(Study):
         gap = ratio_gap(cmp)
         fit = gap["fit"]
         findings = [
-            f"The wall-time ratio is smaller than the FLOP ratio: input-first's FLOP excess over "
-            f"loss-first shrinks by a median {ratio_text(gap['median_gap'])} in time; fitted on "
-            "log-log "
-            f"axes, time ratio ∝ FLOP ratio^{fit['slope']:.2f} (R² = {fit['r2']:.2f}, "
-            f"{fit['points']} cases).",
+            f"The wall-time ratio is {_compared(gap['median_gap'])} the FLOP ratio "
+            "(input-first over loss-first): FLOP ratio / time ratio has median "
+            f"{ratio_text(gap['median_gap'])}; fitted on log-log axes, time ratio ∝ FLOP "
+            f"ratio^{fit['slope']:.2f} (R² = {fit['r2']:.2f}, {fit['points']} cases).",
         ]
         body = ["## Time ratio against FLOP ratio", "",
                 ctx.figure(plot_time_ratio_vs_flop_ratio(cmp), "time-ratio-vs-flop-ratio",
@@ -203,8 +209,8 @@ class TimeStudy(Study):
                 f"{inf['median_intensity']:.1f} FLOP/byte): median {inf['median_gflops']:.1f} "
                 f"GFLOP/s = {inf['median_of_peak']:.0%} of peak, "
                 f"{ratio_text(inf['median_gflops'] / lf['median_gflops'])} the rate of "
-                "loss-first; that is "
-                "why its extra FLOPs cost less extra time.",
+                "loss-first" + ("; that is why its extra FLOPs cost less extra time."
+                                if inf["median_gflops"] > lf["median_gflops"] else "."),
             ]
             above = roof[roof["above_roof"]]
             if len(above):

@@ -260,6 +260,7 @@ class GrowthStudy(Study):
         counted = fits[fits["quantity"] != "wall time (median s)"].drop(
             columns=["r2", "max_rel_error"])
         timed = fits[fits["quantity"] == "wall time (median s)"].drop(columns=["exact"])
+        timed = timed.astype({"intercept": float, "slope": float})
         body = [
             "## The model",
             "",

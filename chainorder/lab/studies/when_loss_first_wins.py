@@ -120,16 +120,19 @@ class WinnersStudy(Study):
             f"input-first needs {ratio_text(s['flop_ratio_geomean'])} the multiplications of "
             f"loss-first (geometric mean; from {ratio_text(s['flop_ratio_min'])} to "
             f"{ratio_text(s['flop_ratio_max'])}).",
-            f"In wall time it holds in {s['lf_faster']} of {s['cases']} cases, by less: "
+            f"In wall time it holds in {s['lf_faster']} of {s['cases']} cases"
+            + (", by less" if s["time_ratio_geomean"] < s["flop_ratio_geomean"] else "") + ": "
             f"input-first takes {ratio_text(s['time_ratio_geomean'])} the time of loss-first "
             f"(geometric mean; from {ratio_text(s['time_ratio_min'])} to "
             f"{ratio_text(s['time_ratio_max'])}; {threads}).",
             f"Loss-first is not the cheaper of the two in {len(s['not_cheaper'])} cases "
             f"({code_list(s['not_cheaper'])}) and not the faster in {len(s['not_faster'])} "
             f"({code_list(s['not_faster'])}).",
-            f"A scalar loss does not make loss-first optimal: of the {sc['cases']} scalar-loss "
-            f"cases it is optimal in {sc['lf_optimal']}; the worst costs "
-            f"{ratio_text(sc['max_lf_over_opt'])} the optimum. Over all cases it is optimal in "
+            ("A scalar loss does not make loss-first optimal: " if sc["lf_optimal"] < sc["cases"]
+             else "With a scalar loss, loss-first was optimal every time here: ")
+            + f"of the {sc['cases']} scalar-loss cases it is optimal in {sc['lf_optimal']}; the "
+            f"worst costs {ratio_text(sc['max_lf_over_opt'])} the optimum. Over all cases it is "
+            "optimal in "
             f"{s['lf_optimal']} of {s['cases']} (worst {ratio_text(s['max_lf_over_opt'])}).",
         ]
         batch = ctx.require_sweep()

@@ -12,8 +12,9 @@ from __future__ import annotations
 import importlib
 
 from . import base
+from .base import ReportContext, Study, StudyPage, register_study
 
-__all__ = ["MODULES", "load_studies"]
+__all__ = ["MODULES", "load_studies", "Study", "StudyPage", "ReportContext", "register_study"]
 
 #: The study modules, each registering one page; add a line to add a page.
 MODULES: tuple[str, ...] = (

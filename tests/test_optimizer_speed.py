@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -180,3 +182,22 @@ def test_plot_and_markdown(records, tmp_path):
     assert "![Planning time against chain length (log-log)](figures/optimizer_times.png)" in text
     assert "**Not run**, and why:" in text and "opt_einsum.optimal at n = 12: n > 10" in text
     assert "p·q·r" in text
+
+
+def test_page_names_a_missing_peer_and_the_command_that_adds_it(monkeypatch, tmp_path):
+    from chainorder.lab.settings import ReportSettings
+    from chainorder.lab.studies.base import ReportContext
+
+    real_has = study._has
+    monkeypatch.setattr(study, "_has", lambda m: m != "cotengra" and real_has(m))
+    recs = time_optimizers([5], methods=["chainorder.dp", "numpy.multi_dot", "cotengra.auto"])
+    ctx = ReportContext(tmp_path, ReportSettings.preset(True), {})
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "optimizer_times.json").write_text(json.dumps(recs))
+    check = {"chains": 10, "mismatches": 0, "seed": 0, "families": {"random": 10},
+             "paths": ["python"], "max_matrices": 30}
+    (tmp_path / "data" / "hushing_check.json").write_text(json.dumps(check))
+    page = study.STUDY.render(ctx)
+    assert page.findings[0].startswith("Not measured: cotengra did not import")
+    assert 'pip install -e ".[peers]"' in page.findings[0]
+    assert "cotengra.auto at n = 5: cotengra is not installed" in page.body

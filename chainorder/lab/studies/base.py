@@ -218,7 +218,13 @@ def escape_cell(text: str) -> str:
 
 
 def markdown_row(cells: Sequence[Any]) -> str:
-    """One Markdown table row, each cell escaped."""
+    """One Markdown table row, each cell escaped.
+
+    Examples
+    --------
+    >>> markdown_row(["order", "cost at |x|"])
+    '| order | cost at \\\\|x\\\\| |'
+    """
     return "| " + " | ".join(escape_cell(str(c)) for c in cells) + " |"
 
 
@@ -258,12 +264,24 @@ def ratio_text(value: float) -> str:
 
 
 def ints_text(values: Sequence[int]) -> str:
-    """Integers with thousands separators, comma-separated."""
+    """Integers with thousands separators, comma-separated.
+
+    Examples
+    --------
+    >>> ints_text([10, 1000, 100000])
+    '10, 1,000, 100,000'
+    """
     return ", ".join(f"{int(v):,}" for v in values)
 
 
 def code_list(items: Sequence[str], limit: int = 12) -> str:
-    """Up to ``limit`` names as inline code, then how many more."""
+    """Up to ``limit`` names as inline code, then how many more.
+
+    Examples
+    --------
+    >>> code_list(["a", "b", "c"], limit=2), code_list([])
+    ('`a`, `b` and 1 more', 'none')
+    """
     shown = ", ".join(f"`{i}`" for i in items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "") or "none"
 

@@ -108,7 +108,13 @@ def ratio_gap(cmp: pd.DataFrame) -> dict[str, Any]:
 
 
 def cache_bytes(machine: dict[str, Any], level: str) -> int | None:
-    """Size of a cache level in bytes from :func:`~chainorder.lab.machine.machine_info`."""
+    """Size of a cache level in bytes from :func:`~chainorder.lab.machine.machine_info`.
+
+    Examples
+    --------
+    >>> cache_bytes({"caches": {"L3": "32M"}}, "L3"), cache_bytes({}, "L3")
+    (33554432, None)
+    """
     text = (machine.get("caches") or {}).get(level)
     m = re.fullmatch(r"(\d+)([KMG]?)", str(text or "").strip())
     if not m:

@@ -53,6 +53,12 @@ def random_chain_rows(lengths: tuple[int, ...], chains: int, high: int, seed: in
     ``p0``), ``chains`` chains are drawn by
     :func:`chainorder.lab.cases.random_dims`: every dim log-uniform in
     ``1..high`` (``round(exp(U(0, ln high)))``), each chain its own seed.
+
+    Examples
+    --------
+    >>> row = random_chain_rows((3,), 1, 1024, seed=0)[0]
+    >>> row["dims"], row["loss_first"], row["optimal"]
+    ('1x71x2x15', 172, 172)
     """
     orders, rows = random_orders(), []
     for scalar in (True, False):

@@ -77,7 +77,13 @@ def claim_summary(cmp: pd.DataFrame) -> dict[str, Any]:
 
 
 def batch_crossover(x: int, z1: int, z3: int) -> float:
-    """Batch size above which input-first is cheaper, from the article's formulas with B rows."""
+    """Batch size above which input-first is cheaper, from the article's formulas with B rows.
+
+    Examples
+    --------
+    >>> round(batch_crossover(1000, 100, 10), 1)   # the worked example's sizes
+    108.9
+    """
     per_row_lf = z3 * z1 + z1 * z1 + z1 * x
     fixed_if = z1 * z1 * x + z3 * z1 * x
     per_row_if = z3 * x

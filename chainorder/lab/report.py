@@ -32,9 +32,11 @@ from typing import Any
 
 from ..algebra.costs import COST_UNIT
 from .citations import REFERENCES, bibtex, references_markdown
+from .machine import describe_machine, machine_info
 from .settings import ReportSettings
 from .studies import load_studies
 from .studies.base import ReportContext, Study, StudyPage, escape_cell, markdown_row
+from .sweep import read_sweep, run_sweep
 
 __all__ = [
     "MARKER",
@@ -245,8 +247,6 @@ def _sweep_command(s: ReportSettings) -> str:
 
 
 def _meta(s: ReportSettings, command: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    from .machine import describe_machine, machine_info
-
     default = machine_info()
     run = runs[-1] if runs else {}
     machine = run.get("machine") or default
@@ -405,8 +405,6 @@ def generate_report(
 
 def _build(out: Path, s: ReportSettings, bench: Path | None, sweep: str | Path | None,
            progress: bool, command: str) -> None:
-    from .sweep import read_sweep, run_sweep
-
     for sub in ("figures", "tables", "data"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     studies = load_studies()
@@ -437,7 +435,7 @@ def _log(progress: bool, text: str) -> None:
 
 def _write(ctx: ReportContext, studies: list[Study], seconds: dict[str, float],
            progress: bool) -> None:
-    from .results import load_benchmark_json, load_sweep
+    from .results import load_benchmark_json, load_sweep  # pandas: only to write a report
 
     t0 = time.perf_counter()
     ctx.sweep = load_sweep(ctx.data_dir / "sweep.jsonl")

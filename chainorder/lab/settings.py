@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .cases import get_case, select_cases
+
 __all__ = ["ReportSettings"]
 
 
@@ -72,8 +74,6 @@ class ReportSettings:
 
     def grid(self) -> list[Any]:
         """The cases to sweep."""
-        from .cases import get_case, select_cases
-
         if self.cases is not None:
             return [get_case(c) for c in self.cases]
         return select_cases(quick=self.quick)

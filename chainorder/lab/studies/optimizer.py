@@ -45,22 +45,23 @@ def _cost_or_none(dims: list[int], order: str) -> int | None:
         return None
 
 
-def random_chain_rows(lengths: tuple[int, ...], chains: int, high: int, seed: int
-                      ) -> list[dict[str, object]]:
+def random_chain_rows(lengths: tuple[int, ...], chains: int, high: int, seed: int,
+                      orders: list[str] | None = None) -> list[dict[str, object]]:
     """One row per random chain: its length, seed, dims and every order's exact cost.
 
     For each length ``n`` and each kind (``p0 = 1``, a scalar loss, or a random
     ``p0``), ``chains`` chains are drawn by
     :func:`chainorder.lab.cases.random_dims`: every dim log-uniform in
     ``1..high`` (``round(exp(U(0, ln high)))``), each chain its own seed.
+    ``orders`` defaults to :func:`random_orders`.
 
     Examples
     --------
-    >>> row = random_chain_rows((3,), 1, 1024, seed=0)[0]
+    >>> row = random_chain_rows((3,), 1, 1024, seed=0, orders=["loss_first", "optimal"])[0]
     >>> row["dims"], row["loss_first"], row["optimal"]
     ('1x71x2x15', 172, 172)
     """
-    orders, rows = random_orders(), []
+    orders, rows = orders or random_orders(), []
     for scalar in (True, False):
         for n in lengths:
             for i in range(chains):

@@ -255,8 +255,9 @@ class GrowthStudy(Study):
         if off > 0.25:
             findings.append(
                 f"Wall time is not affine in |x| on this machine (a line misses some point by "
-                f"{off:.0%}): the rate changes as the Jacobians outgrow the caches, so the time "
-                "slope ratio is indicative only; the counted costs above are exact.")
+                f"{off:.0%}): the time per unit of |x| changes with size (caches, BLAS "
+                "kernels), so the time slope ratio is indicative only; the counted costs above "
+                "are exact.")
         counted = fits[fits["quantity"] != "wall time (median s)"].drop(
             columns=["r2", "max_rel_error"])
         timed = fits[fits["quantity"] == "wall time (median s)"].drop(columns=["exact"])

@@ -1,10 +1,12 @@
 """Wall time of multiplying real Jacobian chains in each order, beside numpy's multi_dot.
 
 One benchmark group per chain, so ``pytest --benchmark-only`` prints the
-orders of one chain side by side. Building the Jacobians and planning stay
-outside the timed call; ``extra_info`` carries dims, order, counted
-multiplications and FLOPs into the saved JSON. The quick grid runs by
-default; ``CHAINORDER_BENCH_FULL=1`` runs every case of :data:`chainorder.lab.cases.CASES`.
+orders of one chain side by side; BLAS threads are pinned (``conftest.py``).
+Building the Jacobians and planning stay outside the timed call;
+``extra_info`` carries dims, order, counted multiplications and FLOPs into
+the saved JSON. The quick grid runs by
+default; ``CHAINORDER_BENCH_FULL=1`` runs every case of
+:data:`chainorder.lab.cases.CASES`.
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ def _chain(case: Case) -> co.Chain:
 
 @pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("case", SELECTED, ids=[c.id for c in SELECTED])
-def test_chain_product(benchmark, case: Case, order: str) -> None:
+def test_product(benchmark, case: Case, order: str) -> None:
     chain = _chain(case)
     mats, dims = chain.matrices, chain.dims
-    benchmark.group = f"chain {case.id}"
+    benchmark.group = f"chain product time, {case.id}"
     if order == "numpy.multi_dot":
         if len(mats) > NUMPY_MAX_MATRICES:
             pytest.skip(f"multi_dot on {len(mats)} matrices: recursion and O(n^3) planning")

@@ -86,9 +86,9 @@ _MOVED = {
     "run_sweep": "chainorder.lab.sweep",
     "ReportSettings": "chainorder.lab.report",
     "generate_report": "chainorder.lab.report",
-    "Study": "chainorder.lab.report",
-    "StudyPage": "chainorder.lab.report",
-    "register_study": "chainorder.lab.report",
+    "Study": "chainorder.lab.studies.base",
+    "StudyPage": "chainorder.lab.studies.base",
+    "register_study": "chainorder.lab.studies.base",
 }
 
 

@@ -1,10 +1,16 @@
-"""The ``chainorder`` command line: plan, article, orders, gjc, verify, sweep and report."""
+"""The ``chainorder`` command line: plan, article, orders, gjc, calibrate, verify, sweep, report.
+
+The only module that parses arguments: sweeps, verification and reports are
+libraries in :mod:`chainorder.lab` that the commands here call.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -92,25 +98,26 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true", help="print JSON instead of a table")
     g.set_defaults(func=_cmd_gjc)
 
-    from .lab import report, sweep, verify  # none imports pandas or matplotlib at module level
-
     v = sub.add_parser("verify", help="check Hu-Shing against an independent DP on many chains")
-    verify.configure_parser(v)
-    v.set_defaults(func=verify.run_cli)
+    _verify_options(v)
+    v.set_defaults(func=_cmd_verify)
 
     s = sub.add_parser("sweep", help="measure a grid of chains under every order (resumable)")
-    sweep.configure_parser(s)
-    s.set_defaults(func=sweep.run_cli)
-    r = sub.add_parser("report", help="regenerate the reports/ directory from fresh measurements")
-    report.configure_parser(r)
-    r.set_defaults(func=report.run_cli)
+    _sweep_options(s)
+    s.set_defaults(func=_cmd_sweep)
+
+    r = sub.add_parser("report", help="measure and write a report (index, one page per study)")
+    _report_options(r)
+    r.set_defaults(func=_cmd_report)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 ok, 2 bad input, 130 interrupted)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, KeyError) as exc:
@@ -238,6 +245,156 @@ def _cmd_orders(args: argparse.Namespace) -> int:
         aliases = f" (aliases: {', '.join(info.aliases)})" if info.aliases else ""
         print(f"{name}{aliases}\n    {info.description}")
     print("or any bracketing over A1..An, e.g. '((A1A2)(A3A4))'")
+    return 0
+
+
+# ----------------------------------------------------------------------------- verify
+
+
+def _verify_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--chains", type=int, default=100_000, help="number of chains")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=2, help="worker processes")
+    p.add_argument("--json", help="write the summary here")
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    """Run the Hu–Shing check; 0 if there was no mismatch, else 1."""
+    from .lab.verify import check_hu_shing
+
+    def show(done: int, total: int, seconds: float) -> None:
+        print(f"{done:>9,} / {total:,} chains checked, {seconds:6.1f} s", flush=True)
+
+    summary = check_hu_shing(args.chains, seed=args.seed, jobs=args.jobs, progress=show)
+    checked = f"{summary['chains']:,} chains ({', '.join(summary['paths'])})"
+    print(f"mismatches: {summary['mismatches']} of {checked} in {summary['seconds']} s")
+    for example in summary["examples"][:5]:
+        print("  ", example)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=2)
+    return 1 if summary["mismatches"] else 0
+
+
+# ----------------------------------------------------------------------------- sweep
+
+
+def _sweep_options(p: argparse.ArgumentParser) -> None:
+    from .lab.cases import KINDS
+    from .lab.sweep import DEFAULT_ORDERS
+
+    p.description = (
+        "Measure cases of chainorder.lab.cases under each order: counted multiplications, FLOPs, "
+        "bytes and the median wall time of repeated runs. Rows are appended as they are "
+        "measured; rerun the same command to resume after an interruption."
+    )
+    p.add_argument("--out", default="sweep.jsonl", metavar="FILE",
+                   help="JSON Lines output, created or resumed (default: %(default)s)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", dest="full", action="store_false",
+                      help="the quick cases only (the default, unless --case is given)")
+    size.add_argument("--full", dest="full", action="store_true", help="every case")
+    p.set_defaults(full=None)
+    p.add_argument("--kind", action="append", choices=KINDS, metavar="KIND",
+                   help=f"only this chain kind; repeatable ({', '.join(KINDS)})")
+    p.add_argument("--case", action="append", metavar="PATTERN",
+                   help="only case ids matching this shell pattern, e.g. 'article-*'; repeatable")
+    p.add_argument("--orders", default=",".join(DEFAULT_ORDERS), metavar="O1,O2",
+                   help="comma-separated order names (default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=5, metavar="N",
+                   help="timed runs per point; the median is kept (default: %(default)s)")
+    p.add_argument("--warmup", type=int, default=1, metavar="N",
+                   help="untimed runs before timing (default: %(default)s)")
+    p.add_argument("--min-seconds", type=float, default=0.05, metavar="S",
+                   help="keep timing a point until its runs add up to S seconds "
+                        "(up to 1000 runs; default: %(default)s)")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="BLAS threads while measuring, set through threadpoolctl for this "
+                        "process only; 0 keeps the BLAS default (default: %(default)s)")
+    p.add_argument("--peak-seconds", type=float, default=1.0, metavar="S",
+                   help="time spent measuring peak GFLOP/s and bandwidth; 0 skips (default: 1)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--list", action="store_true", help="list the selected cases and exit")
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    """Run ``chainorder sweep``; return the exit status."""
+    from .lab.cases import CASES, select_cases
+    from .lab.sweep import Timing, point_key, read_sweep, run_sweep
+
+    quick = args.full is False or (args.full is None and not args.case)
+    cases = select_cases(quick=quick, kinds=args.kind, patterns=args.case)
+    if not cases:
+        raise ValueError(f"no case matches --kind {args.kind} --case {args.case} "
+                         f"among {len(CASES)} cases; see 'chainorder sweep --list --full'")
+    if args.list:
+        for c in cases:
+            print(f"{c.id:<36} {c.kind:<15} {'quick' if c.quick else 'full ':<6} {c.description}")
+        return 0
+    orders = [o.strip() for o in args.orders.split(",") if o.strip()]
+    for o in orders:
+        plan([1, 2, 3], o)  # an unknown order fails now, with the valid names
+    path = Path(args.out)
+    timing = Timing(args.repeats, args.warmup, args.min_seconds, args.threads)
+    keys = {point_key(c.id, o, timing) for c in cases for o in orders}
+    present = len(keys & {r.get("key") for r in read_sweep(path)[1]}) if path.exists() else 0
+    t0 = time.perf_counter()
+    run_sweep(cases, path, repeats=args.repeats, warmup=args.warmup,
+              min_seconds=args.min_seconds, threads=args.threads, orders=orders,
+              progress=not args.no_progress, peak_seconds=args.peak_seconds,
+              command=_command(args))
+    print(f"{len(keys) - present} points measured, {present} already present; {path} "
+          f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+    return 0
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _report_options(p: argparse.ArgumentParser) -> None:
+    p.description = ("Measure the case grid and write a report: an index and one Markdown page "
+                     "per study, with figures, tables, the machine, the command and citations. "
+                     "It is built in a temporary folder and swapped in when complete, so an "
+                     "interrupted run leaves the previous report intact.")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", dest="full", action="store_false",
+                      help="the quick grid, a few minutes on two cores (default)")
+    size.add_argument("--full", dest="full", action="store_true",
+                      help="every case, longer timings and larger studies")
+    p.set_defaults(full=False)
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="output directory, replaced if it holds a report (default: "
+                        "build/report-quick or build/report-full, git-ignored; the committed "
+                        "report is regenerated with --full --out reports)")
+    p.add_argument("--benchmark-json", metavar="FILE", default=None,
+                   help="a pytest-benchmark JSON file to include in the FLOPs-vs-time page")
+    p.add_argument("--sweep", metavar="FILE", default=None,
+                   help="start from this saved sweep file; only missing points are measured")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the random chains and sizes (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="BLAS threads while timing; 0 keeps the BLAS default (default: 1)")
+    p.add_argument("--no-progress", action="store_true", help="no progress output")
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The command line that was run, from its recorded arguments."""
+    return shlex.join(["chainorder", *getattr(args, "argv", [args.command])])
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    """Run ``chainorder report``; print where it wrote."""
+    from .lab.report import ReportSettings, default_out_dir, generate_report
+
+    overrides: dict[str, Any] = {"seed": args.seed}
+    if args.threads is not None:
+        overrides["threads"] = args.threads
+    settings = ReportSettings.preset(not args.full, **overrides)
+    out = Path(args.out) if args.out is not None else default_out_dir(not args.full)
+    index = generate_report(out, settings=settings, benchmark_json=args.benchmark_json,
+                            sweep=args.sweep, progress=not args.no_progress,
+                            command=_command(args))
+    print(f"chainorder report: wrote {index.parent}/ (open {index})")
     return 0
 
 

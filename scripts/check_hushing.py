@@ -2,7 +2,7 @@
 
 import sys
 
-from chainorder.lab.verify import main
+from chainorder.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["verify", *sys.argv[1:]]))

@@ -1,9 +1,13 @@
-"""The report on a tiny grid: every page and figure present, findings computed, tables stable."""
+"""The report on a tiny grid: every page and figure present, findings computed, tables stable,
+links resolving wherever it is written, tables that render, and a swap that survives Ctrl-C."""
 
 from __future__ import annotations
 
-import argparse
+import hashlib
+import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +15,14 @@ from pathlib import Path
 import pytest
 
 import chainorder as co
+from chainorder.cli import main
 from chainorder.lab import report
-from chainorder.lab.report import ReportSettings, Study, StudyPage, generate_report
+from chainorder.lab.citations import REFERENCES, bibtex
+from chainorder.lab.report import ReportSettings, generate_report
+from chainorder.lab.studies import base, load_studies
+from chainorder.lab.studies.base import Study, StudyPage, register_study
 
+ROOT = Path(__file__).resolve().parent.parent
 TINY = ReportSettings.preset(
     True,
     cases=("article-x10", "article-x100", "article-x1000", "batch-B1-x1000", "batch-B512-x1000",
@@ -22,25 +31,41 @@ TINY = ReportSettings.preset(
     random_lengths=(3, 5), caching_depths=(2, 3, 4), caching_width=3, article_sizes=2,
     optimizer_ns=(5, 10), check_chains=200,
 )
+#: Smaller still, for the runs that are interrupted in a subprocess.
+TINIER = ReportSettings.preset(
+    True, cases=("article-x10", "article-x100"), repeats=1, warmup=0, min_seconds=0.0,
+    peak_seconds=0, random_chains=2, random_lengths=(3,), caching_depths=(2, 3), caching_width=3,
+    article_sizes=1, optimizer_ns=(5,), check_chains=20,
+)
 PAGES = ["01-article", "02-when-loss-first-wins", "03-flops-vs-time", "04-growth-with-x",
          "05-caching", "06-optimizer", "07-optimizer-speed"]
-FIGURES = ["multiplications-vs-x", "time-vs-x", "time-ratio-vs-flop-ratio", "roofline",
-           "random-chain-ratios", "caching-vs-depth", "batch-costs", "optimizer-times"]
+FIGURES = ["multiplications-vs-x", "growth-counted", "time-vs-x", "time-ratio-vs-flop-ratio",
+           "roofline", "random-chain-ratios", "caching-vs-depth", "batch-costs", "optimizer-times"]
 
 
-def _extra(ctx: report.ReportContext) -> StudyPage:
-    n = len(ctx.sweep)
+def _extra(ctx: base.ReportContext) -> StudyPage:
+    n = len(ctx.require_sweep())
     return StudyPage([f"The sweep holds {n} rows."], "An appended study.")
 
 
 @pytest.fixture(scope="module")
 def first(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report") / "reports"
+    load_studies()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(report, "STUDIES", list(report.STUDIES))
-        report.register_study(Study("08-extra", "An extra study", "Does the hook work?", _extra))
+        mp.setattr(base, "STUDIES", list(base.STUDIES))
+        register_study(Study("08-extra", "An extra study", "Does the hook work?", _extra))
         generate_report(out, settings=TINY, progress=False)
     return out
+
+
+@pytest.fixture(scope="module")
+def inside() -> Path:
+    """A smaller report written inside the repository (a git-ignored folder), then removed."""
+    home = ROOT / "build" / f"test-report-{os.getpid()}"
+    generate_report(home / "reports", settings=TINIER, progress=False)
+    yield home / "reports"
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def test_every_page_and_figure(first):
@@ -53,52 +78,103 @@ def test_every_page_and_figure(first):
     assert "The sweep holds 21 rows." in (first / "08-extra.md").read_text()
 
 
-def test_links_resolve(first):
-    for md in first.glob("*.md"):
-        for target in re.findall(r"\]\(([^)#]+)\)", md.read_text()):
-            if not target.startswith(("http", "../")):
-                assert (first / target).exists(), (md.name, target)
+@pytest.mark.parametrize("where", ["first", "inside"])
+def test_every_link_resolves_inside_the_report(where, request):
+    out = request.getfixturevalue(where)
+    for md in out.glob("*.md"):
+        for target in re.findall(r"\]\(([^)#\s]+)\)", md.read_text()):
+            assert not target.startswith(("http", "/", "..")), (md.name, target)
+            assert (out / target).exists(), (md.name, target)
 
 
-def test_each_page_carries_its_provenance(first):
+def test_every_table_row_has_the_headers_cell_count(first):
+    markdown_it = pytest.importorskip("markdown_it")
+    md = markdown_it.MarkdownIt("commonmark").enable("table")
+    tables = 0
+    for page in first.glob("*.md"):
+        tokens = md.parse(page.read_text())
+        cells: list[int] = []
+        for tok in tokens:
+            if tok.type == "table_open":
+                cells = []
+            elif tok.type == "tr_open":
+                cells.append(0)
+            elif tok.type in ("th_open", "td_open"):
+                cells[-1] += 1
+            elif tok.type == "table_close":
+                tables += 1
+                assert cells and all(c == cells[0] for c in cells), (page.name, cells)
+    assert tables >= 20
+    growth = (first / "04-growth-with-x.md").read_text()
+    assert "How cost grows with \\|x\\|](04-growth-with-x.md)" in (first / "README.md").read_text()
+    assert "| loss_first | counted multiplications | 11,000 | 100 | yes |" in growth
+
+
+def test_each_page_carries_its_provenance_and_citations(first):
+    desai = REFERENCES["desai2018"].text
     for page in PAGES:
         text = (first / f"{page}.md").read_text()
-        for part in ("## Findings", "## Reproduce", "## Machine", "## Cite", "@software{chainorder",
-                     f"chainorder | {co.__version__}", "measured peak", "BLAS (threadpoolctl)",
-                     "scalar multiplications", "generate_report("):
+        for part in ("## Findings", "## Reproduce", "## Machine", "## References", "## Cite",
+                     "@software{chainorder", f"chainorder | {co.__version__}", "measured peak",
+                     "BLAS (threadpoolctl)", "scalar multiplications", "generate_report(",
+                     'pip install -e ".[fast,peers]"', desai):
             assert part in text, (page, part)
         findings = text.split("## Findings")[1].split("\n## ")[0]
         assert findings.count("\n- ") >= 1 and "nan" not in findings.lower()
+    speed = (first / "07-optimizer-speed.md").read_text()
+    for key in ("hushing1982", "hushing1984", "numpy", "opt_einsum", "cotengra", "cormen2009"):
+        assert REFERENCES[key].text in speed, key
+    index = (first / "README.md").read_text()
+    assert all(r.text in index for r in REFERENCES.values())
 
 
 def test_findings_are_computed(first):
     article = (first / "01-article.md").read_text()
     assert "loss-first 111,000 and input-first 11,010,000 scalar multiplications" in article
-    assert "counted / predicted = 1.000 to 1.000" in article
+    assert "counted / predicted is exactly 1 for every one" in article
     winners = (first / "02-when-loss-first-wins.md").read_text()
-    assert "`batch-B512-x1000`" in winners and "1.65x the optimum" in winners
+    assert "`batch-B512-x1000`" in winners and "1.647x the optimum" in winners
     assert "input-first becomes cheaper above B = 108.9" in winners
     growth = (first / "04-growth-with-x.md").read_text()
-    assert "|x|^1.000 for input-first" in growth
+    assert "loss-first = 11,000 + 100·|x|, input-first = 11,010·|x|" in growth
+    assert "slope ratio 11,010 / 100 = 110.1x" in growth
     caching = (first / "05-caching.md").read_text()
     assert re.search(r"as depth\^\d\.\d\d with caching", caching)
+    random = (first / "06-optimizer.md").read_text()
+    assert "within 1% of optimal in" in random and "log-uniform in 1..1024" in random
+    assert re.search(r"loss-first is exactly optimal in [\d.]+% at n = 3, [\d.]+% at n = 5", random)
     index = (first / "README.md").read_text()
     assert index.startswith(report.MARKER) and index.count("](0") >= 7
 
 
-def test_counted_tables_are_byte_identical(first, tmp_path):
-    second = tmp_path / "again"
-    generate_report(second, settings=TINY, progress=False)
-    counted = sorted(p.name for p in (first / "tables").glob("counted-*.csv"))
-    assert len(counted) >= 8
-    assert counted == sorted(p.name for p in (second / "tables").glob("counted-*.csv"))
-    for name in counted:
-        assert (first / "tables" / name).read_bytes() == (second / "tables" / name).read_bytes()
-    for fig in ("multiplications-vs-x", "caching-vs-depth", "random-chain-ratios", "batch-costs"):
-        svg = f"figures/{fig}.svg"  # counted data, fixed SVG salt: the same bytes too
-        assert (first / svg).read_bytes() == (second / svg).read_bytes(), fig
-    timed = list((first / "tables").glob("timed-*.csv"))
-    assert timed and not any("seconds" in (first / "tables" / n).read_text() for n in counted)
+def test_no_ratio_rounds_to_one(first):
+    for page in first.glob("*.md"):
+        for m in re.finditer(r"(?<![\d.])(\d+(?:\.\d+)?)x\b", page.read_text()):
+            assert m.group(1) not in ("1.0", "1.00", "1.000"), (page.name, m.group(0))
+
+
+def _counted(out: Path) -> dict[str, bytes]:
+    files = [*(out / "tables").glob("counted-*.csv"),
+             *(out / "figures" / f"{fig}.svg" for fig in ("multiplications-vs-x",
+                                                          "caching-vs-depth",
+                                                          "random-chain-ratios",
+                                                          "growth-counted"))]
+    return {str(p.relative_to(out)): p.read_bytes() for p in files}
+
+
+def test_counted_tables_hold_no_timing(first):
+    counted = sorted((first / "tables").glob("counted-*.csv"))
+    assert len(counted) >= 10 and list((first / "tables").glob("timed-*.csv"))
+    assert not any("seconds" in p.read_text() for p in counted)
+
+
+def test_costs_in_tables_are_integers(first):
+    times = (first / "tables" / "timed-optimizer-times.csv").read_text().splitlines()
+    header = times[0].split(",")
+    for line in times[1:]:
+        row = dict(zip(header, line.split(","), strict=False))
+        for col in ("cost", "optimum"):
+            assert row[col] == "" or row[col].isdigit(), (col, line)
 
 
 def test_rerun_replaces_a_report_but_refuses_other_folders(first, tmp_path):
@@ -110,33 +186,119 @@ def test_rerun_replaces_a_report_but_refuses_other_folders(first, tmp_path):
     assert (foreign / "todo.txt").read_text() == "mine"
 
 
-def test_bibtex_matches_citation_cff():
-    text = (Path(__file__).resolve().parent.parent / "CITATION.cff").read_text()
-    assert "cff-version: 1.2.0" in text and "date-released: 2026-11-28" in text
-    bib = report.bibtex("0123456789abcdef")
-    assert "version = {0.1.0}" in bib and "{{The chainorder developers}}" in bib
-    assert "commit 0123456789ab" in bib and "year    = {2026}" in bib
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_cli_options_reproduce_the_command():
-    p = argparse.ArgumentParser()
-    report.configure_parser(p)
-    args = p.parse_args(["--full", "--out", "r", "--seed", "3"])
-    assert report._cli_options(args) == ["--full", "--out", "r", "--seed", "3"]
-    assert report._cli_options(p.parse_args([])) == ["--quick", "--out", "reports"]
-    assert report._default_command(Path("reports"), ReportSettings.preset(True), None) == (
-        "chainorder report --quick --out reports")
+_CHILD = """
+import sys
+from chainorder.lab.report import ReportSettings, generate_report
+generate_report(sys.argv[1], settings={settings!r}, progress=True)
+"""
 
 
-def test_register_study_checks_its_input():
+def _interrupted(out: Path, moment: str, sig: int) -> int:
+    """Run the report in a child, send ``sig`` when its progress prints ``moment``."""
+    code = _CHILD.format(settings=TINIER)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-c", code, str(out)], stderr=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+    assert child.stderr is not None
+    for line in child.stderr:
+        if moment in line:
+            child.send_signal(sig)
+            break
+    child.communicate(timeout=120)
+    return child.wait()
+
+
+#: Moments to interrupt a report at (a progress line it prints), and how.
+MOMENTS = [
+    ("collecting 01-article", signal.SIGINT),
+    ("writing 04-growth-with-x.md", signal.SIGINT),
+    ("writing 07-optimizer-speed.md", signal.SIGKILL),
+]
+
+
+def test_an_interrupted_report_leaves_the_previous_one_intact(inside):
+    before, counted = _digest(inside), _counted(inside)
+    for moment, sig in MOMENTS:
+        assert _interrupted(inside, moment, sig) != 0, moment
+        assert _digest(inside) == before, moment
+    generate_report(inside, settings=TINIER, progress=False)  # a rerun works
+    assert (inside / "README.md").is_file() and _digest(inside) != before
+    assert sorted(p.name for p in inside.parent.iterdir()) == ["reports"]
+    # the same settings again: counted tables (and counted figures) byte-identical
+    assert _counted(inside) == counted and len(counted) >= 12
+
+
+def test_cli_defaults_to_a_git_ignored_folder_and_says_where(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(report, "generate_report",
+                        lambda out, **kw: calls.append((out, kw)) or Path(out) / "README.md")
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "--quick", "--no-progress"]) == 0
+    out, kw = calls[-1]
+    assert Path(out) == Path("build/report-quick") and kw["command"] == (
+        "chainorder report --quick --no-progress")
+    assert "wrote build/report-quick" in capsys.readouterr().out
+    assert main(["report", "--full", "--out", "reports", "--seed", "3"]) == 0
+    out, kw = calls[-1]
+    assert Path(out) == Path("reports") and kw["settings"].seed == 3 and not kw["settings"].quick
+    assert kw["command"] == "chainorder report --full --out reports --seed 3"
+    ignored = (ROOT / ".gitignore").read_text().split()
+    assert "build/" in ignored
+
+
+def test_register_study_checks_its_input_and_refuses_duplicates(monkeypatch):
+    monkeypatch.setattr(base, "STUDIES", [])
     with pytest.raises(TypeError):
-        report.register_study("06-optimizer")  # type: ignore[arg-type]
+        register_study("06-optimizer")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="slug"):
-        report.register_study(Study("Bad Slug", "t", "q", _extra))
+        register_study(Study("Bad Slug", "t", "q", _extra))
+    with pytest.raises(ValueError, match="unknown references"):
+        register_study(Study("09-x", "t", "q", _extra, references=["nobody1999"]))
+    one, two = Study("09-x", "one", "q", _extra), Study("09-x", "two", "q", _extra)
+    register_study(one)
+    with pytest.raises(ValueError, match="registered already"):
+        register_study(two)
+    assert base.STUDIES == [one]
+    register_study(two, replace=True)
+    assert base.STUDIES == [two]
+
+
+def test_study_modules_register_every_page():
+    assert [s.slug for s in load_studies()][:7] == PAGES
+
+
+def test_moved_names_point_at_their_new_home():
+    with pytest.warns(DeprecationWarning, match="chainorder.lab.studies.base.Study"):
+        assert co.Study is Study
 
 
 def test_the_cli_modules_import_neither_pandas_nor_matplotlib():
-    code = ("import sys, chainorder.cli; chainorder.cli.build_parser(); "
+    code = ("import sys, chainorder.cli, chainorder.lab.studies; chainorder.cli.build_parser(); "
             "print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_no_argparse_outside_the_cli():
+    lab = ROOT / "chainorder" / "lab"
+    assert not [p.name for p in lab.rglob("*.py") if "argparse" in p.read_text()]
+
+
+def test_readme_and_citation_cff_cite_every_reference():
+    def norm(text: str) -> str:
+        return " ".join(text.split())
+
+    readme, cff = norm((ROOT / "README.md").read_text()), (ROOT / "CITATION.cff").read_text()
+    for ref in REFERENCES.values():
+        assert f'title: "{ref.title}"' in cff and ref.title in readme, ref.key
+    assert 'Shrey Desai, "Backpropagation", article, 2018-12-20' in readme
+    assert "family-names: Desai" in cff and "date-published: 2018-12-20" in cff
+    assert f"version: {co.__version__}" in cff and "date-released: 2026-11-28" in cff
+    bib = bibtex("0123456789abcdef")
+    assert f"version = {{{co.__version__}}}" in bib and "{{The chainorder developers}}" in bib
+    assert "commit 0123456789ab" in bib and "year    = {2026}" in bib

@@ -1,9 +1,11 @@
-"""Findings computed from a small synthetic sweep (made-up times, exact counts), benchmark JSON."""
+"""Shared tables and each study's findings, from a small synthetic sweep (made-up times, exact
+counts) and benchmark JSON."""
 
 from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -11,6 +13,9 @@ import pytest
 
 import chainorder as co
 from chainorder.lab import results as R
+from chainorder.lab.studies import article, flops_vs_time, growth, optimizer
+from chainorder.lab.studies import caching as caching_study
+from chainorder.lab.studies import when_loss_first_wins as winners
 from chainorder.lab.sweep import FORMAT
 from chainorder.networks.article import article_costs, article_dims
 
@@ -79,12 +84,12 @@ def test_load_sweep_is_tidy(df):
 
 
 def test_article_agreement_is_exact(df):
-    table = R.article_agreement(df)
+    table = article.article_agreement(df)
     assert len(table) == 6 and (table["ratio"] == 1.0).all()
     assert (table["counted"] == table["predicted"]).all()
     worked = table[(table["x"] == 1000)].set_index("order")["counted"]
     assert worked.to_dict() == {"input_first": 11_010_000, "loss_first": 111_000}
-    assert R.article_predicted(1000, 100, 10) == article_costs(1000, 100, 10)
+    assert article.article_predicted(1000, 100, 10) == article_costs(1000, 100, 10)
 
 
 def test_order_comparison_and_claim(df):
@@ -99,7 +104,7 @@ def test_order_comparison_and_claim(df):
     assert not batch["loss_first_optimal"] and batch["lf_over_opt"] > 9
     neck = cmp.loc["bottleneck"]  # (1, 1, 512, 1): loss-first 1024, optimal 513
     assert (neck["mult_loss_first"], neck["mult_optimal"]) == (1024, 513)
-    s = R.claim_summary(R.order_comparison(df))
+    s = winners.claim_summary(R.order_comparison(df))
     assert (s["cases"], s["lf_cheaper"], s["lf_faster"], s["lf_optimal"]) == (5, 3, 3, 3)
     assert s["not_cheaper"] == ["batch-B512", "bottleneck"]
     assert s["not_optimal"] == ["batch-B512", "bottleneck"]
@@ -108,20 +113,20 @@ def test_order_comparison_and_claim(df):
 
 
 def test_roofline_and_efficiency(df):
-    roof = R.roofline_table(df, PEAK["peak_gflops"], PEAK["bandwidth_gbs"])
+    roof = flops_vs_time.roofline_table(df, PEAK["peak_gflops"], PEAK["bandwidth_gbs"])
     lf = roof[(roof["case"] == "article-x100000") & (roof["order"] == "loss_first")].iloc[0]
     assert lf["bound"] == "memory" and lf["vector_share"] == 1.0
     assert lf["roof_gflops"] == pytest.approx(10.0 * lf["arithmetic_intensity"])
     inf = roof[(roof["case"] == "article-x100000") & (roof["order"] == "input_first")].iloc[0]
     assert inf["bound"] == "compute" and inf["roof_gflops"] == 40.0
     assert inf["of_peak"] == pytest.approx(inf["gflops"] / 40.0)
-    eff = R.order_efficiency(roof)
+    eff = flops_vs_time.order_efficiency(roof)
     assert list(eff.index) == list(R.ORDERS)
     assert eff.loc["input_first", "median_gflops"] > eff.loc["loss_first", "median_gflops"]
 
 
 def test_ratio_gap(df):
-    gap = R.ratio_gap(R.order_comparison(df))
+    gap = flops_vs_time.ratio_gap(R.order_comparison(df))
     t = gap["table"].set_index("case")
     assert t.loc["article-x1000", "gap"] == pytest.approx((11_010_000 / 111_000) / 10.0)
     assert gap["fit"]["points"] == 5 and 0 < gap["fit"]["slope"] < 1
@@ -133,20 +138,31 @@ def test_fit_loglog():
     assert math.isnan(R.fit_loglog([3, 3], [1, 2])["slope"])
 
 
-def test_growth_fits(df):
-    fits = R.growth_fits(df).set_index(["order", "quantity"])
-    assert fits.loc[("input_first", "counted multiplications"), "slope"] == pytest.approx(1.0)
+def test_growth_fits_are_exact_affine_lines(df):
+    # the article's formulas: loss-first = |z3||z2| + |z2||z1| + |z1||x|, input-first is linear
+    fits = growth.growth_fits(df).set_index(["order", "quantity"])
     lf = fits.loc[("loss_first", "counted multiplications")]
-    assert lf["slope"] == pytest.approx(fits.loc[("loss_first", "article formula"), "slope"])
-    assert 0.5 < lf["slope"] < 1.0
-    assert fits.loc[("loss_first", "wall time (median s)"), "points"] == 3
+    assert (lf["intercept"], lf["slope"], lf["exact"]) == (11_000, 100, True)
+    assert isinstance(lf["intercept"], int) and isinstance(lf["slope"], int)
+    inf = fits.loc[("input_first", "counted multiplications")]
+    assert (inf["intercept"], inf["slope"]) == (0, 11_010)
+    formula = fits.loc[("loss_first", "article formula")]
+    assert (formula["intercept"], formula["slope"]) == (11_000, 100)
+    timed = fits.loc[("loss_first", "wall time (median s)")]
+    assert timed["points"] == 3 and 0 < timed["r2"] <= 1
+    assert growth.affine_text(lf["intercept"], lf["slope"]) == "11,000 + 100·|x|"
+
+
+def test_exact_affine_flags_points_off_the_line():
+    fit = growth.exact_affine([1, 2, 3], [1, 2, 4])
+    assert fit["exact"] is False and fit["slope"] == Fraction(3, 2)
 
 
 def test_caching_fits():
     depth = np.array([1, 2, 4, 8])
     caching = pd.DataFrame({"depth": depth, "loss_first_cached_multiplications": 100 * depth,
                             "input_first_multiplications": 100 * depth**2})
-    fits = R.caching_fits(caching).set_index("method")
+    fits = caching_study.caching_fits(caching).set_index("method")
     assert fits.loc["loss_first_cached", "slope"] == pytest.approx(1.0)
     assert fits.loc["input_first", "slope"] == pytest.approx(2.0)
     assert fits.loc["input_first", "ratio_at_max_depth"] == pytest.approx(8.0)
@@ -157,10 +173,16 @@ def test_random_chain_summary():
     rc = pd.DataFrame({"scalar_loss": [True, True, False], "n": [3, 3, 3],
                        "loss_first": [1024, 10, 50], "input_first": [513, 40, 20],
                        "optimal": [513, 10, 20]})
-    s = R.random_chain_summary(rc).set_index(["scalar_loss", "n"])
-    assert s.loc[(True, 3), "lf_optimal"] == 0.5 and s.loc[(True, 3), "if_cheaper"] == 0.5
-    assert s.loc[(True, 3), "lf_max"] == pytest.approx(1024 / 513)
-    assert s.loc[(False, 3), "lf_max"] == pytest.approx(2.5)
+    s = optimizer.random_chain_summary(rc).set_index(["scalar_loss", "n", "order"])
+    lf = s.loc[(True, 3, "loss_first")]
+    assert lf["optimal"] == 0.5 and lf["within_1pct"] == 0.5
+    assert lf["max_ratio"] == pytest.approx(1024 / 513)
+    assert s.loc[(True, 3, "input_first"), "cheaper_than_loss_first"] == 0.5
+    assert s.loc[(False, 3, "loss_first"), "max_ratio"] == pytest.approx(2.5)
+    near = pd.DataFrame({"scalar_loss": [True], "n": [2], "loss_first": [10_005],
+                         "input_first": [20_000], "optimal": [10_000]})
+    row = optimizer.random_chain_summary(near).set_index("order").loc["loss_first"]
+    assert row["optimal"] == 0.0 and row["within_1pct"] == 1.0
 
 
 def test_load_benchmark_json(tmp_path):
@@ -184,3 +206,4 @@ def test_load_benchmark_json(tmp_path):
     assert row["gflops"] == pytest.approx(222000 / 2e-5 / 1e9)
     assert row["param_order"] == "loss_first" and row["dims"] == (1, 10)
     assert b.attrs["commit_info"] == {"id": "abc"}
+    assert isinstance(row["multiplications"], int) and row["multiplications"] == 111000

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import collections
 import json
 import os
@@ -15,15 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from chainorder.cli import main
 from chainorder.lab.cases import Case, get_case
 from chainorder.lab.sweep import (
     DEFAULT_ORDERS,
     Timing,
     _locked_append,
-    configure_parser,
     point_key,
     read_sweep,
-    run_cli,
     run_sweep,
 )
 
@@ -136,29 +134,26 @@ def test_unknown_case_id_is_a_key_error(tmp_path):
         run_sweep(["no-such-case"], tmp_path / "s.jsonl", **FAST)
 
 
-def _args(*argv: str) -> argparse.Namespace:
-    p = argparse.ArgumentParser()
-    configure_parser(p)
-    return p.parse_args(list(argv))
-
-
 def test_cli_lists_and_sweeps(tmp_path, capsys):
-    assert run_cli(_args("--list", "--quick", "--case", "rnn-*")) == 0
+    assert main(["sweep", "--list", "--quick", "--case", "rnn-*"]) == 0
     assert capsys.readouterr().out.count("rnn-T") == 3
-    assert run_cli(_args("--list", "--case", "rnn-*")) == 0  # --case searches every case
+    assert main(["sweep", "--list", "--case", "rnn-*"]) == 0  # --case searches every case
     assert capsys.readouterr().out.count("rnn-T") == 7
     out = tmp_path / "cli.jsonl"
-    argv = ["--case", "article-x10", "--out", str(out), "--repeats", "2", "--warmup", "0",
-            "--min-seconds", "0", "--peak-seconds", "0", "--no-progress", "--orders",
+    argv = ["sweep", "--case", "article-x10", "--out", str(out), "--repeats", "2", "--warmup",
+            "0", "--min-seconds", "0", "--peak-seconds", "0", "--no-progress", "--orders",
             "loss_first,input_first"]
-    assert run_cli(_args(*argv)) == 0
+    assert main(argv) == 0
     assert "2 points measured, 0 already present" in capsys.readouterr().err
-    assert run_cli(_args(*argv)) == 0
+    assert read_sweep(out)[0][0]["command"] == "chainorder " + " ".join(argv[:-1]) + \
+        " loss_first,input_first"
+    assert main(argv) == 0
     assert "0 points measured, 2 already present" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="unknown order"):
-        run_cli(_args("--case", "article-x10", "--orders", "sideways", "--out", str(out)))
-    with pytest.raises(ValueError, match="no case matches"):
-        run_cli(_args("--case", "nothing-*"))
+    assert main(["sweep", "--case", "article-x10", "--orders", "sideways", "--out",
+                 str(out)]) == 2
+    assert "unknown order" in capsys.readouterr().err
+    assert main(["sweep", "--case", "nothing-*"]) == 2
+    assert "no case matches" in capsys.readouterr().err
 
 
 def test_grid_accepts_case_objects(tmp_path):

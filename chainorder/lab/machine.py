@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
@@ -12,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["machine_info", "measure_peak", "git_commit", "describe_machine"]
+__all__ = ["machine_info", "measure_peak", "git_commit", "describe_machine", "blas_threads",
+           "blas_libraries"]
 
 #: Environment variables that steer BLAS; recorded when set, never changed.
 BLAS_ENV = (
@@ -103,13 +105,32 @@ def git_commit(path: str | Path | None = None) -> dict[str, Any]:
         the package's files (or ``pyproject.toml``) differ from the commit,
         new untracked modules included.
     """
-    where = Path(path) if path is not None else Path(__file__).resolve().parent.parent
+    where = Path(path) if path is not None else Path(__file__).resolve().parents[2]
     if not (where / ".git").exists():
         return {"commit": None, "dirty": None}
     sha = _run(["git", "rev-parse", "HEAD"], where)
     # new, uncommitted modules of the package count as changes too
     status = _run(["git", "status", "--porcelain", "--", "chainorder", "pyproject.toml"], where)
     return {"commit": sha, "dirty": None if status is None else bool(status)}
+
+
+def blas_threads(threads: int) -> contextlib.AbstractContextManager[Any]:
+    """A context limiting BLAS to ``threads`` threads (0: the BLAS default, a no-op).
+
+    The one way chainorder pins BLAS threads: sweeps, reports and the
+    benchmarks' fixture all use it.
+    """
+    if not threads:
+        return contextlib.nullcontext()
+    import scipy.linalg  # noqa: F401  (load scipy's BLAS too, or the limit would miss it)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def blas_libraries() -> list[dict[str, Any]]:
+    """threadpoolctl's view of the loaded BLAS libraries (numpy's first), as plain dicts."""
+    return _blas()
 
 
 def _blas() -> list[dict[str, Any]]:

@@ -1,7 +1,8 @@
-"""Tidy tables from saved results (sweep files, pytest-benchmark JSON) and the findings they give.
+"""Tidy tables from saved results (sweep files, pytest-benchmark JSON) that several studies read.
 
-Every finding here is a function of saved data: it returns numbers or
-DataFrames and never measures anything. Costs are exact integer scalar
+Everything here is a function of saved data: it returns numbers or
+DataFrames and never measures anything; each study's own findings live in
+its module under :mod:`chainorder.lab.studies`. Costs are exact integer scalar
 multiplications (a ``p x q`` times ``q x r`` product costs ``p*q*r``; FLOPs
 are twice that); times are seconds; rates are GFLOP/s (1e9 FLOP/s) and GB/s
 (1e9 bytes/s).
@@ -24,17 +25,9 @@ __all__ = [
     "ORDERS",
     "load_sweep",
     "load_benchmark_json",
-    "article_predicted",
-    "article_agreement",
     "order_comparison",
-    "claim_summary",
-    "roofline_table",
-    "order_efficiency",
-    "ratio_gap",
-    "growth_fits",
+    "geomean",
     "fit_loglog",
-    "caching_fits",
-    "random_chain_summary",
 ]
 
 #: The three orders every comparison reads, in table order.
@@ -109,6 +102,11 @@ def _derive(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+#: ``extra_info`` fields of the benchmarks that are exact counts.
+_COUNTED = ("multiplications", "flops", "cost", "optimum", "n", "n_matrices",
+            "largest_intermediate")
+
+
 def load_benchmark_json(path: str | Path) -> pd.DataFrame:
     """One row per benchmark of a pytest-benchmark JSON file (``--benchmark-json``).
 
@@ -132,56 +130,13 @@ def load_benchmark_json(path: str | Path) -> pd.DataFrame:
             rec[k] = stats.get(k)
         records.append(rec)
     df = pd.DataFrame(records)
+    for c in _COUNTED:  # exact Python ints (None where a benchmark has none), never float64
+        if c in df:
+            df[c] = pd.Series([rec.get(c) for rec in records], dtype=object)
     if "flops" in df and "median" in df:
         df["gflops"] = df["flops"].astype(float) / df["median"].astype(float) / 1e9
     df.attrs.update({k: doc.get(k) for k in ("machine_info", "commit_info", "datetime", "version")})
     return df
-
-
-# ----------------------------------------------------------------------------- the article
-
-
-def article_predicted(x: int, z1: int, z3: int, z2: int | None = None) -> dict[str, int]:
-    """The article's two cost formulas (:func:`~chainorder.networks.article.article_costs`), exact.
-
-    Examples
-    --------
-    >>> article_predicted(1000, 100, 10)
-    {'loss_first': 111000, 'input_first': 11010000}
-    """
-    from ..networks.article import article_costs
-
-    return article_costs(int(x), int(z1), int(z3), None if z2 is None else int(z2))
-
-
-def article_agreement(df: pd.DataFrame) -> pd.DataFrame:
-    """Counted multiplications of the article's network beside its formulas.
-
-    Parameters
-    ----------
-    df : DataFrame
-        Rows with columns ``x``, ``z1``, ``z3``, ``order`` and
-        ``multiplications`` (e.g. :func:`load_sweep` rows of kind
-        ``'article'``); other kinds and orders are ignored.
-
-    Returns
-    -------
-    DataFrame
-        ``x, z1, z2, z3, order, counted, predicted, ratio`` sorted by sizes and
-        order; ``ratio`` is ``counted / predicted`` (1.0 means exact agreement).
-    """
-    rows = df[df["order"].isin(["loss_first", "input_first"])]
-    if "kind" in rows:
-        rows = rows[rows["kind"] == "article"]
-    out = []
-    for r in rows.itertuples(index=False):
-        pred = article_predicted(r.x, r.z1, r.z3)[r.order]
-        out.append({"x": int(r.x), "z1": int(r.z1), "z2": int(r.z1), "z3": int(r.z3),
-                    "order": r.order, "counted": int(r.multiplications), "predicted": pred,
-                    "ratio": int(r.multiplications) / pred})
-    cols = ["x", "z1", "z2", "z3", "order", "counted", "predicted", "ratio"]
-    table = pd.DataFrame(out, columns=cols)
-    return table.sort_values(["z1", "z3", "x", "order"], ignore_index=True)
 
 
 # ----------------------------------------------------------------------------- orders compared
@@ -231,119 +186,20 @@ def _winner(lf: float, inf: float, rel: float = 0.0) -> str:
     return "loss_first" if lf < inf else "input_first"
 
 
-def _geomean(values: pd.Series) -> float:
+def geomean(values: pd.Series) -> float:
+    """Geometric mean of the positive values (NaN when there is none).
+
+    Examples
+    --------
+    >>> round(geomean(pd.Series([1.0, 100.0])), 12)
+    10.0
+    """
     v = values.astype(float)
     v = v[v > 0]
     return float(np.exp(np.log(v).mean())) if len(v) else math.nan
 
 
-def claim_summary(cmp: pd.DataFrame) -> dict[str, Any]:
-    """Where "the forwards computation is far more efficient" holds, in FLOPs and in time.
-
-    Parameters
-    ----------
-    cmp : DataFrame
-        :func:`order_comparison` output.
-
-    Returns
-    -------
-    dict
-        ``cases``; ``lf_cheaper`` / ``if_cheaper`` / ``cost_ties`` (counts,
-        FLOPs); ``lf_faster`` / ``if_faster`` / ``time_ties`` (counts, median
-        wall time, ties within 2%); ``lf_optimal`` (loss-first has the optimal
-        cost); geometric means and extremes of ``flop_ratio`` and
-        ``time_ratio``; the case lists ``not_cheaper``, ``not_faster`` and
-        ``not_optimal``; the same counts for the scalar-loss cases
-        (``rows == 1``) under ``scalar_loss``.
-    """
-    def counts(c: pd.DataFrame) -> dict[str, Any]:
-        return {
-            "cases": int(len(c)),
-            "lf_cheaper": int((c["cheaper"] == "loss_first").sum()),
-            "if_cheaper": int((c["cheaper"] == "input_first").sum()),
-            "cost_ties": int((c["cheaper"] == "tie").sum()),
-            "lf_faster": int((c["faster"] == "loss_first").sum()),
-            "if_faster": int((c["faster"] == "input_first").sum()),
-            "time_ties": int((c["faster"] == "tie").sum()),
-            "lf_optimal": int(c["loss_first_optimal"].sum()),
-            "max_lf_over_opt": float(c["lf_over_opt"].max()) if len(c) else math.nan,
-        }
-
-    out = counts(cmp)
-    out.update(
-        flop_ratio_geomean=_geomean(cmp["flop_ratio"]),
-        flop_ratio_min=float(cmp["flop_ratio"].min()),
-        flop_ratio_max=float(cmp["flop_ratio"].max()),
-        time_ratio_geomean=_geomean(cmp["time_ratio"]),
-        time_ratio_min=float(cmp["time_ratio"].min()),
-        time_ratio_max=float(cmp["time_ratio"].max()),
-        not_cheaper=cmp.loc[cmp["cheaper"] != "loss_first", "case"].tolist(),
-        not_faster=cmp.loc[cmp["faster"] != "loss_first", "case"].tolist(),
-        not_optimal=cmp.loc[~cmp["loss_first_optimal"], "case"].tolist(),
-        scalar_loss=counts(cmp[cmp["rows"] == 1]),
-    )
-    return out
-
-
-# ----------------------------------------------------------------------------- FLOPs vs time
-
-
-def roofline_table(df: pd.DataFrame, peak_gflops: float, bandwidth_gbs: float) -> pd.DataFrame:
-    """Each point against the roofline ``min(peak, bandwidth x intensity)``.
-
-    Parameters
-    ----------
-    df : DataFrame
-        :func:`load_sweep` rows.
-    peak_gflops, bandwidth_gbs : float
-        The machine's measured peak (GFLOP/s) and memory bandwidth (GB/s).
-
-    Returns
-    -------
-    DataFrame
-        ``case, kind, order, flops, bytes_moved, arithmetic_intensity`` (FLOP
-        per byte), ``gflops`` (achieved), ``roof_gflops``, ``bound``
-        (``'memory'`` or ``'compute'``), ``of_roof`` and ``of_peak``
-        (fractions), ``achieved_gbs``, ``vector_share`` (share of steps that
-        are vector-matrix or matrix-vector products), ``jacobian_bytes`` and
-        ``above_roof`` (faster than the memory roof allows: the operands
-        stayed in cache, which streams faster than the measured DRAM bandwidth).
-    """
-    r = df[["case", "kind", "order", "flops", "bytes_moved", "arithmetic_intensity", "gflops",
-            "achieved_gbs", "steps", "vector_steps", "jacobian_bytes"]].copy()
-    memory_roof = bandwidth_gbs * r["arithmetic_intensity"]
-    r["roof_gflops"] = np.minimum(peak_gflops, memory_roof)
-    r["bound"] = np.where(memory_roof < peak_gflops, "memory", "compute")
-    r["of_roof"] = r["gflops"] / r["roof_gflops"]
-    r["of_peak"] = r["gflops"] / peak_gflops
-    r["vector_share"] = r["vector_steps"] / r["steps"].replace(0, np.nan)
-    r["above_roof"] = r["gflops"] > 1.05 * r["roof_gflops"]
-    return r.drop(columns=["steps", "vector_steps"]).sort_values(["case", "order"],
-                                                                  ignore_index=True)
-
-
-def order_efficiency(roof: pd.DataFrame) -> pd.DataFrame:
-    """Per order: median achieved GFLOP/s and GB/s, and their share of the machine's peaks.
-
-    Returns
-    -------
-    DataFrame
-        Indexed by order: ``points``, ``median_gflops``, ``median_of_peak``,
-        ``median_of_roof``, ``median_gbs``, ``median_intensity`` (FLOP/byte),
-        ``memory_bound`` (share of points left of the ridge), ``vector_share``.
-    """
-    g = roof.groupby("order")
-    out = pd.DataFrame({
-        "points": g.size(),
-        "median_gflops": g["gflops"].median(),
-        "median_of_peak": g["of_peak"].median(),
-        "median_of_roof": g["of_roof"].median(),
-        "median_gbs": g["achieved_gbs"].median(),
-        "median_intensity": g["arithmetic_intensity"].median(),
-        "memory_bound": g["bound"].apply(lambda b: float((b == "memory").mean())),
-        "vector_share": g["vector_share"].mean(),
-    })
-    return out.reindex([o for o in ORDERS if o in out.index])
+# ----------------------------------------------------------------------------- fits
 
 
 def fit_loglog(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
@@ -370,130 +226,3 @@ def fit_loglog(x: Sequence[float], y: Sequence[float]) -> dict[str, float]:
     res = stats.linregress(lx, ly)
     return {"slope": float(res.slope), "intercept": float(res.intercept),
             "r2": float(res.rvalue**2), "stderr": float(res.stderr), "points": len(lx)}
-
-
-def ratio_gap(cmp: pd.DataFrame) -> dict[str, Any]:
-    """How far the wall-time ratio falls from the FLOP ratio (input-first over loss-first).
-
-    Returns
-    -------
-    dict
-        ``table`` (per case: ``flop_ratio``, ``time_ratio``, ``gap`` =
-        flop ratio / time ratio), ``median_gap``, ``geomean_gap`` and ``fit``,
-        the log-log fit of time ratio on FLOP ratio (a slope below 1 means time
-        grows more slowly than FLOPs between the two orders).
-    """
-    t = cmp[["case", "kind", "flop_ratio", "time_ratio"]].copy()
-    t["gap"] = t["flop_ratio"] / t["time_ratio"]
-    return {
-        "table": t,
-        "median_gap": float(t["gap"].median()),
-        "geomean_gap": _geomean(t["gap"]),
-        "fit": fit_loglog(t["flop_ratio"], t["time_ratio"]),
-    }
-
-
-# ----------------------------------------------------------------------------- growth with |x|
-
-
-def growth_fits(df: pd.DataFrame, *, z1: int = 100, z3: int = 10) -> pd.DataFrame:
-    """Fitted log-log slopes of cost and time against ``|x|`` for the article's network.
-
-    Uses the ``kind == 'article'`` rows with the given hidden sizes. For each
-    of loss-first and input-first it fits counted multiplications, the
-    article's formula at the same ``|x|`` (the two must agree), and the median
-    wall time; and the formula's local slope at the largest ``|x|``.
-
-    Returns
-    -------
-    DataFrame
-        ``order, quantity, slope, intercept, r2, stderr, points, x_min, x_max``.
-    """
-    art = df[(df["kind"] == "article") & (df["z1"] == z1) & (df["z3"] == z3)]
-    out = []
-    for order in ("loss_first", "input_first"):
-        s = art[art["order"] == order].sort_values("x")
-        if len(s) < 2:
-            continue
-        xs = s["x"].astype(int).tolist()
-        formula = [article_predicted(x, z1, z3)[order] for x in xs]
-        for quantity, ys in (("counted multiplications", s["multiplications"].tolist()),
-                             ("article formula", formula),
-                             ("wall time (median s)", s["seconds_median"].tolist())):
-            out.append({"order": order, "quantity": quantity, **fit_loglog(xs, ys),
-                        "x_min": min(xs), "x_max": max(xs)})
-        big = max(xs)
-        local = fit_loglog([big, 2 * big], [article_predicted(x, z1, z3)[order]
-                                            for x in (big, 2 * big)])
-        out.append({"order": order, "quantity": f"formula, local slope at |x|={big:,}",
-                    **local, "x_min": big, "x_max": 2 * big})
-    return pd.DataFrame(out)
-
-
-# ----------------------------------------------------------------------------- caching
-
-
-def caching_fits(caching: pd.DataFrame) -> pd.DataFrame:
-    """Growth of the cost of all parameter gradients with depth, per way of computing them.
-
-    Parameters
-    ----------
-    caching : DataFrame
-        Columns ``depth`` and one column of multiplications per method (every
-        column whose name ends in ``_multiplications``).
-
-    Returns
-    -------
-    DataFrame
-        ``method, slope, intercept, r2, stderr, points`` of log cost on log
-        depth; ``last_slope``, the slope between the two deepest networks
-        (the growth exponent the fit tends to); and ``ratio_at_max_depth``:
-        the method's cost over the cached loss-first cost.
-    """
-    methods = [c for c in caching.columns if c.endswith("_multiplications")]
-    caching = caching.sort_values("depth")
-    deepest = caching.iloc[-1]
-    base = float(deepest.get("loss_first_cached_multiplications", math.nan))
-    out = []
-    for m in methods:
-        fit = fit_loglog(caching["depth"], caching[m])
-        last = fit_loglog(caching["depth"].iloc[-2:], caching[m].iloc[-2:])["slope"]
-        out.append({"method": m.removesuffix("_multiplications"), **fit, "last_slope": last,
-                    "ratio_at_max_depth": float(deepest[m]) / base})
-    return pd.DataFrame(out)
-
-
-# ----------------------------------------------------------------------------- random chains
-
-
-def random_chain_summary(rc: pd.DataFrame) -> pd.DataFrame:
-    """Cost ratios of loss-first and input-first to the optimum over random chains.
-
-    Parameters
-    ----------
-    rc : DataFrame
-        One row per chain: ``n``, ``scalar_loss`` and the multiplications
-        ``loss_first``, ``input_first``, ``optimal``.
-
-    Returns
-    -------
-    DataFrame
-        Per ``(scalar_loss, n)``: ``chains``, ``lf_optimal`` (share of chains
-        where loss-first is optimal), ``if_optimal``, ``if_cheaper`` (share
-        where input-first beats loss-first), the median and maximum of
-        ``loss_first / optimal`` and of ``input_first / optimal``.
-    """
-    r = rc.assign(lf=rc["loss_first"] / rc["optimal"], inf=rc["input_first"] / rc["optimal"])
-    g = r.groupby(["scalar_loss", "n"])
-    out = pd.DataFrame({
-        "chains": g.size(),
-        "lf_optimal": g.apply(lambda d: float((d["loss_first"] == d["optimal"]).mean())),
-        "if_optimal": g.apply(lambda d: float((d["input_first"] == d["optimal"]).mean())),
-        "if_cheaper": g.apply(lambda d: float((d["input_first"] < d["loss_first"]).mean())),
-        "lf_median": g["lf"].median(),
-        "lf_max": g["lf"].max(),
-        "if_median": g["inf"].median(),
-        "if_max": g["inf"].max(),
-    })
-    return out.reset_index().sort_values(["scalar_loss", "n"], ascending=[False, True],
-                                         ignore_index=True)

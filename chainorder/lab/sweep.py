@@ -10,13 +10,11 @@ present are skipped, so rerunning the same command resumes where it stopped.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import statistics
 import sys
-import time
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -28,14 +26,13 @@ from ..algebra.chain import Chain
 from ..algebra.execute import execute
 from ..algebra.orders import plan as make_plan
 from ..algebra.plan import Plan
-from .cases import CASES, KINDS, Case, get_case, select_cases
+from .cases import Case, get_case
+from .machine import blas_threads
 
 __all__ = [
     "DEFAULT_ORDERS",
     "Timing",
     "FORMAT",
-    "configure_parser",
-    "run_cli",
     "run_sweep",
     "read_sweep",
     "point_key",
@@ -80,12 +77,7 @@ class Timing:
 
     def blas_limits(self) -> contextlib.AbstractContextManager[Any]:
         """A context limiting BLAS to :attr:`threads` threads (a no-op for 0)."""
-        if not self.threads:
-            return contextlib.nullcontext()
-        import scipy.linalg  # noqa: F401  (load scipy's BLAS too, or the limit would miss it)
-        from threadpoolctl import threadpool_limits
-
-        return threadpool_limits(limits=self.threads, user_api="blas")
+        return blas_threads(self.threads)
 
 
 def point_key(case_id: str, order: str, timing: Timing) -> str:
@@ -393,75 +385,3 @@ def _measure_all(fh: IO[str], todo: list[tuple[Case, str]], run: int, timing: Ti
                 _append(fh, _row(case, chain, plan, order, run, timing, measured))
                 bar.update(1)
             del chain  # free this case's matrices before the next is built
-
-
-# ----------------------------------------------------------------------------- command line
-
-
-def configure_parser(p: argparse.ArgumentParser) -> None:
-    """Add the ``chainorder sweep`` options to ``p``."""
-    p.description = (
-        "Measure cases of chainorder.lab.cases under each order: counted multiplications, FLOPs, "
-        "bytes and the median wall time of repeated runs. Rows are appended as they are "
-        "measured; rerun the same command to resume after an interruption."
-    )
-    p.add_argument("--out", default="sweep.jsonl", metavar="FILE",
-                   help="JSON Lines output, created or resumed (default: %(default)s)")
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--quick", dest="full", action="store_false",
-                      help="the quick cases only (the default, unless --case is given)")
-    size.add_argument("--full", dest="full", action="store_true", help="every case")
-    p.set_defaults(full=None)
-    p.add_argument("--kind", action="append", choices=KINDS, metavar="KIND",
-                   help=f"only this chain kind; repeatable ({', '.join(KINDS)})")
-    p.add_argument("--case", action="append", metavar="PATTERN",
-                   help="only case ids matching this shell pattern, e.g. 'article-*'; repeatable")
-    p.add_argument("--orders", default=",".join(DEFAULT_ORDERS), metavar="O1,O2",
-                   help="comma-separated order names (default: %(default)s)")
-    p.add_argument("--repeats", type=int, default=5, metavar="N",
-                   help="timed runs per point; the median is kept (default: %(default)s)")
-    p.add_argument("--warmup", type=int, default=1, metavar="N",
-                   help="untimed runs before timing (default: %(default)s)")
-    p.add_argument("--min-seconds", type=float, default=0.05, metavar="S",
-                   help="keep timing a point until its runs add up to S seconds "
-                        "(up to 1000 runs; default: %(default)s)")
-    p.add_argument("--threads", type=int, default=1, metavar="N",
-                   help="BLAS threads while measuring, set through threadpoolctl for this "
-                        "process only; 0 keeps the BLAS default (default: %(default)s)")
-    p.add_argument("--peak-seconds", type=float, default=1.0, metavar="S",
-                   help="time spent measuring peak GFLOP/s and bandwidth; 0 skips (default: 1)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--list", action="store_true", help="list the selected cases and exit")
-
-
-def selected_cases(args: argparse.Namespace) -> list[Case]:
-    """The cases the ``sweep`` options select: ``--case`` patterns search the full table."""
-    quick = args.full is False or (args.full is None and not args.case)
-    return select_cases(quick=quick, kinds=args.kind, patterns=args.case)
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """Run ``chainorder sweep``; return the exit status."""
-    cases = selected_cases(args)
-    if not cases:
-        raise ValueError(f"no case matches --kind {args.kind} --case {args.case} "
-                         f"among {len(CASES)} cases; see 'chainorder sweep --list --full'")
-    if args.list:
-        for c in cases:
-            print(f"{c.id:<36} {c.kind:<15} {'quick' if c.quick else 'full ':<6} {c.description}")
-        return 0
-    orders = [o.strip() for o in args.orders.split(",") if o.strip()]
-    for o in orders:
-        make_plan([1, 2, 3], o)  # an unknown order fails now, with the valid names
-    path = Path(args.out)
-    timing = Timing(args.repeats, args.warmup, args.min_seconds, args.threads)
-    keys = {point_key(c.id, o, timing) for c in cases for o in orders}
-    present = len(keys & {r.get("key") for r in read_sweep(path)[1]}) if path.exists() else 0
-    t0 = time.perf_counter()
-    argv = "chainorder " + " ".join(sys.argv[1:])
-    run_sweep(cases, path, repeats=args.repeats, warmup=args.warmup,
-              min_seconds=args.min_seconds, threads=args.threads, orders=orders,
-              progress=not args.no_progress, peak_seconds=args.peak_seconds, command=argv)
-    print(f"{len(keys) - present} points measured, {present} already present; {path} "
-          f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
-    return 0

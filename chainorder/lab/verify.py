@@ -1,9 +1,7 @@
 """Correctness at scale: Hu–Shing against an independent dynamic program on many chains.
 
-Usage::
-
-    chainorder verify --chains 100000 --seed 0 --json out.json
-    python scripts/check_hushing.py --chains 100000 --seed 0 --json out.json   # the same
+Run it as ``chainorder verify --chains 100000 --seed 0 --json out.json``
+(:mod:`chainorder.cli`) or ``python scripts/check_hushing.py ...`` (the same).
 
 Every chain is solved by the pure-Python path and by the numba kernel (when
 numba imports); a chain is a mismatch if either cost differs from the
@@ -14,9 +12,6 @@ chains of one length at once, vectorized with numpy over the chains.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -27,7 +22,7 @@ import numpy as np
 from ..algebra.costs import fits_int64
 from ..algebra.hushing import hu_shing_steps_python
 
-__all__ = ["FAMILIES", "make_chain", "dp_costs", "check_block", "check_hu_shing", "main"]
+__all__ = ["FAMILIES", "make_chain", "dp_costs", "check_block", "check_hu_shing"]
 
 MAX_MATRICES = 30
 BLOCK = 2000  # chains per work unit; a block's chains depend only on (seed, block index)
@@ -249,39 +244,3 @@ def check_hu_shing(
         "max_matrices": MAX_MATRICES,
         "examples": mismatches[:20],
     }
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``chainorder verify``."""
-    parser.add_argument("--chains", type=int, default=100_000, help="number of chains")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
-    parser.add_argument("--json", help="write the summary here")
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """Run the check; return 0 if there was no mismatch, else 1."""
-
-    def show(done: int, total: int, seconds: float) -> None:
-        print(f"{done:>9,} / {total:,} chains checked, {seconds:6.1f} s", flush=True)
-
-    summary = check_hu_shing(args.chains, seed=args.seed, jobs=args.jobs, progress=show)
-    checked = f"{summary['chains']:,} chains ({', '.join(summary['paths'])})"
-    print(f"mismatches: {summary['mismatches']} of {checked} in {summary['seconds']} s")
-    for example in summary["examples"][:5]:
-        print("  ", example)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(summary, f, indent=2)
-    return 1 if summary["mismatches"] else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry of the script form."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    configure_parser(parser)
-    return run_cli(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from chainorder.algebra.costs import steps_cost
 from chainorder.algebra.dp import dp_steps
 from chainorder.algebra.plan import check_steps
-from chainorder.lab import optimizer_study as study
-from chainorder.lab.optimizer_study import (
+from chainorder.lab.studies import optimizer_speed as study
+from chainorder.lab.studies.optimizer_speed import (
     METHODS,
     optimizer_table,
     path_cost,
@@ -91,8 +93,10 @@ def test_missing_peers_are_skipped_with_a_reason(monkeypatch):
     recs = time_optimizers([6], methods=methods)
     reasons = {r["method"]: r["skipped_reason"] for r in recs}
     assert reasons == {
-        "opt_einsum.greedy": "opt_einsum is not installed (pip install opt_einsum)",
-        "cotengra.auto": "cotengra is not installed (pip install cotengra)",
+        "opt_einsum.greedy": 'opt_einsum is not installed: pip install opt_einsum (or pip '
+                             'install -e ".[peers]" in a chainorder checkout)',
+        "cotengra.auto": 'cotengra is not installed: pip install cotengra (or pip '
+                         'install -e ".[peers]" in a chainorder checkout)',
         "chainorder.best_fan": None,
     }
 
@@ -164,6 +168,7 @@ def test_table_keeps_exact_ints(records):
                                 "cost", "optimum", "ratio", "skipped_reason"]
     assert len(df) == len(records)
     assert all(isinstance(v, int) for v in df["optimum"])
+    assert all(isinstance(v, int) for v in df["cost"] if v is not None)
     big = [{**records[0], "cost": 10**40 + 1, "optimum": 10**40}]
     assert optimizer_table(big)["cost"][0] == 10**40 + 1
 
@@ -177,3 +182,22 @@ def test_plot_and_markdown(records, tmp_path):
     assert "![Planning time against chain length (log-log)](figures/optimizer_times.png)" in text
     assert "**Not run**, and why:" in text and "opt_einsum.optimal at n = 12: n > 10" in text
     assert "p·q·r" in text
+
+
+def test_page_names_a_missing_peer_and_the_command_that_adds_it(monkeypatch, tmp_path):
+    from chainorder.lab.settings import ReportSettings
+    from chainorder.lab.studies.base import ReportContext
+
+    real_has = study._has
+    monkeypatch.setattr(study, "_has", lambda m: m != "cotengra" and real_has(m))
+    recs = time_optimizers([5], methods=["chainorder.dp", "numpy.multi_dot", "cotengra.auto"])
+    ctx = ReportContext(tmp_path, ReportSettings.preset(True), {})
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "optimizer_times.json").write_text(json.dumps(recs))
+    check = {"chains": 10, "mismatches": 0, "seed": 0, "families": {"random": 10},
+             "paths": ["python"], "max_matrices": 30}
+    (tmp_path / "data" / "hushing_check.json").write_text(json.dumps(check))
+    page = study.STUDY.render(ctx)
+    assert page.findings[0].startswith("Not measured: cotengra did not import")
+    assert 'pip install -e ".[peers]"' in page.findings[0]
+    assert "cotengra.auto at n = 5: cotengra is not installed" in page.body

@@ -1,8 +1,15 @@
-"""chainorder's chain optimizers beside numpy's, opt_einsum's and cotengra's, on the same chains."""
+"""Study 7: chainorder's chain optimizers beside numpy's, opt_einsum's and cotengra's.
+
+Every method plans the same seeded random chains; each answer's cost is
+replayed exactly in one convention; Hu–Shing is checked against an
+independent dynamic program on many chains. The benchmarks in
+``benchmarks/bench_optimizers.py`` time the same :data:`METHODS`.
+"""
 
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -12,14 +19,26 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..algebra.approx import best_fan_steps, greedy_steps
-from ..algebra.costs import steps_cost
-from ..algebra.dp import dp_steps
+from ...algebra.approx import best_fan_steps, greedy_steps
+from ...algebra.costs import steps_cost
+from ...algebra.dp import dp_steps
+from ..verify import check_hu_shing
+from .base import (
+    ReportContext,
+    Study,
+    StudyPage,
+    markdown_row,
+    ratio_text,
+    register_study,
+    save_figure,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "OptimizerSpeedStudy",
+    "STUDY",
     "METHODS",
     "Method",
     "CONVENTION",
@@ -235,7 +254,7 @@ def _cotengra(preset: str) -> Callable[..., Any]:
 
 
 def _hu_shing(dims: tuple[int, ...]) -> tuple[np.ndarray, int]:
-    from ..algebra.hushing import hu_shing_steps
+    from ...algebra.hushing import hu_shing_steps
 
     return hu_shing_steps(dims)
 
@@ -458,7 +477,8 @@ def _skip_reason(
     method: Method, n: int, quick: bool, budget_s: float, last: tuple[int, float] | None
 ) -> str | None:
     if method.library != "chainorder" and not _has(method.library):
-        return f"{method.library} is not installed (pip install {method.library})"
+        return (f"{method.library} is not installed: pip install {method.library} "
+                f"(or pip install -e \".[peers]\" in a chainorder checkout)")
     if method.name == "chainorder.hu-shing" and not _has("chainorder.algebra.hushing"):
         return "chainorder.algebra.hushing is not available in this version"
     if method.name == "numpy.multi_dot":
@@ -518,10 +538,15 @@ def optimizer_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
     columns = ["method", "library", "version", "n", "seconds", "repeats", "cost", "optimum",
                "ratio", "skipped_reason"]
-    rows = [{c: r.get(c) for c in columns} for r in records]
-    df = pd.DataFrame(rows, columns=columns)
-    for c in ("cost", "optimum"):
-        df[c] = df[c].astype(object)  # exact Python ints, never float64
+    df = pd.DataFrame({c: pd.Series([r.get(c) for r in records], dtype=object)
+                       for c in columns})
+    for c in ("method", "library", "version", "skipped_reason"):
+        df[c] = df[c].astype("string")
+    for c in ("n", "repeats"):
+        df[c] = df[c].astype("Int64")
+    for c in ("seconds", "ratio"):
+        df[c] = df[c].astype("Float64")
+    # cost and optimum stay object columns of exact Python ints (None where skipped), never floats
     return df
 
 
@@ -532,8 +557,6 @@ def plot_optimizer_times(records: Sequence[dict[str, Any]], path: str | Path) ->
     returns the two paths written.
     """
     import matplotlib
-
-    matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7.5, 5.0))
@@ -557,12 +580,7 @@ def plot_optimizer_times(records: Sequence[dict[str, Any]], path: str | Path) ->
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     stem = Path(path)
     stem = stem.with_suffix("") if stem.suffix in (".png", ".svg") else stem
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    out = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
-    with matplotlib.rc_context({"svg.hashsalt": "chainorder"}):
-        fig.savefig(out[0], dpi=130, metadata={"Software": None})
-        fig.savefig(out[1], metadata={"Date": None, "Creator": None})
-    return out
+    return save_figure(fig, stem.parent, stem.name)
 
 
 _MARKERS = {"chainorder": "o", "numpy": "s", "opt_einsum": "^", "cotengra": "D"}
@@ -607,18 +625,16 @@ def study_markdown(
 def _grid(records: Sequence[dict[str, Any]]) -> str:
     ns = sorted({r["n"] for r in records})
     cells = {(r["method"], r["n"]): r for r in records}
-    lines = ["| method | " + " | ".join(f"n = {n:,}" for n in ns) + " |",
-             "|---|" + "---:|" * len(ns)]
+    lines = [markdown_row(["method", *(f"n = {n:,}" for n in ns)]), "|---|" + "---:|" * len(ns)]
     for name in _methods_in(records):
-        row = [_cell(cells.get((name, n))) for n in ns]
-        lines.append(f"| {name} | " + " | ".join(row) + " |")
+        lines.append(markdown_row([name, *(_cell(cells.get((name, n))) for n in ns)]))
     return "\n".join(lines)
 
 
 def _cell(rec: dict[str, Any] | None) -> str:
     if rec is None or rec["seconds"] is None:
         return "–"
-    ratio = "" if rec["ratio"] is None else f" (×{rec['ratio']:.4g})"
+    ratio = "" if rec["ratio"] is None else f" (×{ratio_text(rec['ratio']).rstrip('x')})"
     return f"{_seconds(rec['seconds'])}{ratio}"
 
 
@@ -651,3 +667,102 @@ def _figures(paths: Sequence[str | Path]) -> list[str]:
         out.append(f"![{caption}]({p.as_posix()})" if p.suffix == ".png"
                    else f"[{p.suffix.lstrip('.').upper()} version]({p.as_posix()})")
     return out
+
+
+# ----------------------------------------------------------------------------- the page
+
+
+def _speed_headline(ran: pd.DataFrame) -> str:
+    """Hu–Shing's and the DP's speed-up over numpy's DP at the longest chain all three planned."""
+    t = {m: g.set_index("n")["seconds"] for m, g in ran.groupby("method")}
+    hs, dp, npy = (t.get(m) for m in ("chainorder.hu-shing", "chainorder.dp", "numpy.multi_dot"))
+    if hs is None or dp is None or npy is None:
+        return f"Longest chain each method planned: {ran.groupby('method')['n'].max().to_dict()}."
+    n = max(set(hs.index) & set(dp.index) & set(npy.index))
+    return (
+        f"At {n:,} matrices numpy's ordering DP took {npy[n] * 1e3:.3g} ms, chainorder's "
+        f"vectorized DP {dp[n] * 1e3:.3g} ms (numpy's time / its time = "
+        f"{ratio_text(npy[n] / dp[n])}) and Hu–Shing {hs[n] * 1e3:.3g} ms "
+        f"({ratio_text(npy[n] / hs[n])}); Hu–Shing planned {int(hs.index.max()):,} "
+        f"matrices exactly in {hs.iloc[-1]:.3g} s."
+    )
+
+
+def _speed_ratios(ran: pd.DataFrame) -> list[str]:
+    """For each approximate method: how far its bracketings were from the optimum."""
+    out = []
+    for method, grp in ran.groupby("method"):
+        worst = grp["ratio"].max()
+        if worst > 1:
+            out.append(f"`{method}` cost up to {ratio_text(worst)} the optimum "
+                       f"(median {ratio_text(grp['ratio'].median())} over {len(grp)} lengths).")
+    return out
+
+
+class OptimizerSpeedStudy(Study):
+    """Planning time of every optimizer on the same chains, and Hu–Shing checked at scale."""
+
+    slug = "07-optimizer-speed"
+    title = "The chain optimizers' speed, beside numpy, opt_einsum, cotengra"
+    question = "How fast is each exact and approximate optimizer, and is Hu–Shing always exact?"
+    references = ("cormen2009", "hushing1982", "hushing1984", "numpy", "opt_einsum", "cotengra")
+
+    def collect(self, ctx: ReportContext) -> None:
+        s = ctx.settings
+        if s.optimizer_ns is None:
+            records = time_optimizers(seed=s.seed, quick=s.quick)
+        else:
+            records = time_optimizers(s.optimizer_ns, seed=s.seed, quick=s.quick)
+        (ctx.data_dir / "optimizer_times.json").write_text(json.dumps(records, indent=1) + "\n")
+        # worker processes pay off only on a long check
+        check = check_hu_shing(s.check_chains, seed=s.seed, jobs=2 if s.check_chains >= 5000 else 1)
+        (ctx.data_dir / "hushing_check.json").write_text(json.dumps(check, indent=1) + "\n")
+
+    def render(self, ctx: ReportContext) -> StudyPage:
+        import pandas as pd
+
+        records = json.loads((ctx.data_dir / "optimizer_times.json").read_text())
+        check = json.loads((ctx.data_dir / "hushing_check.json").read_text())
+        table = optimizer_table(records)
+        ran = table[table["skipped_reason"].isna()]
+        stem = "optimizer-times"
+        plot_optimizer_times(records, ctx.out_dir / "figures" / stem)
+        ctx.figures.append((stem, "optimizer wall time vs chain length, one line per method"))
+        findings = [_speed_headline(ran), *_speed_ratios(ran)]
+        missing = sorted({r["library"] for r in records
+                          if "is not installed" in (r["skipped_reason"] or "")})
+        if missing:
+            findings.insert(0, f"Not measured: {', '.join(missing)} did not import on this "
+                               "machine, so its methods are missing from this page; "
+                               "`pip install -e \".[peers]\"` adds them.")
+        findings.append(
+            f"Hu–Shing matched an independent dynamic program on {check['chains']:,} seeded chains "
+            f"({', '.join(check['paths'])} paths; {len(check['families'])} families of dims, "
+            f"1 to {check['max_matrices']} matrices): {check['mismatches']} mismatches."
+        )
+        families = pd.DataFrame(
+            sorted(check["families"].items()), columns=["family", "chains"]
+        )
+        body = [
+            "## Optimizers side by side",
+            "",
+            study_markdown(records, [f"figures/{stem}.png"]),
+            "",
+            ctx.table(table.drop(columns=["version"], errors="ignore"), "optimizer-times",
+                      counted=False, embed=False),
+            "## Correctness at scale: Hu–Shing against the dynamic program",
+            "",
+            f"`chainorder verify --chains {check['chains']} --seed {check['seed']}` draws each "
+            "chain's family uniformly, then its length and dims; a chain is a mismatch if any "
+            "Hu–Shing path "
+            "differs from the DP's cost, the paths disagree with each other, or the returned steps "
+            f"are not a valid bracketing costing what was returned. Mismatches: "
+            f"**{check['mismatches']}** of {check['chains']:,}.",
+            "",
+            ctx.table(families, "hushing-check-families", counted=True),
+        ]
+        return StudyPage(findings, "\n".join(body))
+
+
+STUDY = OptimizerSpeedStudy()
+register_study(STUDY)

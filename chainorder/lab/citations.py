@@ -1,0 +1,110 @@
+"""One home for every citation text: the article, the textbook, Hu–Shing, the peers, chainorder.
+
+Report pages, the README and ``CITATION.cff`` cite from here; a test checks
+that the README and ``CITATION.cff`` carry the same texts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..version import __version__
+
+__all__ = ["Reference", "REFERENCES", "CHAINORDER", "reference", "references_markdown", "bibtex"]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A work cited by the reports: a key, its title, its full text and what it is cited for."""
+
+    key: str
+    title: str
+    text: str
+    used_for: str
+
+
+#: Every work the reports cite, by key.
+REFERENCES: dict[str, Reference] = {r.key: r for r in (
+    Reference("desai2018", "Backpropagation",
+              'Shrey Desai, "Backpropagation", article, 2018-12-20.',
+              "the two orders (its forwards and backwards computations) and their cost "
+              "formulas, checked here"),
+    Reference("cormen2009", "Introduction to Algorithms",
+              "Thomas H. Cormen, Charles E. Leiserson, Ronald L. Rivest and Clifford Stein, "
+              "*Introduction to Algorithms*, 3rd ed., MIT Press, 2009, §15.2 "
+              "(matrix-chain multiplication).",
+              "the cost unit p·q·r and the O(n^3) dynamic program"),
+    Reference("hushing1982", "Computation of matrix chain products. Part I",
+              "T. C. Hu and M. T. Shing, \"Computation of matrix chain products. Part I\", "
+              "*SIAM Journal on Computing* 11(2), 362–373, 1982.",
+              "the O(n log n) exact optimizer"),
+    Reference("hushing1984", "Computation of matrix chain products. Part II",
+              "T. C. Hu and M. T. Shing, \"Computation of matrix chain products. Part II\", "
+              "*SIAM Journal on Computing* 13(2), 228–251, 1984.",
+              "the O(n log n) exact optimizer"),
+    Reference("numpy", "Array programming with NumPy",
+              "Charles R. Harris et al., \"Array programming with NumPy\", *Nature* 585, "
+              "357–362, 2020 (`numpy.linalg.multi_dot`).",
+              "every product, and the peer chain-order DP inside `multi_dot`"),
+    Reference("opt_einsum",
+              "opt_einsum - A Python package for optimizing contraction order for einsum-like "
+              "expressions",
+              "Daniel G. A. Smith and Johnnie Gray, \"opt_einsum - A Python package for "
+              "optimizing contraction order for einsum-like expressions\", *Journal of Open "
+              "Source Software* 3(26), 753, 2018.",
+              "peer contraction-path optimizers"),
+    Reference("cotengra", "Hyper-optimized tensor network contraction",
+              "Johnnie Gray and Stefanos Kourtis, \"Hyper-optimized tensor network "
+              "contraction\", *Quantum* 5, 410, 2021 (cotengra).",
+              "peer contraction-path optimizers"),
+)}
+
+#: chainorder itself, as ``CITATION.cff`` describes it.
+CHAINORDER = {
+    "title": "chainorder", "version": __version__, "date-released": "2026-11-28",
+    "authors": "The chainorder developers", "license": "MIT",
+}
+
+
+def reference(key: str) -> Reference:
+    """The reference with this key; an unknown key lists the valid ones."""
+    try:
+        return REFERENCES[key]
+    except KeyError:
+        raise KeyError(f"no reference {key!r}; valid: {', '.join(REFERENCES)}") from None
+
+
+def references_markdown(keys: tuple[str, ...] | list[str]) -> str:
+    """A Markdown list of the references with these keys, in the given order.
+
+    Examples
+    --------
+    >>> print(references_markdown(["desai2018"]))
+    - Shrey Desai, "Backpropagation", article, 2018-12-20. Cited for the two orders (its forwards and backwards computations) and their cost formulas, checked here.
+    """  # noqa: E501
+    refs = [reference(k) for k in dict.fromkeys(keys)]
+    return "\n".join(f"- {r.text} Cited for {r.used_for}." for r in refs)
+
+
+def bibtex(commit: str | None = None) -> str:
+    """A BibTeX entry for chainorder (the fields of ``CITATION.cff``).
+
+    Examples
+    --------
+    >>> print(bibtex().splitlines()[0])
+    @software{chainorder,
+    """
+    c = CHAINORDER
+    year, month = c["date-released"][:4], c["date-released"][5:7]
+    note = f"version {c['version']}" + (f", commit {commit[:12]}" if commit else "")
+    return "\n".join([
+        "@software{chainorder,",
+        f"  title   = {{{c['title']}: the order in which a chain of Jacobians is multiplied}},",
+        f"  author  = {{{{{c['authors']}}}}},",
+        f"  year    = {{{year}}},",
+        f"  month   = {{{month}}},",
+        f"  version = {{{c['version']}}},",
+        f"  license = {{{c['license']}}},",
+        f"  note    = {{{note}}}",
+        "}",
+    ])

@@ -1,0 +1,396 @@
+"""The study protocol and its registry, and what every study shares: tables, figures, colours.
+
+A study is one page of the report: a :class:`Study` with a ``slug`` (the
+page's file stem, which orders the pages), a ``title``, the ``question`` it
+answers, the ``references`` it cites, ``collect(ctx)`` (measure and save
+under ``OUT/data``; optional) and ``render(ctx) -> StudyPage`` (read the
+saved data, draw, write). pandas and matplotlib are imported by the
+functions that need them, so importing this module stays light.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ...algebra.costs import COST_UNIT
+from ..citations import REFERENCES
+from ..settings import ReportSettings
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "StudyPage",
+    "Study",
+    "STUDIES",
+    "register_study",
+    "ReportContext",
+    "markdown_table",
+    "markdown_row",
+    "escape_cell",
+    "number_text",
+    "ratio_text",
+    "ints_text",
+    "code_list",
+    "COST_CONVENTION",
+    "ORDER_STYLE",
+    "order_style",
+    "new_figure",
+    "note",
+    "loglog",
+    "save_figure",
+]
+
+
+# ----------------------------------------------------------------------------- the protocol
+
+
+@dataclass
+class StudyPage:
+    """A rendered study: its headline findings (each computed) and its Markdown body."""
+
+    findings: list[str]
+    body: str
+
+
+class Study:
+    """One page of the report; subclass it, or pass the parts to the constructor.
+
+    Attributes
+    ----------
+    slug : str
+        File stem of the page, e.g. ``'01-article'``; pages are ordered by it.
+    title : str
+        Page title.
+    question : str
+        The question the page answers, one line, shown in the index.
+    references : tuple of str
+        Keys of :data:`chainorder.lab.citations.REFERENCES` the page cites.
+
+    Examples
+    --------
+    >>> s = Study("09-note", "A note", "Does it work?", render=lambda ctx: StudyPage([], "Yes."))
+    >>> s.render(None).body
+    'Yes.'
+    """
+
+    slug: str = ""
+    title: str = ""
+    question: str = ""
+    references: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        slug: str | None = None,
+        title: str | None = None,
+        question: str | None = None,
+        render: Callable[[ReportContext], StudyPage] | None = None,
+        collect: Callable[[ReportContext], None] | None = None,
+        references: Sequence[str] | None = None,
+    ) -> None:
+        for name, value in (("slug", slug), ("title", title), ("question", question)):
+            if value is not None:
+                setattr(self, name, value)
+        if references is not None:
+            self.references = tuple(references)
+        self._render_fn, self._collect_fn = render, collect
+
+    def collect(self, ctx: ReportContext) -> None:
+        """Measure and save under ``ctx.data_dir`` (nothing by default)."""
+        if self._collect_fn is not None:
+            self._collect_fn(ctx)
+
+    def render(self, ctx: ReportContext) -> StudyPage:
+        """Read the saved data and return the page."""
+        if self._render_fn is None:
+            raise NotImplementedError(f"study {self.slug!r} defines no render")
+        return self._render_fn(ctx)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.slug}: {self.title}>"
+
+
+#: The report's pages, ordered by slug; add one with :func:`register_study`.
+STUDIES: list[Study] = []
+_LOCK = threading.Lock()
+
+
+def register_study(study: Study, replace: bool = False) -> None:
+    """Add a page to every report.
+
+    Parameters
+    ----------
+    study : Study
+        The page; its slug must be lowercase letters, digits and ``-``.
+    replace : bool
+        Replace a registered study with the same slug; without it a
+        duplicate slug is refused. The registry changes in one step: a
+        refused study leaves it as it was.
+    """
+    if not isinstance(study, Study):
+        raise TypeError(f"study must be a chainorder.lab.studies.base.Study, "
+                        f"got {type(study).__name__}")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", study.slug):
+        raise ValueError(
+            f"study slug must be lowercase letters, digits and '-', got {study.slug!r}"
+        )
+    unknown = [k for k in study.references if k not in REFERENCES]
+    if unknown:
+        raise ValueError(f"study {study.slug!r} cites unknown references {unknown}; "
+                         f"valid: {', '.join(REFERENCES)}")
+    with _LOCK:
+        taken = [s for s in STUDIES if s.slug == study.slug]
+        if taken and not replace:
+            raise ValueError(f"a study with slug {study.slug!r} is registered already "
+                             f"({taken[0]!r}); pass replace=True to replace it")
+        STUDIES[:] = sorted([s for s in STUDIES if s.slug != study.slug] + [study],
+                            key=lambda s: s.slug)
+
+
+# ----------------------------------------------------------------------------- the context
+
+
+@dataclass
+class ReportContext:
+    """Everything a study sees: the output folders, settings, metadata and the saved data."""
+
+    out_dir: Path
+    settings: ReportSettings
+    meta: dict[str, Any]
+    sweep: pd.DataFrame | None = None
+    benchmark: pd.DataFrame | None = None
+    figures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        """``OUT/data``: saved measurements."""
+        return self.out_dir / "data"
+
+    def require_sweep(self) -> pd.DataFrame:
+        """The loaded sweep (an error if the report has not loaded it yet)."""
+        if self.sweep is None:
+            raise ValueError("the sweep has not been loaded")
+        return self.sweep
+
+    def figure(self, fig: Figure, stem: str, caption: str) -> str:
+        """Save ``fig`` as ``figures/<stem>.png`` and ``.svg``; return Markdown showing it."""
+        save_figure(fig, self.out_dir / "figures", stem)
+        self.figures.append((stem, caption))
+        return (f"![{caption}](figures/{stem}.png)\n\n*Figure: {caption}* "
+                f"([SVG](figures/{stem}.svg))\n")
+
+    def table(self, df: pd.DataFrame, stem: str, *, counted: bool,
+              formats: dict[str, str] | None = None, embed: bool = True) -> str:
+        """Save ``df`` as ``tables/counted-<stem>.csv`` or ``timed-<stem>.csv``; return Markdown.
+
+        Counted tables must depend on the settings only (no timings), so that
+        they are byte-identical from one run to the next. With ``embed=False``
+        only a link to the CSV file is returned.
+        """
+        name = f"{'counted' if counted else 'timed'}-{stem}.csv"
+        path = self.out_dir / "tables" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
+        link = f"Table: [{name}](tables/{name}) ({len(df)} rows)\n"
+        return (markdown_table(df, formats) + "\n\n" + link) if embed else link
+
+
+# ----------------------------------------------------------------------------- text
+
+
+def escape_cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: ``|`` escaped, newlines as spaces.
+
+    Examples
+    --------
+    >>> escape_cell("grows with |x|")
+    'grows with \\\\|x\\\\|'
+    """
+    return str(text).replace("\\|", "|").replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_row(cells: Sequence[Any]) -> str:
+    """One Markdown table row, each cell escaped.
+
+    Examples
+    --------
+    >>> markdown_row(["order", "cost at |x|"])
+    '| order | cost at \\\\|x\\\\| |'
+    """
+    return "| " + " | ".join(escape_cell(str(c)) for c in cells) + " |"
+
+
+def number_text(value: float) -> str:
+    """A float to 4 significant digits, more where 4 would round it to a whole number it is not.
+
+    Examples
+    --------
+    >>> number_text(0.123456), number_text(1.00003), number_text(2.0)
+    ('0.1235', '1.00003', '2')
+    """
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
+    text = f"{value:.4g}"
+    digits = 4
+    while float(text) == round(value) and value != round(value) and digits < 17:
+        digits += 1
+        text = f"{value:.{digits}g}"
+    return text
+
+
+def ratio_text(value: float) -> str:
+    """A ratio as text, e.g. ``'99.19x'``; ``'1x'`` only for exactly 1.
+
+    Examples
+    --------
+    >>> ratio_text(11_010_000 / 111_000), ratio_text(1.0003), ratio_text(1.0), ratio_text(2e4)
+    ('99.19x', '1.0003x', '1x', '20,000x')
+    """
+    value = float(value)
+    if not math.isfinite(value):
+        return "—"
+    if value >= 10_000:
+        return f"{value:,.0f}x"
+    return number_text(value) + "x"
+
+
+def ints_text(values: Sequence[int]) -> str:
+    """Integers with thousands separators, comma-separated.
+
+    Examples
+    --------
+    >>> ints_text([10, 1000, 100000])
+    '10, 1,000, 100,000'
+    """
+    return ", ".join(f"{int(v):,}" for v in values)
+
+
+def code_list(items: Sequence[str], limit: int = 12) -> str:
+    """Up to ``limit`` names as inline code, then how many more.
+
+    Examples
+    --------
+    >>> code_list(["a", "b", "c"], limit=2), code_list([])
+    ('`a`, `b` and 1 more', 'none')
+    """
+    shown = ", ".join(f"`{i}`" for i in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "") or "none"
+
+
+def _cell(value: Any, fmt: str | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if type(value).__name__ == "NAType":
+        return "—"
+    if fmt is not None:
+        return fmt.format(value)
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "yes" if value else "no"
+    if isinstance(value, int) or type(value).__name__.startswith(("int", "uint")):
+        return f"{int(value):,}"
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        return number_text(value)
+    return str(value)
+
+
+def _is_numeric(col: pd.Series) -> bool:
+    """Right-align numbers, nullable ones and object columns of exact Python ints too."""
+    if col.dtype.kind in "iuf" or str(col.dtype) in ("Int64", "Float64"):
+        return True
+    values = [v for v in col if v is not None and not isinstance(v, float)]
+    return col.dtype.kind == "O" and bool(values) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
+def markdown_table(df: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
+    """A GitHub Markdown table of ``df``: ints with thousands separators, floats to 4 digits.
+
+    Every cell is escaped (a ``|`` in a cell does not split it).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> print(markdown_table(pd.DataFrame({"order": ["loss_first"], "cost": [111000]})))
+    | order | cost |
+    |---|---:|
+    | loss_first | 111,000 |
+    """
+    formats = formats or {}
+    cols = list(df.columns)
+    numeric = [_is_numeric(df[c]) for c in cols]
+    lines = [markdown_row(cols), "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    for row in df.itertuples(index=False):
+        lines.append(markdown_row([_cell(v, formats.get(c)) for c, v in
+                                   zip(cols, row, strict=True)]))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- figures
+
+#: Printed under every cost axis.
+COST_CONVENTION = f"cost convention: {COST_UNIT}"
+
+#: Colour, marker and legend label of each order.
+ORDER_STYLE: dict[str, dict[str, str]] = {
+    "loss_first": {"color": "#1f77b4", "marker": "o",
+                   "label": "loss-first (article: forwards; AD reverse mode)"},
+    "input_first": {"color": "#d62728", "marker": "s",
+                    "label": "input-first (article: backwards; AD forward mode)"},
+    "optimal": {"color": "#2ca02c", "marker": "^", "label": "optimal bracketing"},
+}
+_OTHER_COLORS = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#ff7f0e")
+
+
+def order_style(order: str, k: int = 0) -> dict[str, str]:
+    """Colour, marker and label of an order; other orders get the ``k``-th spare colour."""
+    return ORDER_STYLE.get(order, {"color": _OTHER_COLORS[k % len(_OTHER_COLORS)],
+                                   "marker": "x", "label": order})
+
+
+def new_figure(width: float = 7.0, height: float = 4.8, ncols: int = 1) -> tuple[Figure, Any]:
+    """A figure with fixed margins and ``ncols`` axes sharing y (Agg, no pyplot state)."""
+    from matplotlib.figure import Figure
+
+    # fixed margins: a layout engine would double the drawing time of every figure
+    fig = Figure(figsize=(width, height))
+    axes = fig.subplots(1, ncols, sharey=ncols > 1)
+    fig.subplots_adjust(left=0.11, right=0.98, bottom=0.16, top=0.92, wspace=0.08)
+    return fig, axes
+
+
+def note(fig: Figure, text: str = COST_CONVENTION) -> None:
+    """A small grey note in the bottom right corner (by default the cost convention)."""
+    fig.text(0.99, 0.012, text, fontsize=7, color="0.35", ha="right", va="bottom")
+
+
+def loglog(ax: Axes, xlabel: str, ylabel: str, title: str) -> None:
+    """Log axes, labels, a title and a light grid."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
+    """Write ``fig`` as ``<stem>.png`` (130 dpi) and ``<stem>.svg``; return both paths."""
+    import matplotlib
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{stem}.png", out / f"{stem}.svg"]
+    # a fixed salt and no date keep the SVG of the same data byte-identical
+    with matplotlib.rc_context({"svg.hashsalt": "chainorder"}):
+        fig.savefig(paths[0], dpi=130, metadata={"Software": None})
+        fig.savefig(paths[1], metadata={"Date": None, "Creator": None})
+    return paths

@@ -1,4 +1,4 @@
-"""The ``chainorder`` command line: plan, article, orders, verify, sweep and report."""
+"""The ``chainorder`` command line: plan, article, orders, verify, sweep, report, calibrate."""
 
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     o = sub.add_parser("orders", help="list the registered orders and their aliases")
     o.set_defaults(func=_cmd_orders)
 
-    from .lab import report, sweep, verify  # none imports pandas or matplotlib at module level
+    # none imports pandas or matplotlib at module level
+    from .lab import calibrate, report, sweep, verify
 
     v = sub.add_parser("verify", help="check Hu-Shing against an independent DP on many chains")
     verify.configure_parser(v)
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="regenerate the reports/ directory from fresh measurements")
     report.configure_parser(r)
     r.set_defaults(func=report.run_cli)
+    c = sub.add_parser("calibrate", help="measure and cache this machine's time model")
+    calibrate.configure_parser(c)
+    c.set_defaults(func=calibrate.run_cli)
     return parser
 
 

@@ -28,7 +28,7 @@ from chainorder.algebra.timemodel import (
 def _random_model(seed: int) -> TimeModel:
     """Coefficients that differ by class, so class boundaries matter to the optimum."""
     rng = np.random.default_rng(seed)
-    scale = np.array([1e-6, 2e-11, 5e-11, 5e-11, 2e-11, 2e-11, 2e-11, 1e-10])
+    scale = np.array([1e-6, 5e-6, 2e-11, 5e-11, 1e-10, 5e-11, 2e-11, 2e-11, 2e-11, 1e-10])
     coef = {c: list(scale * rng.uniform(0, 2, len(FEATURES))) for c in SHAPE_CLASSES}
     return TimeModel(coef)
 
@@ -53,10 +53,12 @@ def test_shape_class(shape, expected):
 def test_features_are_counts_of_work_and_bytes():
     f = step_features(10, 100, 5)
     assert f.shape == (len(FEATURES),)
-    assert f.tolist()[:4] == [1.0, 2 * 10 * 100 * 5, 8 * (10 * 100 + 100 * 5), 8 * 10 * 5]
-    assert f[4:].tolist() == [0.0] * 4  # far below every knot
+    assert f.tolist()[:6] == [1.0, 0.0, 2 * 10 * 100 * 5, 8 * (10 * 100 + 100 * 5), 0.0, 8 * 50]
+    assert f[6:].tolist() == [0.0] * 4  # far below every knot
     big = step_features(1, 4096, 4096)  # a 128 MiB matrix: past every input knot
-    assert np.all(big[4:7] > 0) and big[7] == 0
+    assert np.all(big[6:9] > 0) and big[9] == 0
+    cold = step_features(10, 100, 5, cold_left=True, cold_right=True)
+    assert cold[1] == 1 and cold[3] == 0 and cold[4] == f[3]
 
 
 def test_plan_seconds_is_the_sum_of_step_seconds():
@@ -180,7 +182,8 @@ def test_objective_time_is_the_time_optimal_order():
 def test_time_dp_with_the_flop_cost_is_the_flop_dp(rng):
     for _ in range(30):
         dims = [int(x) for x in rng.integers(1, 300, int(rng.integers(2, 20)))]
-        steps, total = dp_steps_by(dims, lambda a, b, c: a * b * c)
+        p = np.array(dims, dtype=np.float64)
+        steps, total = dp_steps_by(dims, lambda i, k, j, p=p: p[i] * p[k] * p[j])
         assert np.array_equal(steps, dp_steps(dims)[0]) and total == dp_steps(dims)[1]
 
 

@@ -62,8 +62,8 @@ def dp_steps(dims: Sequence[int]) -> tuple[np.ndarray, int]:
     return steps, steps_cost(dims, steps.tolist())
 
 
-#: The cost of one step from the dims ``p_i, p_k, p_j`` of its operands, as
-#: float arrays that broadcast (e.g. a time model's predicted seconds).
+#: The cost of steps ``(i, k, j)`` given as int64 index arrays that broadcast,
+#: as float64 (e.g. a time model's predicted seconds of each step).
 StepCost = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -71,10 +71,11 @@ def dp_steps_by(dims: Sequence[int], step_cost: StepCost) -> tuple[np.ndarray, f
     """The bracketing that minimizes the sum of ``step_cost`` over its steps, exactly.
 
     The same dynamic program as :func:`dp_steps`, with ``p_i p_k p_j``
-    replaced by ``step_cost(p_i, p_k, p_j)``: any cost that depends only on
-    a step's three dims, such as the predicted seconds of a
-    :class:`~chainorder.algebra.timemodel.TimeModel`. The optimum is exact
-    for that cost up to floating-point rounding of the sums (float64).
+    replaced by ``step_cost(i, k, j)``: any cost that depends only on the
+    step's indices (so on its dims, and on whether an operand is one of the
+    chain's matrices, ``k - i == 1`` or ``j - k == 1``), such as the predicted
+    seconds of a :class:`~chainorder.algebra.timemodel.TimeModel`. The
+    optimum is exact for that cost up to floating-point rounding of the sums.
 
     Returns
     -------
@@ -85,7 +86,8 @@ def dp_steps_by(dims: Sequence[int], step_cost: StepCost) -> tuple[np.ndarray, f
 
     Examples
     --------
-    >>> steps, total = dp_steps_by((10, 100, 5, 50), lambda a, b, c: a * b * c)
+    >>> p = np.array([10, 100, 5, 50])
+    >>> steps, total = dp_steps_by(p, lambda i, k, j: 1.0 * p[i] * p[k] * p[j])
     >>> steps.tolist(), total
     ([[0, 1, 2], [0, 2, 3]], 7500.0)
     """
@@ -93,9 +95,7 @@ def dp_steps_by(dims: Sequence[int], step_cost: StepCost) -> tuple[np.ndarray, f
     if n < 2:
         return np.empty((0, 3), dtype=np.int64), 0.0
     steps = _post_order(_fill_tables(dims, step_cost), n)
-    p = np.asarray(dims, dtype=np.float64)
-    total = np.sum(step_cost(p[steps[:, 0]], p[steps[:, 1]], p[steps[:, 2]]))
-    return steps, float(total)
+    return steps, float(np.sum(step_cost(steps[:, 0], steps[:, 1], steps[:, 2])))
 
 
 def _check_length(dims: Sequence[int]) -> int:
@@ -131,7 +131,8 @@ def _fill_tables(dims: Sequence[int], step_cost: StepCost | None = None) -> np.n
         if step_cost is None:
             step = (p[:starts] * p[L:])[:, np.newaxis] * inner  # p[i] p[i+t] p[i+L]
         else:
-            step = step_cost(p[:starts, np.newaxis], inner, p[L:, np.newaxis])
+            i = np.arange(starts, dtype=np.int64)[:, np.newaxis]
+            step = step_cost(i, i + np.arange(1, L, dtype=np.int64), i + L)
         total = left + right + step
         t = np.argmin(total, axis=1)  # first minimum: smallest split wins ties
         best = total[np.arange(starts), t]

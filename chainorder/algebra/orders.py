@@ -301,7 +301,7 @@ def _time_optimal(dims: tuple[int, ...], method: str, machine: TimeModel | None)
         raise ValueError(f"objective='time' runs the dynamic program; method must be 'auto' or "
                          f"'dp', got {method!r}")
     model = active_model() if machine is None else machine
-    steps, _ = dp_steps_by(dims, model.step_seconds)
+    steps, _ = dp_steps_by(dims, model.step_cost(dims))
     out = Plan(dims, steps, "time_optimal", check=False)
     out.machine = machine
     return out

@@ -17,19 +17,29 @@ class         shape                         what limits it
 The predicted time of a step is a per-class non-negative linear model in
 features a roofline reasons with::
 
-    t = c_call                                   # per-call overhead
+    t = c_call + c_cold_call * cold              # per-call overhead; more if cold
       + c_flops * 2pqr                           # compute, 1 / rate of the class
-      + c_in * bytes_in + c_out * bytes_out      # bandwidth (bytes_in = 8(pq + qr))
+      + c_hot * hot_bytes + c_cold * cold_bytes  # operands read (8pq + 8qr in all)
+      + c_out * bytes_out                        # the result written (8pr)
       + sum_K c_K * max(bytes_in - K, 0)         # slower past each cache knot K
       + c_fault * max(bytes_out - 128 KiB, 0)    # a fresh large result is paged in
 
-(knots ``K`` = 2 MiB, 16 MiB, 64 MiB). Non-negative coefficients make time
-grow with work and with the working set, convex in bytes. The coefficients
-come from measurements (``chainorder calibrate``, :mod:`chainorder.lab.calibrate`)
-fitted per class to relative error; the model also keeps the roofline's
-measured facts -- the best rate achieved by matrix-matrix products (the
-roof), the best bandwidth, the per-call overhead -- each as best, median and
-spread. A plan's predicted time is the sum of its steps' times.
+(knots ``K`` = 2 MiB, 16 MiB, 64 MiB). An operand is *cold* when it is one
+of the chain's own matrices (not a product made by the step before) and the
+chain's matrices together pass :data:`COLD_CHAIN_BYTES`: a plan run again
+and again then finds its matrices evicted from the nearest cache, while the
+intermediates it has just made are still there. So a step's time depends on
+its dims, on whether each operand is a matrix of the chain (``k - i == 1``,
+``j - k == 1``) and on the chain's size -- all known to the dynamic program,
+which stays exact for the model. Non-negative coefficients make time grow
+with work and with the working set.
+
+The coefficients come from measurements (``chainorder calibrate``,
+:mod:`chainorder.lab.calibrate`) fitted per class to relative error; the
+model also keeps the roofline's measured facts -- the best rate achieved by
+matrix-matrix products (the roof), the best bandwidth, the per-call overhead
+-- each as best, median and spread. A plan's predicted time is the sum of
+its steps' times.
 
 What the model does not capture: threading beyond the BLAS thread count it
 was calibrated with (a model is per thread count, and a step's speed-up from
@@ -74,6 +84,7 @@ __all__ = [
     "shape_class",
     "shape_classes",
     "step_features",
+    "chain_bytes",
     "machine_fingerprint",
     "fingerprint_key",
     "cache_dir",
@@ -93,9 +104,11 @@ ITEMSIZE = 8
 IN_KNOTS: tuple[int, ...] = (2**21, 2**24, 2**26)
 #: Results larger than this are freshly mapped memory: their pages fault in on first touch.
 OUT_KNOT = 2**17
+#: A chain whose matrices pass this many bytes finds them out of cache on each run.
+COLD_CHAIN_BYTES = 2**21
 #: Names of the model's features, the columns of :func:`step_features`.
 FEATURES: tuple[str, ...] = (
-    "call", "flops", "bytes_in", "bytes_out",
+    "call", "cold_call", "flops", "bytes_hot", "bytes_cold", "bytes_out",
     *(f"bytes_in_over_{k >> 20}MiB" for k in IN_KNOTS), f"bytes_out_over_{OUT_KNOT >> 10}KiB",
 )
 #: Version of the JSON layout written by :meth:`TimeModel.save`.
@@ -133,24 +146,41 @@ def shape_classes(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
     return out
 
 
-def step_features(p: Any, q: Any, r: Any) -> np.ndarray:
-    """The model's features (:data:`FEATURES`) of products ``p x q @ q x r``, shape ``(..., 8)``.
+def step_features(p: Any, q: Any, r: Any, cold_left: Any = False,
+                  cold_right: Any = False) -> np.ndarray:
+    """The model's features (:data:`FEATURES`) of products ``p x q @ q x r``, shape ``(..., 10)``.
 
-    Dims are taken as floats: features are magnitudes for a time estimate,
-    not exact counts (those are :mod:`~chainorder.algebra.costs`).
+    ``cold_left`` / ``cold_right``: the operand is out of cache (see the
+    module docstring). Dims are taken as floats: features are magnitudes for
+    a time estimate, not exact counts (those are :mod:`~chainorder.algebra.costs`).
 
     Examples
     --------
-    >>> step_features(10, 100, 5)[:4].tolist()   # call, FLOPs, bytes in, bytes out
-    [1.0, 10000.0, 12000.0, 400.0]
+    >>> step_features(10, 100, 5)[:6].tolist()   # call, cold call, FLOPs, hot, cold, out bytes
+    [1.0, 0.0, 10000.0, 12000.0, 0.0, 400.0]
+    >>> step_features(10, 100, 5, cold_right=True)[:6].tolist()
+    [1.0, 1.0, 10000.0, 8000.0, 4000.0, 400.0]
     """
-    p, q, r = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (p, q, r)))
-    b_in = ITEMSIZE * (p * q + q * r)
+    p, q, r, cl, cr = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64)
+                                            for x in (p, q, r, cold_left, cold_right)))
+    left, right = ITEMSIZE * p * q, ITEMSIZE * q * r
+    b_in, cold = left + right, left * cl + right * cr
     b_out = ITEMSIZE * p * r
-    cols = [np.ones_like(p), 2.0 * p * q * r, b_in, b_out]
+    cols = [np.ones_like(p), np.maximum(cl, cr), 2.0 * p * q * r, b_in - cold, cold, b_out]
     cols += [np.maximum(b_in - k, 0.0) for k in IN_KNOTS]
     cols.append(np.maximum(b_out - OUT_KNOT, 0.0))
     return np.stack(cols, axis=-1)
+
+
+def chain_bytes(dims: Sequence[int]) -> int:
+    """Bytes of a float64 chain's matrices: ``8 * sum p(i-1) p(i)``.
+
+    Examples
+    --------
+    >>> chain_bytes([1, 10, 100])
+    8080
+    """
+    return ITEMSIZE * sum(int(a) * int(b) for a, b in zip(dims[:-1], dims[1:], strict=True))
 
 
 @dataclass
@@ -206,8 +236,8 @@ class TimeModel:
                    **kw: Any) -> TimeModel:
         """A plain roofline: ``overhead + flops/peak + bytes/bandwidth`` for every class."""
         coef = [0.0] * len(FEATURES)
-        coef[0], coef[1] = float(overhead_seconds), 1e-9 / float(peak_gflops)
-        coef[2] = coef[3] = 1e-9 / float(bandwidth_gbs)
+        coef[0], coef[2] = float(overhead_seconds), 1e-9 / float(peak_gflops)
+        coef[3] = coef[4] = coef[5] = 1e-9 / float(bandwidth_gbs)
         summary = {"peak_gflops": {"best": peak_gflops}, "bandwidth_gbs": {"best": bandwidth_gbs},
                    "overhead_seconds": {"best": overhead_seconds}}
         return cls({c: list(coef) for c in SHAPE_CLASSES}, summary=summary, **kw)
@@ -219,20 +249,33 @@ class TimeModel:
         """BLAS threads the model was calibrated with (from its fingerprint)."""
         return self.fingerprint.get("blas_threads")
 
-    def step_seconds(self, p: Any, q: Any, r: Any) -> Any:
-        """Predicted seconds of ``p x q @ q x r`` products (scalars or broadcasting arrays)."""
-        feats = step_features(p, q, r)
+    def step_seconds(self, p: Any, q: Any, r: Any, cold_left: Any = False,
+                     cold_right: Any = False) -> Any:
+        """Predicted seconds of ``p x q @ q x r`` products (scalars or broadcasting arrays);
+        by default with both operands in cache."""
+        feats = step_features(p, q, r, cold_left, cold_right)
         cls_idx = shape_classes(p, q, r)
         out = np.einsum("...f,...f->...", feats, self._table[cls_idx])
         return float(out) if out.ndim == 0 else out
+
+    def steps_seconds(self, dims: Sequence[int], i: Any, k: Any, j: Any) -> np.ndarray:
+        """Predicted seconds of steps ``(i, k, j)`` of a chain with ``dims`` (index arrays)."""
+        p = np.asarray(dims, dtype=np.float64)
+        i, k, j = (np.asarray(x, dtype=np.int64) for x in (i, k, j))
+        cold = chain_bytes(dims) > COLD_CHAIN_BYTES
+        return np.asarray(self.step_seconds(p[i], p[k], p[j], cold & (k - i == 1),
+                                            cold & (j - k == 1)))
+
+    def step_cost(self, dims: Sequence[int]) -> Any:
+        """``(i, k, j) -> seconds`` for this chain: the cost a time-optimal DP minimizes."""
+        return lambda i, k, j: self.steps_seconds(dims, i, k, j)
 
     def plan_seconds(self, dims: Sequence[int], steps: Any) -> float:
         """Predicted seconds of a bracketing: the sum over its steps ``(i, k, j)``."""
         steps = np.asarray(steps, dtype=np.int64).reshape(-1, 3)
         if len(steps) == 0:
             return 0.0
-        p = np.asarray(dims, dtype=np.float64)
-        return float(np.sum(self.step_seconds(p[steps[:, 0]], p[steps[:, 1]], p[steps[:, 2]])))
+        return float(np.sum(self.steps_seconds(dims, steps[:, 0], steps[:, 1], steps[:, 2])))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (read back by :meth:`from_dict`)."""

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..algebra.chain import Chain
 from ..algebra.execute import counted_matmul, execute
 from ..algebra.orders import optimize
 from ..algebra.orders import plan as make_plan
@@ -45,6 +46,7 @@ from ..algebra.timemodel import (
     shape_classes,
     step_features,
 )
+from ..validation import check_dims
 from .cases import Case, select_cases
 from .verdicts import loadavg, time_interleaved, under_load
 
@@ -61,6 +63,7 @@ __all__ = [
     "predicted_vs_measured",
     "prediction_errors",
     "time_vs_flops",
+    "differing_chains",
     "DEFAULT_ORDERS",
     "configure_parser",
     "run_cli",
@@ -90,8 +93,9 @@ _QUICK_SCALE, _QUICK_MAX_BYTES, _QUICK_MAX_FLOPS = 0.25, 24e6, 2e8
 def calibration_shapes(quick: bool = False, seed: int = 0) -> list[tuple[int, int, int]]:
     """Seeded product shapes ``(p, q, r)`` covering every shape class, plus fixed anchors.
 
-    Anchors: ``1 x 1 @ 1 x 1`` (the bare per-call overhead) and square
-    products up to 1024 (the roof). Random draws are log-uniform and capped
+    Anchors: ``1 x 1 @ 1 x 1`` (the bare per-call overhead), square
+    products up to 1024 (the roof) and, in full mode, vector products
+    streaming 80..134 MB (main memory). Random draws are log-uniform and capped
     in bytes and FLOPs so the full calibration stays under a minute.
 
     Examples
@@ -105,6 +109,9 @@ def calibration_shapes(quick: bool = False, seed: int = 0) -> list[tuple[int, in
     max_flops = _QUICK_MAX_FLOPS if quick else _MAX_FLOPS
     squares = (16, 64, 256) if quick else (16, 32, 64, 128, 256, 512, 1024)
     shapes = [(1, 1, 1), *((n, n, n) for n in squares)]
+    if not quick:  # vector products streaming 80..134 MB: main memory's bandwidth
+        for a, b in ((4096, 4096), (100, 100000), (1024, 10240), (16384, 1024)):
+            shapes += [(1, a, b), (b, a, 1)]
     for cls, (count, bounds) in _DRAWS.items():
         want = max(3, int(count * (_QUICK_SCALE if quick else 1)))
         got = 0
@@ -112,8 +119,8 @@ def calibration_shapes(quick: bool = False, seed: int = 0) -> list[tuple[int, in
             p, q, r = (b if isinstance(b, int) else
                        int(np.rint(np.exp(rng.uniform(np.log(b[0]), np.log(b[1])))))
                        for b in bounds)
-            feats = step_features(p, q, r)
-            if (shape_class(p, q, r) != cls or feats[2] > max_bytes or feats[1] > max_flops):
+            if (shape_class(p, q, r) != cls or 8 * (p * q + q * r) > max_bytes
+                    or 2 * p * q * r > max_flops):
                 continue
             shapes.append((p, q, r))
             got += 1
@@ -429,7 +436,7 @@ def time_plans(mats: Sequence[np.ndarray], plans: dict[str, Plan], repeats: int,
     return {o: np.array(runs[-repeats:]).reshape(repeats, -1) for o, runs in steps.items()}, load
 
 
-def predicted_vs_measured(cases: Iterable[Case | str] | None = None,
+def predicted_vs_measured(cases: Iterable[CaseLike] | None = None,
                           orders: Sequence[str] = DEFAULT_ORDERS, *,
                           model: TimeModel | None = None, threads: int | None = 1,
                           repeats: int = 7, warmup: int = 1) -> list[dict[str, Any]]:
@@ -441,8 +448,9 @@ def predicted_vs_measured(cases: Iterable[Case | str] | None = None,
 
     Parameters
     ----------
-    cases : iterable of Case or case id, optional
-        Default: the quick cases of :data:`chainorder.lab.cases.CASES`.
+    cases : iterable of Case, case id or chain dims, optional
+        Default: the quick cases of :data:`chainorder.lab.cases.CASES`;
+        dims get seeded random matrices.
     model : TimeModel, optional
         Default: this machine's cached model at ``threads`` threads.
 
@@ -457,22 +465,66 @@ def predicted_vs_measured(cases: Iterable[Case | str] | None = None,
         ``rel_error`` (predicted / median - 1), ``threads``, ``loadavg_max``,
         ``loaded``.
     """
-    from .cases import get_case
-
-    chosen = select_cases(quick=True) if cases is None else [
-        c if isinstance(c, Case) else get_case(c) for c in cases]
+    chosen = _chains_of(cases)
     out: list[dict[str, Any]] = []
     with pinned_threads(threads):
         m = model if model is not None else _cached_or_raise()
-        for case in chosen:
-            chain = case.build()
+        for case_id, chain in chosen:
             plans = {o: make_plan(chain.dims, o, machine=m) for o in orders}
             step_times, load = time_plans(chain.matrices, plans, repeats, warmup)
-            common = {"case": case.id, "threads": threads, "loadavg_max": load,
+            common = {"case": case_id, "threads": threads, "loadavg_max": load,
                       "loaded": under_load(load)}
             for order, pl in plans.items():
                 out += _records(pl, step_times[order], m, {**common, "order": order})
     return out
+
+
+#: What the checking functions accept as a case: a Case, a case id, or chain dims.
+CaseLike = Case | str | Sequence[int]
+
+
+def _chains_of(cases: Iterable[CaseLike] | None) -> Iterator[tuple[str, Chain]]:
+    """``(id, chain)`` per case, built lazily (one chain in memory at a time); dims get seeded
+    matrices of N(0, 1/q) entries and the id ``'dims-p0x..xpn'``."""
+    from .cases import get_case
+
+    for c in select_cases(quick=True) if cases is None else cases:
+        if isinstance(c, Case | str):
+            case = c if isinstance(c, Case) else get_case(c)
+            yield case.id, case.build()
+        else:
+            d = check_dims(c, "case dims")
+            rng = np.random.default_rng(list(d))
+            mats = [rng.standard_normal((a, b)) / np.sqrt(b) for a, b in zip(d[:-1], d[1:],
+                                                                              strict=True)]
+            yield "dims-" + "x".join(map(str, d)), Chain(mats)
+
+
+def differing_chains(model: TimeModel, *, count: int = 8, trials: int = 3000, seed: int = 0,
+                     max_multiplications: int = 2 * 10**8) -> list[tuple[int, ...]]:
+    """Random chains whose time-optimal and FLOP-optimal plans differ most in predicted time.
+
+    Draws ``trials`` seeded chains (:func:`~chainorder.lab.cases.random_dims`:
+    3..11 matrices, dims log-uniform up to 64..4096, half with a scalar
+    loss), keeps those whose plans differ and whose dearer plan stays under
+    ``max_multiplications``, and returns the ``count`` with the largest
+    predicted speed-up of the time plan, largest first -- chains to time
+    with :func:`time_vs_flops`.
+    """
+    from .cases import random_dims
+
+    rng = np.random.default_rng([seed, 3])
+    found = []
+    for s in range(trials):
+        n, high = int(rng.integers(3, 12)), int(rng.choice([64, 256, 1024, 4096]))
+        d = tuple(random_dims(n, high, seed=seed * 10**6 + s, scalar_loss=bool(s % 2)))
+        flop = optimize(d, machine=model)
+        fast = optimize(d, objective="time", machine=model)
+        if np.array_equal(flop.step_array, fast.step_array) or fast.cost > max_multiplications:
+            continue
+        found.append((flop.predicted_seconds / fast.predicted_seconds, d))
+    found.sort(key=lambda x: -x[0])
+    return [d for _, d in found[:count]]
 
 
 def _cached_or_raise() -> TimeModel:
@@ -538,7 +590,7 @@ def prediction_errors(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]
     return out
 
 
-def time_vs_flops(cases: Iterable[Case | str] | None = None, *, model: TimeModel | None = None,
+def time_vs_flops(cases: Iterable[CaseLike] | None = None, *, model: TimeModel | None = None,
                   threads: int | None = 1, repeats: int = 15, warmup: int = 2,
                   method: str = "bootstrap") -> list[dict[str, Any]]:
     """Cases whose time-optimal bracketing differs from the FLOP-optimal one, timed side by side.
@@ -558,15 +610,11 @@ def time_vs_flops(cases: Iterable[Case | str] | None = None, *, model: TimeModel
         ``flop_plan_*`` (low, median, high, min, max, runs), ``verdict``,
         ``ratio`` (measured speed-up at the median), ``loaded``.
     """
-    from .cases import get_case
-
-    chosen = select_cases(quick=True) if cases is None else [
-        c if isinstance(c, Case) else get_case(c) for c in cases]
+    chosen = _chains_of(cases)
     out = []
     with pinned_threads(threads):
         m = model if model is not None else _cached_or_raise()
-        for case in chosen:
-            chain = case.build()
+        for case_id, chain in chosen:
             flop = optimize(chain.dims, machine=m)
             fast = optimize(chain.dims, objective="time", machine=m)
             if np.array_equal(flop.step_array, fast.step_array):
@@ -577,7 +625,7 @@ def time_vs_flops(cases: Iterable[Case | str] | None = None, *, model: TimeModel
             verdict = runs.compare("time_plan", "flop_plan", method=method)
             pf, pt = flop.predicted_seconds, fast.predicted_seconds
             out.append({
-                "case": case.id, "n": len(chain), "threads": threads,
+                "case": case_id, "n": len(chain), "threads": threads,
                 "flop_plan": flop.parenthesization, "time_plan": fast.parenthesization,
                 "flop_plan_multiplications": flop.cost, "time_plan_multiplications": fast.cost,
                 "cost_ratio": fast.cost / flop.cost if flop.cost else None,

@@ -2,7 +2,7 @@
 
 Data flow, one module each::
 
-    costs  ->  plan (Plan, Step)  ->  orders (registry; strategies dp, hushing, approx)
+    costs, timemodel  ->  plan (Plan, Step)  ->  orders (registry; strategies dp, hushing, approx)
            ->  execute (multiply, counted)  ->  chain (a Chain of matrices)
 
 Planning reads dims only; :mod:`~chainorder.algebra.execute` is the only module
@@ -16,6 +16,7 @@ from .costs import flops, input_first_cost, loss_first_cost, matmul_cost, steps_
 from .execute import Trace, TraceStep, multiply
 from .orders import ORDERS, available_orders, optimize, plan, register_order
 from .plan import Plan, Step, parse_bracketing
+from .timemodel import TimeModel
 
 __all__ = [
     "Chain",
@@ -23,6 +24,7 @@ __all__ = [
     "Plan",
     "Step",
     "Trace",
+    "TimeModel",
     "TraceStep",
     "available_orders",
     "flops",

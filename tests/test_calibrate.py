@@ -46,7 +46,7 @@ def _fake_measurements(monkeypatch) -> list[int]:
         calls.append(1)
         return _records_from(TRUE, shapes)
 
-    def chain_steps(chains, *, repeats=5, warmup=1, seed=0):
+    def chain_steps(chains, *, repeats=5, warmup=1, seed=0, budget=None):
         shapes = [(d[0], d[1], d[2]) for d in chains]
         return _records_from(TRUE, shapes, cold=True)
 
@@ -150,6 +150,8 @@ def test_real_measurement_records(rng):
     assert len(steps) == 4 * 2 + 4 * 1
     assert not any(r["cold_left"] or r["cold_right"] for r in steps if r["chain"] == "1x3x4x2")
     assert all(r["cold_left"] and r["cold_right"] for r in steps if r["chain"] == "1x600x600")
+    one_chain = cal.measure_chain_steps([(1, 3, 4, 2)] * 3, repeats=1, budget=0.0)
+    assert len(one_chain) == 4 * 2  # the budget is spent after the first chain
 
 
 def test_predicted_vs_measured_records():

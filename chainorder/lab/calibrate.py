@@ -5,8 +5,9 @@ shape class of :mod:`chainorder.algebra.timemodel` (matrix-matrix, small,
 vector-matrix, matrix-vector, outer, dot) with BLAS pinned to a thread count
 through threadpoolctl, fits the model's per-class coefficients to relative
 error (non-negative least squares), and caches the model on disk under the
-machine's fingerprint. The full calibration takes about half a minute on two
-cores, ``quick=True`` a few seconds.
+machine's fingerprint. The full calibration takes 15 to 45 seconds on two
+cores (the random chains stop at about 40 s on a loaded machine),
+``quick=True`` a few seconds.
 
 The rest of the module checks the model against real chains and returns
 tidy records a study renders: :func:`predicted_vs_measured` (every plan and
@@ -252,7 +253,7 @@ def _random_bracketing(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def measure_chain_steps(chains: Iterable[Sequence[int]], *, repeats: int = 5, warmup: int = 1,
-                        seed: int = 0) -> list[dict[str, Any]]:
+                        seed: int = 0, budget: float | None = None) -> list[dict[str, Any]]:
     """Time every step of a few plans per chain, as a plan runs: one record per step.
 
     Plans: loss-first, input-first, the FLOP optimum and a random bracketing,
@@ -260,10 +261,15 @@ def measure_chain_steps(chains: Iterable[Sequence[int]], *, repeats: int = 5, wa
     fields of :func:`measure_steps` plus ``cold_left`` / ``cold_right`` (the
     operand is one of the chain's matrices and the chain passes
     :data:`~chainorder.algebra.timemodel.COLD_CHAIN_BYTES`) and ``chain``.
+    With ``budget`` (seconds), no chain after the first starts once it is
+    spent (a loaded machine then measures fewer chains rather than taking longer).
     """
     rng = np.random.default_rng([seed, 11])
     out: list[dict[str, Any]] = []
+    start = time.perf_counter()
     for dims in chains:
+        if budget is not None and out and time.perf_counter() - start > budget:
+            break
         d = tuple(int(x) for x in dims)
         mats = [np.full((a, b), 0.5) for a, b in zip(d[:-1], d[1:], strict=True)]
         plans = {o: make_plan(d, o) for o in ("loss_first", "input_first", "optimal")}
@@ -401,11 +407,16 @@ def calibrate(*, threads: int | None = None, quick: bool = False, force: bool = 
                 return cached
         t0, load0 = time.perf_counter(), loadavg()
         records = measure_steps(calibration_shapes(quick, seed), quick=quick, progress=progress)
-        records += measure_chain_steps(calibration_chains(quick, seed), seed=seed,
-                                       repeats=3 if quick else 5)
+        chains = calibration_chains(quick, seed)
+        # the chains get what is left of about 40 s (4 s quick) once the shapes are done
+        left = (4.0 if quick else 40.0) - (time.perf_counter() - t0)
+        records += measure_chain_steps(chains, seed=seed, repeats=3 if quick else 5,
+                                       budget=max(left, 1.0))
+        measured = len({r["chain"] for r in records if r["chain"]})
         meta = {"created": _now(), "seconds": round(time.perf_counter() - t0, 2), "quick": quick,
-                "seed": seed, "points": len(records), "loadavg_start": load0,
-                "loadavg_end": loadavg(), "method": "chainorder.lab.calibrate.calibrate"}
+                "seed": seed, "points": len(records), "chains": f"{measured}/{len(chains)}",
+                "loadavg_start": load0, "loadavg_end": loadavg(),
+                "method": "chainorder.lab.calibrate.calibrate"}
         model = fit_model(records, fingerprint=fp, meta=meta)
     model.save(path)
     return model

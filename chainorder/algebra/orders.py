@@ -180,7 +180,8 @@ def plan(dims: Sequence[int], order: str = "optimal", *, machine: TimeModel | No
         out = Plan(dims, parse_bracketing(order, len(dims) - 1), order=order.strip())
     else:
         raise ValueError(_unknown_order(order))
-    out.machine = machine
+    if machine is not None:
+        out.machine = machine
     return out
 
 
@@ -303,7 +304,7 @@ def _time_optimal(dims: tuple[int, ...], method: str, machine: TimeModel | None)
     model = active_model() if machine is None else machine
     steps, _ = dp_steps_by(dims, model.step_cost(dims))
     out = Plan(dims, steps, "time_optimal", check=False)
-    out.machine = machine
+    out.machine = model  # predicted_seconds uses the model the plan was made for
     return out
 
 

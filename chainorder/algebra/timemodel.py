@@ -3,16 +3,16 @@
 A step multiplies a ``p x q`` by a ``q x r`` float64 matrix. Its *shape class*
 says which kind of kernel BLAS runs:
 
-============  ============================  =====================================
-class         shape                         what limits it
-============  ============================  =====================================
-``dot``       ``1 x q @ q x 1``             memory bandwidth, per-call overhead
-``vecmat``    ``1 x q @ q x r``             memory bandwidth (the loss-first step)
-``matvec``    ``p x q @ q x 1``             memory bandwidth
-``outer``     ``p x 1 @ 1 x r``             writing the ``p x r`` result
-``small``     matrix-matrix, ``pqr <= 4096``  per-call overhead
-``matmat``    every other product           compute rate (the roof)
-============  ============================  =====================================
+============  ================================  =====================================
+class         shape                             what limits it
+============  ================================  =====================================
+``dot``       ``1 x q @ q x 1``                 memory bandwidth, per-call overhead
+``vecmat``    ``1 x q @ q x r``                 memory bandwidth (the loss-first step)
+``matvec``    ``p x q @ q x 1``                 memory bandwidth
+``outer``     ``p x 1 @ 1 x r``                 writing the ``p x r`` result
+``small``     matrix-matrix, ``pqr <= 4096``    per-call overhead
+``matmat``    every other product               compute rate (the roof)
+============  ================================  =====================================
 
 The predicted time of a step is a per-class non-negative linear model in
 features a roofline reasons with::
@@ -41,16 +41,23 @@ matrix-matrix products (the roof), the best bandwidth, the per-call overhead
 -- each as best, median and spread. A plan's predicted time is the sum of
 its steps' times.
 
-What the model does not capture: threading beyond the BLAS thread count it
-was calibrated with (a model is per thread count, and a step's speed-up from
-threads is whatever the calibration saw, not modelled); NUMA placement;
-frequency scaling and turbo (calibration and use may run at different clocks);
-other processes on the machine (calibrate on a quiet machine; the load
-average is recorded); caches beyond the fixed knots (whether an operand is
-still in cache from the previous step of a chain, which the calibration's
-back-to-back repeats assume; cold or evicted operands run slower); memory
-allocation beyond the fault term; non-float64 dtypes and non-contiguous
-operands; Python overhead outside the product itself.
+What the model does not capture:
+
+- threading: a model holds for the BLAS thread count it was calibrated
+  with; how a step speeds up with threads is whatever the calibration saw,
+  not modelled, and two-thread timings on a two-core machine suffer most
+  from other processes;
+- NUMA placement, frequency scaling and turbo (calibration and use may run
+  at different clocks);
+- other processes on the machine: calibrate on a quiet machine; the load
+  average is recorded with the model, and a loaded calibration is slower
+  and noisier everywhere;
+- caches beyond the fixed knots and the cold rule: an operand is either in
+  cache or not, by the chain's total size; partial residency, a cache
+  shared between cores, TLB reach and prefetching are folded into the
+  fitted coefficients;
+- memory allocation beyond the fault term, non-float64 dtypes,
+  non-contiguous operands, and Python overhead outside the timed product.
 
 Models are cached as JSON under ``$CHAINORDER_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/chainorder``, else ``~/.cache/chainorder``, one file per

@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also show this order (a name from 'chainorder orders' or a bracketing); repeatable",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--time", action="store_true",
+                   help="also the time-optimal plan and every plan's predicted seconds, from "
+                        "this machine's time model ('chainorder calibrate' makes it)")
     p.set_defaults(func=_cmd_plan)
 
     a = sub.add_parser("article", help="the article's predicted costs beside counted ones")
@@ -108,12 +111,16 @@ def _parse_dims(raw: Sequence[str]) -> list[int]:
 def _cmd_plan(args: argparse.Namespace) -> int:
     dims = _parse_dims(args.dims)
     names = ["optimal", "loss_first", "input_first", *args.order]
+    if args.time and "time_optimal" not in names:
+        names.append("time_optimal")
     plans = {name: plan(dims, name) for name in names}
     best = plans["optimal"]
     if args.json:
         doc: dict[str, Any] = {"dims": dims, "n": len(dims) - 1, "unit": UNIT}
         for name, pl in plans.items():
             doc[name] = {**pl.to_dict(), "ratio_to_optimal": best.speedup(pl)}
+            if args.time:
+                doc[name]["predicted_seconds"] = pl.predicted_seconds
         print(json.dumps(doc, indent=2))
         return 0
     print(f"chain of {len(dims) - 1} matrices, dims {' x '.join(map(str, dims))}")
@@ -128,6 +135,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         print("  ".join([r[0].ljust(widths[0]), *(r[c].rjust(widths[c]) for c in (1, 2, 3)), r[4]]))
     ratio = plans["loss_first"].speedup(plans["input_first"])
     print(f"input-first / loss-first = {ratio:.3f}")
+    if args.time:
+        fastest = plans["time_optimal"].predicted_seconds
+        print(f"predicted time ({plans['time_optimal'].machine!r}):")
+        for name, pl in plans.items():
+            t = pl.predicted_seconds
+            print(f"  {name.ljust(widths[0])}  {t * 1e3:>12.4g} ms  {t / fastest:>7.3f}x")
     return 0
 
 

@@ -203,3 +203,13 @@ def test_cli_calibrate(tmp_path, monkeypatch, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["model"]["fingerprint"]["blas_threads"] == 1
     assert main(["calibrate", "--threads", "0", "--cache-dir", str(tmp_path)]) == 2
+
+
+def test_cli_plan_with_predicted_times(capsys):
+    # the test fixture's roofline is the active model
+    assert main(["plan", "10", "20", "1000", "20", "--time"]) == 0
+    out = capsys.readouterr().out
+    assert "time_optimal" in out and "predicted time (<TimeModel roof 50.0 GFLOP/s" in out
+    assert main(["plan", "10", "20", "1000", "20", "--time", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["time_optimal"]["predicted_seconds"] <= doc["optimal"]["predicted_seconds"]

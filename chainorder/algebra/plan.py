@@ -211,6 +211,9 @@ class Plan:
             f"  Input-first (right):  {inf:,}   ({_fmt_ratio(inf, self.cost)} this plan)",
             f"  Largest intermediate: {self.largest_intermediate:,} elements",
         ]
+        if self.machine is not None:
+            lines.append(f"  Predicted time:       {self.predicted_seconds:.4g} s  "
+                         f"({self.machine!r})")
         if self.n >= 2:
             lines.append(
                 "  step  factors                 shapes                    multiplications"

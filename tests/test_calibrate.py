@@ -42,7 +42,7 @@ def _records_from(model: TimeModel, shapes, cold=False) -> list[dict]:
 def _fake_measurements(monkeypatch) -> list[int]:
     calls = []
 
-    def steps(shapes, *, quick=False, progress=None):
+    def steps(shapes, *, quick=False, budget=None, progress=None):
         calls.append(1)
         return _records_from(TRUE, shapes)
 

@@ -108,11 +108,7 @@ def calibration_shapes(quick: bool = False, seed: int = 0) -> list[tuple[int, in
     rng = np.random.default_rng(seed)
     max_bytes = _QUICK_MAX_BYTES if quick else _MAX_BYTES
     max_flops = _QUICK_MAX_FLOPS if quick else _MAX_FLOPS
-    squares = (16, 64, 256) if quick else (16, 32, 64, 128, 256, 512, 1024)
-    shapes = [(1, 1, 1), *((n, n, n) for n in squares)]
-    if not quick:  # vector products streaming 80..134 MB: main memory's bandwidth
-        for a, b in ((4096, 4096), (100, 100000), (1024, 10240), (16384, 1024)):
-            shapes += [(1, a, b), (b, a, 1)]
+    shapes = _anchor_shapes(quick)
     for cls, (count, bounds) in _DRAWS.items():
         want = max(3, int(count * (_QUICK_SCALE if quick else 1)))
         got = 0
@@ -125,6 +121,15 @@ def calibration_shapes(quick: bool = False, seed: int = 0) -> list[tuple[int, in
                 continue
             shapes.append((p, q, r))
             got += 1
+    return shapes
+
+
+def _anchor_shapes(quick: bool) -> list[tuple[int, int, int]]:
+    squares = (16, 64, 256) if quick else (16, 32, 64, 128, 256, 512, 1024)
+    shapes = [(1, 1, 1), *((n, n, n) for n in squares)]
+    if not quick:  # vector products streaming 80..134 MB: main memory's bandwidth
+        for a, b in ((4096, 4096), (100, 100000), (1024, 10240), (16384, 1024)):
+            shapes += [(1, a, b), (b, a, 1)]
     return shapes
 
 
@@ -169,12 +174,15 @@ def _spread(times: Sequence[float]) -> float:
 
 
 def measure_steps(shapes: Iterable[tuple[int, int, int]], *, quick: bool = False,
+                  budget: float | None = None,
                   progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Time float64 products of the given shapes; one tidy record per shape.
 
     Runs with whatever BLAS threads are in force (see :func:`pinned_threads`).
     Operands are filled with 0.5 (values do not change BLAS speed; no
-    denormals) and freshly allocated per shape.
+    denormals) and freshly allocated per shape. Products past 1e8 FLOPs get
+    three timed runs, others at least five (three in ``quick`` mode). With
+    ``budget`` (seconds), shapes after it is spent are left out.
 
     Returns
     -------
@@ -184,12 +192,16 @@ def measure_steps(shapes: Iterable[tuple[int, int, int]], *, quick: bool = False
         ``spread`` (IQR / median of the runs), ``runs``, ``gflops_best``,
         ``gbs_best`` (bytes in + out per second at the best run), ``loadavg``.
     """
-    runs, budget = (3, 0.01) if quick else (5, 0.03)
+    runs, per_shape = (3, 0.01) if quick else (5, 0.03)
     shapes = list(shapes)
-    out = []
+    out: list[dict[str, Any]] = []
+    start = time.perf_counter()
     for n, (p, q, r) in enumerate(shapes):
+        if budget is not None and out and time.perf_counter() - start > budget:
+            break
         a, b = np.full((p, q), 0.5), np.full((q, r), 0.5)
-        out.append(_step_record(p, q, r, _time_product(a, b, runs, budget), loadavg()))
+        times = _time_product(a, b, 3 if 2 * p * q * r > 1e8 else runs, per_shape)
+        out.append(_step_record(p, q, r, times, loadavg()))
         if progress is not None:
             progress(n + 1, len(shapes))
     return out
@@ -406,15 +418,23 @@ def calibrate(*, threads: int | None = None, quick: bool = False, force: bool = 
             if quick or not cached.meta.get("quick"):
                 return cached
         t0, load0 = time.perf_counter(), loadavg()
-        records = measure_steps(calibration_shapes(quick, seed), quick=quick, progress=progress)
+        shapes = calibration_shapes(quick, seed)
+        # the anchors first, the draws shuffled: a budget cut leaves every class measured
+        anchors = len(_anchor_shapes(quick))
+        drawn = shapes[anchors:]
+        np.random.default_rng([seed, 5]).shuffle(drawn)
+        total, share = (4.0, 2.0) if quick else (45.0, 25.0)
+        records = measure_steps(shapes[:anchors] + drawn, quick=quick, budget=share,
+                                progress=progress)
         chains = calibration_chains(quick, seed)
-        # the chains get what is left of about 40 s (4 s quick) once the shapes are done
-        left = (4.0 if quick else 40.0) - (time.perf_counter() - t0)
-        records += measure_chain_steps(chains, seed=seed, repeats=3 if quick else 5,
-                                       budget=max(left, 1.0))
-        measured = len({r["chain"] for r in records if r["chain"]})
+        # the chains get what is left of the total, and at least a fifth of it
+        left = max(total - (time.perf_counter() - t0), total / 5)
+        records += measure_chain_steps(chains, seed=seed, repeats=3 if quick else 5, budget=left)
+        in_chains = {r["chain"] for r in records if r["chain"]}
+        alone = sum(1 for r in records if not r["chain"])
         meta = {"created": _now(), "seconds": round(time.perf_counter() - t0, 2), "quick": quick,
-                "seed": seed, "points": len(records), "chains": f"{measured}/{len(chains)}",
+                "seed": seed, "shapes": f"{alone}/{len(shapes)}", "points": len(records),
+                "chains": f"{len(in_chains)}/{len(chains)}",
                 "loadavg_start": load0, "loadavg_end": loadavg(),
                 "method": "chainorder.lab.calibrate.calibrate"}
         model = fit_model(records, fingerprint=fp, meta=meta)
@@ -716,7 +736,8 @@ def _print_model(model: TimeModel, path: Path, took: float) -> None:
           f"({model.fingerprint.get('blas')} {model.fingerprint.get('blas_version')})")
     print(f"  cache: {path}")
     print(f"  measured {meta.get('created')} in {meta.get('seconds')} s "
-          f"({'quick' if meta.get('quick') else 'full'}; load average "
+          f"({'quick' if meta.get('quick') else 'full'}; {meta.get('shapes')} shapes, "
+          f"{meta.get('chains')} chains; load average "
           f"{meta.get('loadavg_start')} -> {meta.get('loadavg_end')}); this call {took:.1f} s")
     print(f"  roof (matrix-matrix):  {_fmt(s.get('peak_gflops', {}), 'GFLOP/s')}")
     print(f"  memory bandwidth:      {_fmt(s.get('bandwidth_gbs', {}), 'GB/s')}")

@@ -298,11 +298,16 @@ def measure_chain_steps(chains: Iterable[Sequence[int]], *, repeats: int = 5, wa
 
 
 def fit_model(records: Sequence[dict[str, Any]], *, fingerprint: dict[str, Any] | None = None,
-              meta: dict[str, Any] | None = None) -> TimeModel:
-    """Fit the model's coefficients per shape class to measured medians, by relative error.
+              meta: dict[str, Any] | None = None, target: str = "seconds_min") -> TimeModel:
+    """Fit the model's coefficients per shape class to measured times, by relative error.
 
     Non-negative least squares on rows divided by the measured time, so a
-    1 us product counts as much as a 10 ms one. A feature that fewer than
+    1 us product counts as much as a 10 ms one. The ``target`` is each
+    point's fastest run by default: the run least disturbed by other
+    processes. (On a machine loaded by other work, models fitted to the
+    fastest runs predicted the *median* time of the benchmark grid's plans
+    better than models fitted to medians, whose points a stall can move
+    tenfold; on a quiet machine the two differ by a few percent.) A feature that fewer than
     :data:`MIN_SUPPORT` points of a class exercise (a cache knot no shape
     passed) keeps coefficient 0 rather than extrapolate from one point. A
     class without measurements borrows the coefficients of ``matmat``.
@@ -317,7 +322,7 @@ def fit_model(records: Sequence[dict[str, Any]], *, fingerprint: dict[str, Any] 
             continue
         X = step_features(*([r.get(k, False) for r in rows]
                             for k in ("p", "q", "r", "cold_left", "cold_right")))
-        y = np.array([r["seconds_median"] for r in rows])
+        y = np.array([r[target] for r in rows])
         used = (X > 0).sum(axis=0) >= min(MIN_SUPPORT, len(rows))
         A = X[:, used] / y[:, None]
         # columns scaled to unit size so NNLS is well conditioned, then scaled back
@@ -742,7 +747,7 @@ def _print_model(model: TimeModel, path: Path, took: float) -> None:
     print(f"  roof (matrix-matrix):  {_fmt(s.get('peak_gflops', {}), 'GFLOP/s')}")
     print(f"  memory bandwidth:      {_fmt(s.get('bandwidth_gbs', {}), 'GB/s')}")
     print(f"  per-call overhead:     {_fmt(s.get('overhead_seconds', {}), 'us', 1e6)}")
-    print("  class     points  fit median err  best GFLOP/s  best GB/s")
+    print("  class     points  fit median err  best GFLOP/s  best GB/s   (fit: vs fastest runs)")
     for cls in SHAPE_CLASSES:
         f, r = model.fit.get(cls, {}), s.get("rates", {}).get(cls, {})
         gflops, gbs = r.get("gflops", {}).get("best", 0), r.get("gbs", {}).get("best", 0)

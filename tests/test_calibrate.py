@@ -129,6 +129,11 @@ def test_calibrate_caches_and_reuses(tmp_path, monkeypatch):
     with cal.pinned_threads(1):
         path = cache_path(machine_fingerprint(), tmp_path)
     assert path.exists() and model.threads == 1 and model.meta["quick"]
+    records = cal.calibration_records(threads=1, directory=tmp_path)
+    assert len(records) == model.meta["points"] and {r["shape_class"] for r in records} == set(
+        SHAPE_CLASSES)
+    with pytest.raises(FileNotFoundError, match="chainorder calibrate --threads 1"):
+        cal.calibration_records(threads=1, directory=tmp_path / "elsewhere")
     assert cal.calibrate(threads=1, quick=True, directory=tmp_path).meta == model.meta
     assert len(calls) == 1  # the second call read the cache
     cal.calibrate(threads=1, quick=True, force=True, directory=tmp_path)

@@ -53,6 +53,7 @@ from .verdicts import loadavg, time_interleaved, under_load
 
 __all__ = [
     "calibrate",
+    "calibration_records",
     "calibration_shapes",
     "calibration_chains",
     "measure_steps",
@@ -403,7 +404,7 @@ def calibrate(*, threads: int | None = None, quick: bool = False, force: bool = 
         BLAS threads to pin while measuring (and the model's key); default:
         the BLAS's current thread count.
     quick : bool
-        A few seconds of measurement instead of about half a minute (noisier;
+        A few seconds of measurement instead of 15 to 45 seconds (noisier;
         a cached quick model does not satisfy a later full request).
     force : bool
         Measure again even if a model is cached.
@@ -413,7 +414,8 @@ def calibrate(*, threads: int | None = None, quick: bool = False, force: bool = 
     Returns
     -------
     TimeModel
-        Also written to ``cache_path(fingerprint, directory)``.
+        Also written to ``cache_path(fingerprint, directory)``; the
+        measurements it was fitted to go beside it (:func:`calibration_records`).
     """
     with pinned_threads(threads):
         fp = machine_fingerprint()
@@ -444,7 +446,28 @@ def calibrate(*, threads: int | None = None, quick: bool = False, force: bool = 
                 "method": "chainorder.lab.calibrate.calibrate"}
         model = fit_model(records, fingerprint=fp, meta=meta)
     model.save(path)
+    _records_path(path).write_text("".join(json.dumps(r) + "\n" for r in records))
     return model
+
+
+def _records_path(model_path: Path) -> Path:
+    return model_path.with_name(model_path.stem + ".records.jsonl")
+
+
+def calibration_records(*, threads: int | None = None,
+                        directory: str | Path | None = None) -> list[dict[str, Any]]:
+    """The measurements behind this machine's cached model at ``threads`` BLAS threads.
+
+    One record per isolated shape (``chain`` None) and per step timed in a
+    chain (:func:`measure_steps`, :func:`measure_chain_steps`): tidy rows
+    for a roofline figure of achieved GFLOP/s and GB/s by shape class.
+    """
+    with pinned_threads(threads):
+        path = _records_path(cache_path(directory=directory))
+    if not path.exists():
+        raise FileNotFoundError(f"no calibration records at {path}; run 'chainorder calibrate"
+                                f"{f' --threads {threads}' if threads else ''} --force'")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 # ----------------------------------------------------------------------------- checking the model

@@ -194,6 +194,17 @@ def test_bad_objective_and_method():
         co.optimize([2, 3, 4], "hu-shing", objective="time", machine=MODELS["roofline"])
 
 
+def test_time_dp_refuses_very_long_chains():
+    with pytest.raises(ValueError, match="at most 1000 matrices"):
+        co.optimize([2] * 1002, objective="time", machine=MODELS["roofline"])
+
+
+def test_a_plan_with_a_machine_prints_its_predicted_time():
+    text = str(co.plan([1, 10, 100], machine=MODELS["roofline"]))
+    assert "Predicted time:" in text and "roof 50.0 GFLOP/s" in text
+    assert "Predicted time:" not in str(co.plan([1, 10, 100]))
+
+
 def test_time_optimal_is_listed_apart():
     assert "time_optimal" not in co.available_orders()
     assert "time_optimal" in co.available_orders(machine=True)

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also show this order (a name from 'chainorder orders' or a bracketing); repeatable",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--time", action="store_true",
+                   help="also the time-optimal plan and every plan's predicted seconds, from "
+                        "this machine's time model ('chainorder calibrate' makes it)")
     p.set_defaults(func=_cmd_plan)
 
     a = sub.add_parser("article", help="the article's predicted costs beside counted ones")
@@ -109,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="measure and write a report (index, one page per study)")
     _report_options(r)
     r.set_defaults(func=_cmd_report)
+
+    c = sub.add_parser("calibrate", help="measure and cache this machine's time model")
+    _calibrate_options(c)
+    c.set_defaults(func=_cmd_calibrate)
     return parser
 
 
@@ -142,12 +149,16 @@ def _parse_dims(raw: Sequence[str]) -> list[int]:
 def _cmd_plan(args: argparse.Namespace) -> int:
     dims = _parse_dims(args.dims)
     names = ["optimal", "loss_first", "input_first", *args.order]
+    if args.time and "time_optimal" not in names:
+        names.append("time_optimal")
     plans = {name: plan(dims, name) for name in names}
     best = plans["optimal"]
     if args.json:
         doc: dict[str, Any] = {"dims": dims, "n": len(dims) - 1, "unit": UNIT}
         for name, pl in plans.items():
             doc[name] = {**pl.to_dict(), "ratio_to_optimal": best.speedup(pl)}
+            if args.time:
+                doc[name]["predicted_seconds"] = pl.predicted_seconds
         print(json.dumps(doc, indent=2))
         return 0
     print(f"chain of {len(dims) - 1} matrices, dims {' x '.join(map(str, dims))}")
@@ -162,6 +173,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         print("  ".join([r[0].ljust(widths[0]), *(r[c].rjust(widths[c]) for c in (1, 2, 3)), r[4]]))
     ratio = plans["loss_first"].speedup(plans["input_first"])
     print(f"input-first / loss-first = {ratio:.3f}")
+    if args.time:
+        fastest = plans["time_optimal"].predicted_seconds
+        print(f"predicted time ({plans['time_optimal'].machine!r}):")
+        for name, pl in plans.items():
+            t = pl.predicted_seconds
+            print(f"  {name.ljust(widths[0])}  {t * 1e3:>12.4g} ms  {t / fastest:>7.3f}x")
     return 0
 
 
@@ -400,3 +417,95 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def _calibrate_options(p: argparse.ArgumentParser) -> None:
+    """Add the ``chainorder calibrate`` options to ``p``."""
+    p.description = (
+        "Measure this machine's product speed by shape class (matrix-matrix, vector-matrix, "
+        "matrix-vector, outer, dot, small), fit the time model behind Plan.predicted_seconds "
+        "and the 'time_optimal' order, and cache it per machine fingerprint and BLAS threads."
+    )
+    p.add_argument("--threads", type=int, action="append", metavar="N",
+                   help="BLAS threads to calibrate for; repeatable (default: the BLAS default)")
+    p.add_argument("--quick", action="store_true", help="a few seconds instead of ~30 s")
+    p.add_argument("--force", action="store_true", help="measure again even if cached")
+    p.add_argument("--cache-dir", metavar="DIR", help="cache directory (default: "
+                   "$CHAINORDER_CACHE_DIR, $XDG_CACHE_HOME/chainorder or ~/.cache/chainorder)")
+    p.add_argument("--check", action="store_true",
+                   help="then time the quick benchmark grid and print the prediction errors")
+    p.add_argument("--case", action="append", metavar="PATTERN",
+                   help="with --check: only case ids matching this pattern; repeatable")
+    p.add_argument("--repeats", type=int, default=7, metavar="N",
+                   help="with --check: interleaved runs per plan (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the model (and check) as JSON")
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    """Run ``chainorder calibrate``; return the exit status."""
+    from .algebra.timemodel import cache_path
+    from .lab.calibrate import calibrate, pinned_threads, predicted_vs_measured, prediction_errors
+    from .lab.cases import select_cases
+
+    for threads in args.threads or [None]:
+        if threads is not None and threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {threads}")
+        t0 = time.perf_counter()
+        model = calibrate(threads=threads, quick=args.quick, force=args.force,
+                          directory=args.cache_dir)
+        took = time.perf_counter() - t0
+        with pinned_threads(threads):
+            path = cache_path(directory=args.cache_dir)
+        doc: dict[str, Any] = {"path": str(path), "model": model.to_dict()}
+        if not args.json:
+            _print_model(model, path, took)
+        if args.check:
+            cases = select_cases(quick=args.case is None, patterns=args.case)
+            recs = predicted_vs_measured(cases, model=model, threads=threads,
+                                         repeats=args.repeats)
+            doc["errors"] = prediction_errors(recs)
+            if not args.json:
+                _print_errors(doc["errors"], threads)
+        if args.json:
+            print(json.dumps(doc, indent=1))
+    return 0
+
+
+def _rate_text(d: dict[str, Any], unit: str, scale: float = 1.0) -> str:
+    if not d:
+        return "not measured"
+    return (f"best {d['best'] * scale:.3g} {unit}, median {d['median'] * scale:.3g} {unit}, "
+            f"spread {d['spread']:.0%} ({d['points']} points)")
+
+
+def _print_model(model: Any, path: Path, took: float) -> None:
+    from .algebra.timemodel import SHAPE_CLASSES
+
+    s, meta = model.summary, model.meta
+    print(f"time model for {model.fingerprint.get('cpu_model')}, {model.threads} BLAS thread(s) "
+          f"({model.fingerprint.get('blas')} {model.fingerprint.get('blas_version')})")
+    print(f"  cache: {path}")
+    print(f"  measured {meta.get('created')} in {meta.get('seconds')} s "
+          f"({'quick' if meta.get('quick') else 'full'}; {meta.get('shapes')} shapes, "
+          f"{meta.get('chains')} chains; load average "
+          f"{meta.get('loadavg_start')} -> {meta.get('loadavg_end')}); this call {took:.1f} s")
+    print(f"  roof (matrix-matrix):  {_rate_text(s.get('peak_gflops', {}), 'GFLOP/s')}")
+    print(f"  memory bandwidth:      {_rate_text(s.get('bandwidth_gbs', {}), 'GB/s')}")
+    print(f"  per-call overhead:     {_rate_text(s.get('overhead_seconds', {}), 'us', 1e6)}")
+    print("  class     points  fit median err  best GFLOP/s  best GB/s   (fit: vs fastest runs)")
+    for cls in SHAPE_CLASSES:
+        f, r = model.fit.get(cls, {}), s.get("rates", {}).get(cls, {})
+        gflops, gbs = r.get("gflops", {}).get("best", 0), r.get("gbs", {}).get("best", 0)
+        print(f"  {cls:<8}  {f.get('points', 0):>6}  {f.get('median_rel_error', 0):>14.1%}  "
+              f"{gflops:>12.3g}  {gbs:>9.3g}")
+
+
+def _print_errors(errors: list[dict[str, Any]], threads: int | None) -> None:
+    print(f"predicted vs measured, {threads or 'default'} BLAS thread(s): "
+          "median |predicted / measured median - 1|")
+    print("  level  class     points  median err  90th pct  median signed")
+    for e in errors:
+        print(f"  {e['level']:<5}  {e['shape_class']:<8}  {e['points']:>6}  "
+              f"{e['median_abs_rel_error']:>10.1%}  {e['p90_abs_rel_error']:>8.1%}  "
+              f"{e['median_rel_error']:>+13.1%}")
+

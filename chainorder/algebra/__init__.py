@@ -2,7 +2,7 @@
 
 Data flow, one module each::
 
-    costs  ->  plan (Plan, Step)  ->  orders (registry; strategies dp, hushing, approx)
+    costs, timemodel  ->  plan (Plan, Step)  ->  orders (registry; strategies dp, hushing, approx)
            ->  execute (multiply, counted)  ->  chain (a Chain of matrices)
 
     kinds (Jacobian kinds, counted products)  ->  structured (structured plans, their
@@ -37,6 +37,7 @@ from .kinds import Dense, Diagonal, DiagonalPlusRankOne, Identity, Kind, Kroneck
 from .orders import ORDERS, available_orders, optimize, plan, register_order
 from .plan import Plan, Step, parse_bracketing
 from .structured import StructuredPlan, StructuredTrace
+from .timemodel import TimeModel
 
 __all__ = [
     "Chain",
@@ -57,6 +58,7 @@ __all__ = [
     "Schedule",
     "Step",
     "Trace",
+    "TimeModel",
     "TraceStep",
     "available_orders",
     "check_factors",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .costs import fits_int64, steps_cost
 
-__all__ = ["dp_steps", "DP_MAX_MATRICES"]
+__all__ = ["dp_steps", "dp_steps_by", "DP_MAX_MATRICES"]
 
 #: Longest chain :func:`dp_steps` accepts: O(n^3) work is about 1e10 element
 #: operations here (minutes); longer chains belong to the O(n log n) Hu-Shing method.
@@ -54,12 +54,7 @@ def dp_steps(dims: Sequence[int]) -> tuple[np.ndarray, int]:
     >>> steps.tolist(), cost
     ([[0, 1, 2], [0, 2, 3]], 7500)
     """
-    n = len(dims) - 1
-    if n > DP_MAX_MATRICES:
-        raise ValueError(
-            f"dp_steps: a chain of {n} matrices is past the dynamic program's limit of "
-            f"{DP_MAX_MATRICES} (O(n^3) time, O(n^2) memory); use method='hu-shing'"
-        )
+    n = _check_length(dims)
     if n < 2:
         return np.empty((0, 3), dtype=np.int64), 0
     split = _fill_tables(dims)
@@ -67,11 +62,61 @@ def dp_steps(dims: Sequence[int]) -> tuple[np.ndarray, int]:
     return steps, steps_cost(dims, steps.tolist())
 
 
-def _fill_tables(dims: Sequence[int]) -> np.ndarray:
-    """Fill the cost tables by chain length; return ``split[i, L]``, the best ``k - i``."""
+#: The cost of steps ``(i, k, j)`` given as int64 index arrays that broadcast,
+#: as float64 (e.g. a time model's predicted seconds of each step).
+StepCost = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def dp_steps_by(dims: Sequence[int], step_cost: StepCost) -> tuple[np.ndarray, float]:
+    """The bracketing that minimizes the sum of ``step_cost`` over its steps, exactly.
+
+    The same dynamic program as :func:`dp_steps`, with ``p_i p_k p_j``
+    replaced by ``step_cost(i, k, j)``: any cost that depends only on the
+    step's indices (so on its dims, and on whether an operand is one of the
+    chain's matrices, ``k - i == 1`` or ``j - k == 1``), such as the predicted
+    seconds of a :class:`~chainorder.algebra.timemodel.TimeModel`. The
+    optimum is exact for that cost up to floating-point rounding of the sums.
+
+    Returns
+    -------
+    steps : ndarray of int64, shape (n-1, 3)
+        Steps ``(i, k, j)`` in a valid execution order (post-order).
+    total : float
+        The least sum of ``step_cost`` over the steps.
+
+    Examples
+    --------
+    >>> p = np.array([10, 100, 5, 50])
+    >>> steps, total = dp_steps_by(p, lambda i, k, j: 1.0 * p[i] * p[k] * p[j])
+    >>> steps.tolist(), total
+    ([[0, 1, 2], [0, 2, 3]], 7500.0)
+    """
+    n = _check_length(dims)
+    if n < 2:
+        return np.empty((0, 3), dtype=np.int64), 0.0
+    steps = _post_order(_fill_tables(dims, step_cost), n)
+    return steps, float(np.sum(step_cost(steps[:, 0], steps[:, 1], steps[:, 2])))
+
+
+def _check_length(dims: Sequence[int]) -> int:
     n = len(dims) - 1
-    exact = not fits_int64(max(dims), 2 * (n - 1))
-    dtype = object if exact else np.int64
+    if n > DP_MAX_MATRICES:
+        raise ValueError(
+            f"dp_steps: a chain of {n} matrices is past the dynamic program's limit of "
+            f"{DP_MAX_MATRICES} (O(n^3) time, O(n^2) memory); use method='hu-shing'"
+        )
+    return n
+
+
+def _fill_tables(dims: Sequence[int], step_cost: StepCost | None = None) -> np.ndarray:
+    """Fill the cost tables by chain length; return ``split[i, L]``, the best ``k - i``.
+
+    Without ``step_cost`` a step costs ``p_i p_k p_j``, exactly (int64 or
+    Python ints); with it, whatever it returns, in float64.
+    """
+    n = len(dims) - 1
+    exact = step_cost is None and not fits_int64(max(dims), 2 * (n - 1))
+    dtype = object if exact else (np.int64 if step_cost is None else np.float64)
     p = np.array(dims, dtype=dtype)
     # by_start[i, L] = m(i, i+L) and by_end[j, L] = m(j-L, j): with both, the
     # two halves of every split are plain strided views, never a gather.
@@ -83,8 +128,12 @@ def _fill_tables(dims: Sequence[int]) -> np.ndarray:
         left = by_start[:starts, 1:L]  # m(i, i+t), t = 1..L-1
         right = by_end[L:, L - 1 : 0 : -1]  # m(i+t, i+L), t = 1..L-1
         inner = sliding_window_view(p, L - 1)[1 : starts + 1]  # p[i+t]
-        outer = (p[:starts] * p[L:])[:, np.newaxis]  # p[i] * p[i+L]
-        total = left + right + outer * inner
+        if step_cost is None:
+            step = (p[:starts] * p[L:])[:, np.newaxis] * inner  # p[i] p[i+t] p[i+L]
+        else:
+            i = np.arange(starts, dtype=np.int64)[:, np.newaxis]
+            step = step_cost(i, i + np.arange(1, L, dtype=np.int64), i + L)
+        total = left + right + step
         t = np.argmin(total, axis=1)  # first minimum: smallest split wins ties
         best = total[np.arange(starts), t]
         by_start[:starts, L] = best

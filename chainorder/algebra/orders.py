@@ -12,7 +12,7 @@ import numpy as np
 from ..validation import check_dims
 from .approx import best_fan_steps, greedy_steps
 from .costs import KindSig, input_first_cost, loss_first_cost
-from .dp import DP_MAX_MATRICES, dp_steps
+from .dp import DP_MAX_MATRICES, dp_steps, dp_steps_by
 from .hushing import hu_shing_steps
 from .plan import Plan, parse_bracketing
 from .structured import (
@@ -22,6 +22,7 @@ from .structured import (
     signatures,
     structured_dp_steps,
 )
+from .timemodel import TimeModel, active_model, use_machine
 
 __all__ = [
     "plan",
@@ -41,12 +42,16 @@ Strategy = Callable[[tuple[int, ...]], "tuple[np.ndarray, int] | Plan"]
 
 @dataclass(frozen=True)
 class OrderInfo:
-    """A registered order: its strategy, its aliases and a one-line description."""
+    """A registered order: its strategy, its aliases and a one-line description.
+
+    ``uses_machine``: the plan depends on a time model, not on the dims alone.
+    """
 
     name: str
     strategy: Strategy
     aliases: tuple[str, ...]
     description: str
+    uses_machine: bool = False
 
     def plan(self, dims: tuple[int, ...]) -> Plan:
         """The strategy's bracketing of ``dims`` (already validated) as a :class:`Plan`."""
@@ -70,6 +75,7 @@ def register_order(
     description: str = "",
     *,
     replace: bool = False,
+    uses_machine: bool = False,
 ) -> None:
     """Add an order to the registry.
 
@@ -77,6 +83,8 @@ def register_order(
     returns ``(steps, cost)``: the steps ``(i, k, j)`` in execution order and
     their exact cost in scalar multiplications. A name or alias already taken
     is refused unless ``replace=True``; a refused registration changes nothing.
+    ``uses_machine=True`` marks a strategy whose plan depends on the active
+    time model (:func:`~chainorder.algebra.timemodel.active_model`).
 
     Examples
     --------
@@ -115,21 +123,37 @@ def register_order(
         del _ALIASES[key]
     for key in keys:
         _ALIASES[key] = name
-    ORDERS[name] = OrderInfo(name, strategy, tuple(aliases), description)
+    ORDERS[name] = OrderInfo(name, strategy, tuple(aliases), description, bool(uses_machine))
     for old in set(ORDERS) - set(_ALIASES.values()):  # an order whose every name was taken over
         del ORDERS[old]
 
 
-def available_orders() -> list[str]:
-    """Names of the registered orders (aliases not included)."""
-    return list(ORDERS)
+def available_orders(*, machine: bool = False) -> list[str]:
+    """Names of the registered orders (aliases not included).
+
+    Orders whose plan depends on a machine's time model (``'time_optimal'``)
+    are listed only with ``machine=True``: the others are pure functions of
+    the dims, so tables of their costs are the same on every machine.
+
+    Examples
+    --------
+    >>> "time_optimal" in available_orders(), "time_optimal" in available_orders(machine=True)
+    (False, True)
+    """
+    return [name for name, info in ORDERS.items() if machine or not info.uses_machine]
 
 
 def _normalize(name: str) -> str:
     return name.strip().lower().replace("-", "_").replace(" ", "_")
 
 
-def plan(dims: Sequence[Any], order: str = "optimal", *, structure: str = "dense") -> Plan:
+def plan(
+    dims: Sequence[Any],
+    order: str = "optimal",
+    *,
+    structure: str = "dense",
+    machine: TimeModel | None = None,
+) -> Plan:
     """Plan the product of a chain with dims ``p0..pn`` in the given order.
 
     Parameters
@@ -144,8 +168,8 @@ def plan(dims: Sequence[Any], order: str = "optimal", *, structure: str = "dense
         A registered order name or alias (see :func:`available_orders`):
         ``'optimal'``, ``'loss_first'`` (alias ``'forward'``: left to right,
         the article's forwards computation), ``'input_first'`` (alias
-        ``'backward'``: right to left), ... -- or a bracketing over
-        ``A1..An`` such as ``'((A1A2)(A3A4))'``.
+        ``'backward'``: right to left), ``'time_optimal'`` (least predicted
+        time), ... -- or a bracketing over ``A1..An`` such as ``'((A1A2)(A3A4))'``.
     structure : {'dense', 'structured'}
         ``'dense'`` (the article's convention) counts every factor as a full
         matrix. ``'structured'`` counts each product by its factors' kinds
@@ -153,6 +177,10 @@ def plan(dims: Sequence[Any], order: str = "optimal", *, structure: str = "dense
         :class:`~chainorder.algebra.structured.StructuredPlan`: ``'optimal'``
         and ``'dp'`` run the structured optimizer, every other order keeps its
         own bracketing, costed structurally.
+    machine : TimeModel, optional
+        The time model for ``'time_optimal'`` and for the plan's
+        :attr:`~Plan.predicted_seconds` (default: this machine's cached one).
+        It prices dense products only, so it is refused with ``'structured'``.
 
     Returns
     -------
@@ -169,16 +197,24 @@ def plan(dims: Sequence[Any], order: str = "optimal", *, structure: str = "dense
     """
     sigs = signatures(dims)
     if check_structure(structure) == "structured":
+        if machine is not None:
+            raise ValueError("the time model prices dense products: machine= needs "
+                             "structure='dense'")
         return _structured_plan(sigs, dims, order)
     dims = check_dims(dims if sigs is None else dims_of(sigs))
     if not isinstance(order, str):
         raise TypeError(f"order must be a str (an order name or a bracketing), got {order!r}")
     name = _ALIASES.get(_normalize(order))
     if name is not None:
-        return ORDERS[name].plan(dims)
-    if "(" in order or order.strip()[:1] in ("A", "a"):
-        return Plan(dims, parse_bracketing(order, len(dims) - 1), order=order.strip())
-    raise ValueError(_unknown_order(order))
+        with use_machine(machine):
+            out = ORDERS[name].plan(dims)
+    elif "(" in order or order.strip()[:1] in ("A", "a"):
+        out = Plan(dims, parse_bracketing(order, len(dims) - 1), order=order.strip())
+    else:
+        raise ValueError(_unknown_order(order))
+    if machine is not None:
+        out.machine = machine
+    return out
 
 
 def _structured_plan(sigs: Any, dims: Any, order: str) -> StructuredPlan:
@@ -229,8 +265,15 @@ def _input_first(dims: tuple[int, ...]) -> tuple[np.ndarray, int]:
 _EXACT_METHODS: dict[str, Strategy] = {"dp": dp_steps, "hu-shing": hu_shing_steps}
 
 
-def optimize(dims: Sequence[Any], method: str = "auto", *, structure: str = "dense") -> Plan:
-    """The cheapest bracketing of a chain, exactly.
+def optimize(
+    dims: Sequence[Any],
+    method: str = "auto",
+    *,
+    structure: str = "dense",
+    objective: str = "flops",
+    machine: TimeModel | None = None,
+) -> Plan:
+    """The cheapest bracketing of a chain, exactly: fewest multiplications, or least time.
 
     Parameters
     ----------
@@ -246,6 +289,16 @@ def optimize(dims: Sequence[Any], method: str = "auto", *, structure: str = "den
         ``'structured'`` minimizes the structured cost (kinds counted) with
         :func:`~chainorder.algebra.structured.structured_dp_steps`, exactly;
         ``method`` must then be ``'auto'`` or ``'dp'``.
+    objective : {'flops', 'time'}
+        ``'flops'``: fewest scalar multiplications (so fewest FLOPs).
+        ``'time'``: least predicted seconds under ``machine`` (the dynamic
+        program over the model's step times, exact for the model, up to
+        1000 matrices; ``method`` must be ``'auto'`` or ``'dp'``; dense
+        structure only); the plan's order is ``'time_optimal'``.
+    machine : TimeModel, optional
+        The time model for ``objective='time'`` and for the plan's
+        :attr:`~Plan.predicted_seconds` (default: this machine's cached one,
+        see :func:`~chainorder.algebra.timemodel.active_model`).
 
     Notes
     -----
@@ -261,9 +314,23 @@ def optimize(dims: Sequence[Any], method: str = "auto", *, structure: str = "den
     >>> p = co.optimize([30, 35, 15, 5, 10, 20, 25])
     >>> p.cost, p.flops, p.parenthesization
     (15125, 30250, '((A1(A2A3))((A4A5)A6))')
+
+    A roofline with slow memory prefers a FLOP-heavier bracketing that
+    never writes the 10 x 1000 intermediate:
+
+    >>> from chainorder.algebra.timemodel import TimeModel
+    >>> m = TimeModel.from_rates(peak_gflops=50, bandwidth_gbs=5, overhead_seconds=1e-6)
+    >>> fast = co.optimize([10, 20, 1000, 20], objective="time", machine=m)
+    >>> fast.parenthesization, fast.cost, co.optimize([10, 20, 1000, 20]).cost
+    ('(A1(A2A3))', 404000, 400000)
     """
+    if objective not in ("flops", "time"):
+        raise ValueError(f"objective must be 'flops' or 'time', got {objective!r}")
     sigs = signatures(dims)
     if check_structure(structure) == "structured":
+        if objective == "time" or machine is not None:
+            raise ValueError("the time model prices dense products: objective='time' and "
+                             "machine= need structure='dense'")
         if method not in ("auto", "dp"):
             raise ValueError(f"structure='structured' optimizes with method 'auto' or 'dp', "
                              f"got method={method!r} (Hu-Shing assumes dense costs)")
@@ -272,6 +339,8 @@ def optimize(dims: Sequence[Any], method: str = "auto", *, structure: str = "den
         steps, cost = structured_dp_steps(sigs)
         return StructuredPlan(sigs, steps, "optimal", cost=cost, check=False)
     dims = check_dims(dims if sigs is None else dims_of(sigs))
+    if objective == "time":
+        return _time_optimal(dims, method, machine)
     key = _normalize(method).replace("_", "-") if isinstance(method, str) else method
     if key == "auto":
         key = "dp" if len(dims) - 1 <= _AUTO_DP_UP_TO else "hu-shing"
@@ -287,7 +356,34 @@ def optimize(dims: Sequence[Any], method: str = "auto", *, structure: str = "den
             f"{len(dims) - 1}; use method='hu-shing' or 'auto'"
         )
     steps, cost = strategy(dims)
-    return Plan(dims, steps, "optimal", cost=cost, check=False)
+    out = Plan(dims, steps, "optimal", cost=cost, check=False)
+    out.machine = machine
+    return out
+
+
+#: Longest chain ``objective='time'`` plans: its DP evaluates the model on every
+#: (i, k, j), about 2 s for 500 matrices and 17 s for 1000.
+TIME_DP_MAX_MATRICES = 1000
+
+
+def _time_optimal(dims: tuple[int, ...], method: str, machine: TimeModel | None) -> Plan:
+    if method not in ("auto", "dp"):
+        raise ValueError(f"objective='time' runs the dynamic program; method must be 'auto' or "
+                         f"'dp', got {method!r}")
+    if len(dims) - 1 > TIME_DP_MAX_MATRICES:
+        raise ValueError(
+            f"objective='time' handles at most {TIME_DP_MAX_MATRICES} matrices (an O(n^3) "
+            f"dynamic program over the time model), got {len(dims) - 1}; use objective='flops'"
+        )
+    model = active_model() if machine is None else machine
+    steps, _ = dp_steps_by(dims, model.step_cost(dims))
+    out = Plan(dims, steps, "time_optimal", check=False)
+    out.machine = model  # predicted_seconds uses the model the plan was made for
+    return out
+
+
+def _time_optimal_order(dims: tuple[int, ...]) -> Plan:
+    return optimize(dims, objective="time")
 
 
 #: Longest chain that ``optimize(method='auto')`` hands to the dynamic program.
@@ -299,6 +395,13 @@ register_order(
     optimize,
     aliases=("opt", "best", "exact"),
     description="cheapest bracketing (exact; DP or Hu-Shing by chain length)",
+)
+register_order(
+    "time_optimal",
+    _time_optimal_order,
+    aliases=("time", "least_time"),
+    description="least predicted time under the machine's time model (DP over step times)",
+    uses_machine=True,
 )
 register_order(
     "loss_first",

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..validation import check_dims
 from .costs import flops, input_first_cost, loss_first_cost, steps_cost_fast
+from .timemodel import TimeModel, active_model
 
 __all__ = [
     "Plan",
@@ -64,6 +65,9 @@ class Plan:
         The steps ``(i, k, j)`` in execution order (read-only).
     cost : int
         Scalar multiplications, exactly.
+    machine : TimeModel or None
+        The time model behind :attr:`predicted_seconds` (None: this
+        machine's cached one).
 
     Examples
     --------
@@ -96,6 +100,7 @@ class Plan:
         self.step_array = arr
         self.order = str(order)
         self.cost: int = steps_cost_fast(self.dims, arr) if cost is None else int(cost)
+        self.machine: TimeModel | None = None
 
     @property
     def n(self) -> int:
@@ -115,6 +120,19 @@ class Plan:
             Step(i, k, j, (p[i], p[k]), (p[k], p[j]), p[i] * p[k] * p[j])
             for i, k, j in self.step_array.tolist()
         )
+
+    @property
+    def predicted_seconds(self) -> float:
+        """Predicted wall time of the plan's products, in seconds, from a time model.
+
+        The model is :attr:`machine` if set (``co.plan(..., machine=m)``),
+        else this machine's cached calibration at the current BLAS thread
+        count; with none cached this raises
+        :class:`~chainorder.algebra.timemodel.NotCalibratedError`, whose
+        message says how to calibrate (``chainorder calibrate``).
+        """
+        model = self.machine if self.machine is not None else active_model()
+        return model.plan_seconds(self.dims, self.step_array)
 
     @cached_property
     def largest_intermediate(self) -> int:
@@ -193,6 +211,9 @@ class Plan:
             f"  Input-first (right):  {inf:,}   ({_fmt_ratio(inf, self.cost)} this plan)",
             f"  Largest intermediate: {self.largest_intermediate:,} elements",
         ]
+        if self.machine is not None:
+            lines.append(f"  Predicted time:       {self.predicted_seconds:.4g} s  "
+                         f"({self.machine!r})")
         if self.n >= 2:
             lines.append(
                 "  step  factors                 shapes                    multiplications"

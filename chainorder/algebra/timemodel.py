@@ -1,0 +1,461 @@
+"""A machine's time model: predicted seconds of each product step by shape class, cached.
+
+A step multiplies a ``p x q`` by a ``q x r`` float64 matrix. Its *shape class*
+says which kind of kernel BLAS runs:
+
+============  ================================  =====================================
+class         shape                             what limits it
+============  ================================  =====================================
+``dot``       ``1 x q @ q x 1``                 memory bandwidth, per-call overhead
+``vecmat``    ``1 x q @ q x r``                 memory bandwidth (the loss-first step)
+``matvec``    ``p x q @ q x 1``                 memory bandwidth
+``outer``     ``p x 1 @ 1 x r``                 writing the ``p x r`` result
+``small``     matrix-matrix, ``pqr <= 4096``    per-call overhead
+``matmat``    every other product               compute rate (the roof)
+============  ================================  =====================================
+
+The predicted time of a step is a per-class non-negative linear model in
+features a roofline reasons with::
+
+    t = c_call + c_cold_call * cold              # per-call overhead; more if cold
+      + c_flops * 2pqr                           # compute, 1 / rate of the class
+      + c_hot * hot_bytes + c_cold * cold_bytes  # operands read (8pq + 8qr in all)
+      + c_out * bytes_out                        # the result written (8pr)
+      + sum_K c_K * max(bytes_in - K, 0)         # slower past each cache knot K
+      + c_fault * max(bytes_out - 128 KiB, 0)    # a fresh large result is paged in
+
+(knots ``K`` = 2 MiB, 16 MiB, 64 MiB). An operand is *cold* when it is one
+of the chain's own matrices (not a product made by the step before) and the
+chain's matrices together pass :data:`COLD_CHAIN_BYTES`: a plan run again
+and again then finds its matrices evicted from the nearest cache, while the
+intermediates it has just made are still there. So a step's time depends on
+its dims, on whether each operand is a matrix of the chain (``k - i == 1``,
+``j - k == 1``) and on the chain's size -- all known to the dynamic program,
+which stays exact for the model. Non-negative coefficients make time grow
+with work and with the working set.
+
+The coefficients come from measurements (``chainorder calibrate``,
+:mod:`chainorder.lab.calibrate`) fitted per class to relative error; the
+model also keeps the roofline's measured facts -- the best rate achieved by
+matrix-matrix products (the roof), the best bandwidth, the per-call overhead
+-- each as best, median and spread. A plan's predicted time is the sum of
+its steps' times.
+
+What the model does not capture:
+
+- threading: a model holds for the BLAS thread count it was calibrated
+  with; how a step speeds up with threads is whatever the calibration saw,
+  not modelled, and two-thread timings on a two-core machine suffer most
+  from other processes;
+- NUMA placement, frequency scaling and turbo (calibration and use may run
+  at different clocks);
+- other processes on the machine: calibrate on a quiet machine; the load
+  average is recorded with the model, and a loaded calibration is slower
+  and noisier everywhere;
+- caches beyond the fixed knots and the cold rule: an operand is either in
+  cache or not, by the chain's total size; partial residency, a cache
+  shared between cores, TLB reach and prefetching are folded into the
+  fitted coefficients;
+- memory allocation beyond the fault term, non-float64 dtypes,
+  non-contiguous operands, and Python overhead outside the timed product.
+
+Models are cached as JSON under ``$CHAINORDER_CACHE_DIR``, else
+``$XDG_CACHE_HOME/chainorder``, else ``~/.cache/chainorder``, one file per
+machine fingerprint (CPU, cores, numpy, BLAS library, version, threading
+layer and thread count). With none cached, :func:`active_model` raises
+:class:`NotCalibratedError` saying how to calibrate: a silent quick
+calibration inside a property would spend seconds and give noisy answers
+nobody asked for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import json
+import os
+import platform
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "SHAPE_CLASSES",
+    "FEATURES",
+    "TimeModel",
+    "NotCalibratedError",
+    "shape_class",
+    "shape_classes",
+    "step_features",
+    "chain_bytes",
+    "machine_fingerprint",
+    "fingerprint_key",
+    "cache_dir",
+    "cache_path",
+    "load_model",
+    "active_model",
+    "use_machine",
+]
+
+#: Shape classes of a product step, in the order of the table above.
+SHAPE_CLASSES: tuple[str, ...] = ("dot", "vecmat", "matvec", "outer", "small", "matmat")
+#: Matrix-matrix products with ``p*q*r`` up to this are ``small``.
+SMALL_MULTIPLICATIONS = 4096
+#: Bytes of float64.
+ITEMSIZE = 8
+#: Working-set knots (bytes of the operands) past which each byte may cost more.
+IN_KNOTS: tuple[int, ...] = (2**21, 2**24, 2**26)
+#: Results larger than this are freshly mapped memory: their pages fault in on first touch.
+OUT_KNOT = 2**17
+#: A chain whose matrices pass this many bytes finds them out of cache on each run.
+COLD_CHAIN_BYTES = 2**21
+#: Names of the model's features, the columns of :func:`step_features`.
+FEATURES: tuple[str, ...] = (
+    "call", "cold_call", "flops", "bytes_hot", "bytes_cold", "bytes_out",
+    *(f"bytes_in_over_{k >> 20}MiB" for k in IN_KNOTS), f"bytes_out_over_{OUT_KNOT >> 10}KiB",
+)
+#: Version of the JSON layout written by :meth:`TimeModel.save`.
+FORMAT = "chainorder-timemodel/1"
+
+
+class NotCalibratedError(LookupError, ValueError):
+    """No time model is cached for this machine and BLAS thread count.
+
+    A ``ValueError`` too, so code that skips orders declining a chain
+    (``except ValueError``) skips ``'time_optimal'`` on an uncalibrated machine.
+    """
+
+
+def shape_class(p: int, q: int, r: int) -> str:
+    """The shape class of a ``p x q`` by ``q x r`` product (see the module docstring).
+
+    Examples
+    --------
+    >>> shape_class(1, 100, 1000), shape_class(100, 100, 1), shape_class(64, 64, 64)
+    ('vecmat', 'matvec', 'matmat')
+    """
+    return SHAPE_CLASSES[int(shape_classes(np.array([p]), np.array([q]), np.array([r]))[0])]
+
+
+def shape_classes(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Index into :data:`SHAPE_CLASSES` of every product, elementwise (arrays broadcast)."""
+    p, q, r = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (p, q, r)))
+    out = np.full(p.shape, SHAPE_CLASSES.index("matmat"), dtype=np.int64)
+    out[p * q * r <= SMALL_MULTIPLICATIONS] = SHAPE_CLASSES.index("small")
+    out[q == 1] = SHAPE_CLASSES.index("outer")
+    out[r == 1] = SHAPE_CLASSES.index("matvec")
+    out[p == 1] = SHAPE_CLASSES.index("vecmat")
+    out[(p == 1) & (r == 1)] = SHAPE_CLASSES.index("dot")
+    return out
+
+
+def step_features(p: Any, q: Any, r: Any, cold_left: Any = False,
+                  cold_right: Any = False) -> np.ndarray:
+    """The model's features (:data:`FEATURES`) of products ``p x q @ q x r``, shape ``(..., 10)``.
+
+    ``cold_left`` / ``cold_right``: the operand is out of cache (see the
+    module docstring). Dims are taken as floats: features are magnitudes for
+    a time estimate, not exact counts (those are :mod:`~chainorder.algebra.costs`).
+
+    Examples
+    --------
+    >>> step_features(10, 100, 5)[:6].tolist()   # call, cold call, FLOPs, hot, cold, out bytes
+    [1.0, 0.0, 10000.0, 12000.0, 0.0, 400.0]
+    >>> step_features(10, 100, 5, cold_right=True)[:6].tolist()
+    [1.0, 1.0, 10000.0, 8000.0, 4000.0, 400.0]
+    """
+    p, q, r, cl, cr = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64)
+                                            for x in (p, q, r, cold_left, cold_right)))
+    left, right = ITEMSIZE * p * q, ITEMSIZE * q * r
+    b_in, cold = left + right, left * cl + right * cr
+    b_out = ITEMSIZE * p * r
+    cols = [np.ones_like(p), np.maximum(cl, cr), 2.0 * p * q * r, b_in - cold, cold, b_out]
+    cols += [np.maximum(b_in - k, 0.0) for k in IN_KNOTS]
+    cols.append(np.maximum(b_out - OUT_KNOT, 0.0))
+    return np.stack(cols, axis=-1)
+
+
+def chain_bytes(dims: Sequence[int]) -> int:
+    """Bytes of a float64 chain's matrices: ``8 * sum p(i-1) p(i)``.
+
+    Examples
+    --------
+    >>> chain_bytes([1, 10, 100])
+    8080
+    """
+    return ITEMSIZE * sum(int(a) * int(b) for a, b in zip(dims[:-1], dims[1:], strict=True))
+
+
+@dataclass
+class TimeModel:
+    """Predicted seconds of product steps on one machine, fitted from its measurements.
+
+    Attributes
+    ----------
+    coefficients : dict of str to list of float
+        Per shape class, one coefficient per feature of :data:`FEATURES`
+        (seconds per call, per FLOP, per byte, ...), all >= 0.
+    fingerprint : dict
+        The machine and BLAS the model was measured on (:func:`machine_fingerprint`).
+    summary : dict
+        The roofline's measured facts: ``peak_gflops`` (best rate of a
+        matrix-matrix product: the roof), ``bandwidth_gbs`` (best bytes/s of
+        a bandwidth-bound class), ``overhead_seconds`` and per-class
+        ``rates``, each ``{'best', 'median', 'spread'}``.
+    fit : dict
+        Per class: points measured and the median and largest relative error
+        of the fit on them.
+    meta : dict
+        ``created``, ``seconds`` (calibration time), ``quick``, ``loadavg``, ...
+
+    Examples
+    --------
+    >>> m = TimeModel.from_rates(peak_gflops=50, bandwidth_gbs=20, overhead_seconds=1e-6)
+    >>> round(m.step_seconds(1000, 1000, 1000) * 1e3, 1)  # ms: 2 GFLOP at 50 GFLOP/s + 24 MB
+    41.2
+    >>> m.shape_class(1, 1000, 1000), round(m.step_seconds(1, 1000, 1000) * 1e6)  # us
+    ('vecmat', 442)
+    """
+
+    coefficients: dict[str, list[float]]
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    fit: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = [c for c in SHAPE_CLASSES if c not in self.coefficients]
+        if missing:
+            raise ValueError(f"coefficients lack shape classes {missing}; need all of "
+                             f"{list(SHAPE_CLASSES)}")
+        table = np.array([self.coefficients[c] for c in SHAPE_CLASSES], dtype=np.float64)
+        if table.shape != (len(SHAPE_CLASSES), len(FEATURES)) or not np.all(table >= 0):
+            raise ValueError(f"coefficients must be {len(FEATURES)} numbers >= 0 per class "
+                             f"({', '.join(FEATURES)})")
+        self._table = table
+
+    @classmethod
+    def from_rates(cls, peak_gflops: float, bandwidth_gbs: float, overhead_seconds: float,
+                   **kw: Any) -> TimeModel:
+        """A plain roofline: ``overhead + flops/peak + bytes/bandwidth`` for every class."""
+        coef = [0.0] * len(FEATURES)
+        coef[0], coef[2] = float(overhead_seconds), 1e-9 / float(peak_gflops)
+        coef[3] = coef[4] = coef[5] = 1e-9 / float(bandwidth_gbs)
+        summary = {"peak_gflops": {"best": peak_gflops}, "bandwidth_gbs": {"best": bandwidth_gbs},
+                   "overhead_seconds": {"best": overhead_seconds}}
+        return cls({c: list(coef) for c in SHAPE_CLASSES}, summary=summary, **kw)
+
+    shape_class = staticmethod(shape_class)
+
+    @property
+    def threads(self) -> int | None:
+        """BLAS threads the model was calibrated with (from its fingerprint)."""
+        return self.fingerprint.get("blas_threads")
+
+    def step_seconds(self, p: Any, q: Any, r: Any, cold_left: Any = False,
+                     cold_right: Any = False) -> Any:
+        """Predicted seconds of ``p x q @ q x r`` products (scalars or broadcasting arrays);
+        by default with both operands in cache."""
+        feats = step_features(p, q, r, cold_left, cold_right)
+        cls_idx = shape_classes(p, q, r)
+        out = np.einsum("...f,...f->...", feats, self._table[cls_idx])
+        return float(out) if out.ndim == 0 else out
+
+    def steps_seconds(self, dims: Sequence[int], i: Any, k: Any, j: Any) -> np.ndarray:
+        """Predicted seconds of steps ``(i, k, j)`` of a chain with ``dims`` (index arrays)."""
+        p = np.asarray(dims, dtype=np.float64)
+        i, k, j = (np.asarray(x, dtype=np.int64) for x in (i, k, j))
+        cold = chain_bytes(dims) > COLD_CHAIN_BYTES
+        return np.asarray(self.step_seconds(p[i], p[k], p[j], cold & (k - i == 1),
+                                            cold & (j - k == 1)))
+
+    def step_cost(self, dims: Sequence[int]) -> Any:
+        """``(i, k, j) -> seconds`` for this chain: the cost a time-optimal DP minimizes."""
+        return lambda i, k, j: self.steps_seconds(dims, i, k, j)
+
+    def plan_seconds(self, dims: Sequence[int], steps: Any) -> float:
+        """Predicted seconds of a bracketing: the sum over its steps ``(i, k, j)``."""
+        steps = np.asarray(steps, dtype=np.int64).reshape(-1, 3)
+        if len(steps) == 0:
+            return 0.0
+        return float(np.sum(self.steps_seconds(dims, steps[:, 0], steps[:, 1], steps[:, 2])))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (read back by :meth:`from_dict`)."""
+        return {"format": FORMAT, "features": list(FEATURES), "coefficients": self.coefficients,
+                "fingerprint": self.fingerprint, "summary": self.summary, "fit": self.fit,
+                "meta": self.meta}
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> TimeModel:
+        """The model :meth:`to_dict` wrote; refuses another format or feature list."""
+        if doc.get("format") != FORMAT or list(doc.get("features", ())) != list(FEATURES):
+            raise ValueError(f"not a {FORMAT} time model with features {list(FEATURES)} "
+                             f"(format {doc.get('format')!r}); recalibrate with "
+                             "'chainorder calibrate --force'")
+        return cls(dict(doc["coefficients"]), dict(doc.get("fingerprint", {})),
+                   dict(doc.get("summary", {})), dict(doc.get("fit", {})),
+                   dict(doc.get("meta", {})))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model as JSON (atomically: a reader never sees half a file)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True))
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> TimeModel:
+        """Read a model written by :meth:`save`."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def __repr__(self) -> str:
+        s = self.summary
+        peak = s.get("peak_gflops", {}).get("best")
+        bw = s.get("bandwidth_gbs", {}).get("best")
+        call = s.get("overhead_seconds", {}).get("best")
+        facts = ", ".join(x for x in (
+            f"roof {peak:.1f} GFLOP/s" if peak else "", f"bandwidth {bw:.1f} GB/s" if bw else "",
+            f"call {call * 1e6:.2f} us" if call else "",
+            f"{self.threads} BLAS thread(s)" if self.threads else "") if x)
+        return f"<TimeModel {facts or 'uncalibrated'}>"
+
+
+# ----------------------------------------------------------------------------- fingerprint, cache
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _numpy_blas() -> dict[str, Any]:
+    """numpy's BLAS as threadpoolctl sees it (the library every product here runs on)."""
+    from threadpoolctl import threadpool_info
+
+    libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    libs.sort(key=lambda lib: "numpy" not in str(lib.get("filepath")))
+    return libs[0] if libs else {}
+
+
+def machine_fingerprint() -> dict[str, Any]:
+    """What a time model depends on: CPU, cores, numpy, BLAS and its current thread count.
+
+    Examples
+    --------
+    >>> fp = machine_fingerprint()
+    >>> fp["numpy"] == np.__version__, fp["blas_threads"] >= 1
+    (True, True)
+    """
+    blas = _numpy_blas()
+    return {
+        "cpu_model": _cpu_model(),
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "numpy": np.__version__,
+        "blas": blas.get("internal_api"),
+        "blas_version": blas.get("version"),
+        "blas_threading_layer": blas.get("threading_layer"),
+        "blas_architecture": blas.get("architecture"),
+        "blas_threads": blas.get("num_threads"),
+    }
+
+
+def fingerprint_key(fingerprint: Mapping[str, Any]) -> str:
+    """A short stable hash of a fingerprint, the name of its cache file.
+
+    Examples
+    --------
+    >>> fingerprint_key({"cpu_model": "X", "blas_threads": 1})
+    '2c523b90a20b9c94'
+    """
+    text = json.dumps(dict(fingerprint), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    """Where models are cached: ``$CHAINORDER_CACHE_DIR``, ``$XDG_CACHE_HOME/chainorder``
+    or ``~/.cache/chainorder``."""
+    if os.environ.get("CHAINORDER_CACHE_DIR"):
+        return Path(os.environ["CHAINORDER_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "chainorder"
+
+
+def cache_path(fingerprint: Mapping[str, Any] | None = None,
+               directory: str | Path | None = None) -> Path:
+    """The cache file of a fingerprint (default: this machine now) in ``directory``."""
+    fp = machine_fingerprint() if fingerprint is None else fingerprint
+    return Path(directory or cache_dir()) / f"timemodel-{fingerprint_key(fp)}.json"
+
+
+_LOADED: dict[Path, tuple[float, TimeModel]] = {}
+
+
+def load_model(directory: str | Path | None = None) -> TimeModel:
+    """The cached model of this machine at its current BLAS thread count.
+
+    Raises
+    ------
+    NotCalibratedError
+        If none is cached; the message says how to make one.
+    """
+    fp = machine_fingerprint()
+    path = cache_path(fp, directory)
+    try:
+        stamp = path.stat().st_mtime
+    except OSError:
+        threads = fp.get("blas_threads")
+        raise NotCalibratedError(
+            f"no time model cached for this machine with {threads} BLAS thread(s) "
+            f"(looked for {path}); run 'chainorder calibrate --threads {threads}' "
+            "(under a minute; '--quick' takes seconds), or call "
+            "chainorder.lab.calibrate.calibrate(threads=...), or pass machine=TimeModel.load(...)"
+        ) from None
+    hit = _LOADED.get(path)
+    if hit is None or hit[0] != stamp:
+        hit = _LOADED[path] = (stamp, TimeModel.load(path))
+    return hit[1]
+
+
+_ACTIVE: contextvars.ContextVar[TimeModel | None] = contextvars.ContextVar(
+    "chainorder_time_model", default=None
+)
+
+
+def active_model() -> TimeModel:
+    """The model in force: the one of an enclosing :func:`use_machine`, else the cached one."""
+    model = _ACTIVE.get()
+    return model if model is not None else load_model()
+
+
+@contextlib.contextmanager
+def use_machine(model: TimeModel | None) -> Iterator[TimeModel | None]:
+    """Within the block, time predictions and time-optimal plans use ``model`` (None: no change).
+
+    Examples
+    --------
+    >>> m = TimeModel.from_rates(50, 20, 1e-6)
+    >>> with use_machine(m):
+    ...     active_model() is m
+    True
+    """
+    if model is not None and not isinstance(model, TimeModel):
+        raise TypeError(f"machine must be a TimeModel or None, got {type(model).__name__}")
+    if model is None:
+        yield None
+        return
+    token = _ACTIVE.set(model)
+    try:
+        yield model
+    finally:
+        _ACTIVE.reset(token)

@@ -1,0 +1,700 @@
+"""Calibration of the time model: measure product steps by shape class, fit, cache; check it.
+
+``calibrate()`` times float64 products of seeded random shapes in every
+shape class of :mod:`chainorder.algebra.timemodel` (matrix-matrix, small,
+vector-matrix, matrix-vector, outer, dot) with BLAS pinned to a thread count
+through threadpoolctl, fits the model's per-class coefficients to relative
+error (non-negative least squares), and caches the model on disk under the
+machine's fingerprint. The full calibration takes 15 to 45 seconds on two
+cores (the random chains stop at about 40 s on a loaded machine),
+``quick=True`` a few seconds.
+
+The rest of the module checks the model against real chains and returns
+tidy records a study renders: :func:`predicted_vs_measured` (every plan and
+step of the benchmark grid, predicted beside measured min/median/max),
+:func:`prediction_errors` (median absolute relative error by shape class),
+and :func:`time_vs_flops` (cases where the time-optimal and FLOP-optimal
+bracketings differ, timed side by side with a noise-respecting verdict).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import statistics
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..algebra.chain import Chain
+from ..algebra.execute import counted_matmul, execute
+from ..algebra.orders import optimize
+from ..algebra.orders import plan as make_plan
+from ..algebra.plan import Plan
+from ..algebra.timemodel import (
+    COLD_CHAIN_BYTES,
+    SHAPE_CLASSES,
+    TimeModel,
+    cache_path,
+    chain_bytes,
+    machine_fingerprint,
+    shape_class,
+    shape_classes,
+    step_features,
+)
+from ..validation import check_dims
+from .cases import Case, select_cases
+from .verdicts import loadavg, time_interleaved, under_load
+
+__all__ = [
+    "calibrate",
+    "calibration_records",
+    "calibration_shapes",
+    "calibration_chains",
+    "measure_steps",
+    "measure_chain_steps",
+    "time_plans",
+    "fit_model",
+    "roofline_summary",
+    "pinned_threads",
+    "predicted_vs_measured",
+    "prediction_errors",
+    "time_vs_flops",
+    "differing_chains",
+    "DEFAULT_ORDERS",
+]
+
+#: Points of a class that must exercise a feature before it gets a coefficient.
+MIN_SUPPORT = 4
+#: Orders :func:`predicted_vs_measured` checks by default (the benchmark grid's).
+DEFAULT_ORDERS: tuple[str, ...] = ("loss_first", "input_first", "optimal")
+
+#: Per class: shapes drawn, and how each dim is drawn -- log-uniform between
+#: bounds, or fixed at 1 -- for (p, q, r). ``'small'`` draws dims 2..16.
+_DRAWS: dict[str, tuple[int, tuple[Any, Any, Any]]] = {
+    "matmat": (70, ((2, 131072), (2, 131072), (2, 131072))),
+    "small": (24, ((2, 16), (2, 16), (2, 16))),
+    "vecmat": (45, (1, (2, 32768), (2, 32768))),
+    "matvec": (30, ((2, 32768), (2, 32768), 1)),
+    "outer": (20, ((2, 8192), 1, (2, 8192))),
+    "dot": (12, (1, (1, 2**21), 1)),
+}
+#: Largest operands (bytes in) and work (FLOPs) of a calibration shape.
+_MAX_BYTES, _MAX_FLOPS = 160e6, 2.5e9
+#: quick mode: fewer shapes, smaller operands, shorter timing.
+_QUICK_SCALE, _QUICK_MAX_BYTES, _QUICK_MAX_FLOPS = 0.25, 24e6, 2e8
+
+
+def calibration_shapes(quick: bool = False, seed: int = 0) -> list[tuple[int, int, int]]:
+    """Seeded product shapes ``(p, q, r)`` covering every shape class, plus fixed anchors.
+
+    Anchors: ``1 x 1 @ 1 x 1`` (the bare per-call overhead), square
+    products up to 1024 (the roof) and, in full mode, vector products
+    streaming 80..134 MB (main memory). Random draws are log-uniform and capped
+    in bytes and FLOPs so the full calibration stays under a minute.
+
+    Examples
+    --------
+    >>> shapes = calibration_shapes(quick=True)
+    >>> shapes[0], sorted({shape_class(*s) for s in shapes}) == sorted(SHAPE_CLASSES)
+    ((1, 1, 1), True)
+    """
+    rng = np.random.default_rng(seed)
+    max_bytes = _QUICK_MAX_BYTES if quick else _MAX_BYTES
+    max_flops = _QUICK_MAX_FLOPS if quick else _MAX_FLOPS
+    shapes = _anchor_shapes(quick)
+    for cls, (count, bounds) in _DRAWS.items():
+        want = max(3, int(count * (_QUICK_SCALE if quick else 1)))
+        got = 0
+        while got < want:
+            p, q, r = (b if isinstance(b, int) else
+                       int(np.rint(np.exp(rng.uniform(np.log(b[0]), np.log(b[1])))))
+                       for b in bounds)
+            if (shape_class(p, q, r) != cls or 8 * (p * q + q * r) > max_bytes
+                    or 2 * p * q * r > max_flops):
+                continue
+            shapes.append((p, q, r))
+            got += 1
+    return shapes
+
+
+def _anchor_shapes(quick: bool) -> list[tuple[int, int, int]]:
+    squares = (16, 64, 256) if quick else (16, 32, 64, 128, 256, 512, 1024)
+    shapes = [(1, 1, 1), *((n, n, n) for n in squares)]
+    if not quick:  # vector products streaming 80..134 MB: main memory's bandwidth
+        for a, b in ((4096, 4096), (100, 100000), (1024, 10240), (16384, 1024)):
+            shapes += [(1, a, b), (b, a, 1)]
+    return shapes
+
+
+@contextlib.contextmanager
+def pinned_threads(threads: int | None) -> Iterator[None]:
+    """BLAS limited to ``threads`` threads through threadpoolctl (None or 0: unchanged)."""
+    if not threads:
+        yield
+        return
+    import scipy.linalg  # noqa: F401  (load scipy's BLAS too, so the limit reaches it)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(threads), user_api="blas"):
+        yield
+
+
+def _time_product(a: np.ndarray, b: np.ndarray, runs: int, budget: float) -> list[float]:
+    """Seconds of ``a @ b``, back to back, after one untimed run: at least ``runs``, up to
+    ``budget`` seconds (and 200 runs).
+
+    Timed as :func:`~chainorder.algebra.execute.execute` times a step (the
+    call of :func:`~chainorder.algebra.execute.counted_matmul` and the store
+    of its result), so the per-call overhead is the one a plan pays.
+    """
+    out: dict[int, np.ndarray] = {}
+    out[0], _ = counted_matmul(a, b)
+    clock, times = time.perf_counter, []
+    start = clock()
+    while len(times) < runs or (clock() - start < budget and len(times) < 200):
+        t0 = clock()
+        out[0], _ = counted_matmul(a, b)
+        times.append(clock() - t0)
+    return times
+
+
+def _spread(times: Sequence[float]) -> float:
+    """Run-to-run spread: interquartile range over median (0 for one run)."""
+    if len(times) < 2:
+        return 0.0
+    q1, med, q3 = statistics.quantiles(times, n=4)
+    return (q3 - q1) / med if med > 0 else 0.0
+
+
+def measure_steps(shapes: Iterable[tuple[int, int, int]], *, quick: bool = False,
+                  budget: float | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    """Time float64 products of the given shapes; one tidy record per shape.
+
+    Runs with whatever BLAS threads are in force (see :func:`pinned_threads`).
+    Operands are filled with 0.5 (values do not change BLAS speed; no
+    denormals) and freshly allocated per shape. Products past 1e8 FLOPs get
+    three timed runs, others at least five (three in ``quick`` mode). With
+    ``budget`` (seconds), shapes after it is spent are left out.
+
+    Returns
+    -------
+    list of dict
+        ``shape_class``, ``p``, ``q``, ``r``, ``flops``, ``bytes_in``,
+        ``bytes_out``, ``seconds_min``, ``seconds_median``, ``seconds_max``,
+        ``spread`` (IQR / median of the runs), ``runs``, ``gflops_best``,
+        ``gbs_best`` (bytes in + out per second at the best run), ``loadavg``.
+    """
+    runs, per_shape = (3, 0.01) if quick else (5, 0.03)
+    shapes = list(shapes)
+    out: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    for n, (p, q, r) in enumerate(shapes):
+        if budget is not None and out and time.perf_counter() - start > budget:
+            break
+        a, b = np.full((p, q), 0.5), np.full((q, r), 0.5)
+        times = _time_product(a, b, 3 if 2 * p * q * r > 1e8 else runs, per_shape)
+        out.append(_step_record(p, q, r, times, loadavg()))
+        if progress is not None:
+            progress(n + 1, len(shapes))
+    return out
+
+
+def _step_record(p: int, q: int, r: int, times: Sequence[float], load: float | None,
+                 cold_left: bool = False, cold_right: bool = False,
+                 chain: str | None = None) -> dict[str, Any]:
+    best = min(times)
+    b_in, b_out = 8 * (p * q + q * r), 8 * p * r
+    return {
+        "shape_class": shape_class(p, q, r), "p": p, "q": q, "r": r, "chain": chain,
+        "cold_left": bool(cold_left), "cold_right": bool(cold_right),
+        "flops": 2 * p * q * r, "bytes_in": b_in, "bytes_out": b_out,
+        "seconds_min": best, "seconds_median": statistics.median(times),
+        "seconds_max": max(times), "spread": _spread(times), "runs": len(times),
+        "gflops_best": 2 * p * q * r / best / 1e9 if best > 0 else None,
+        "gbs_best": (b_in + b_out) / best / 1e9 if best > 0 else None, "loadavg": load,
+    }
+
+
+def calibration_chains(quick: bool = False, seed: int = 0) -> list[tuple[int, ...]]:
+    """Seeded random chains whose plans put steps of every class in a chain's context.
+
+    Half start with ``p0 = 1`` (a scalar loss: vector steps). Lengths 3..10,
+    dims log-uniform in 1..1500; chains past 48 MB of matrices or whose
+    input-first or loss-first plan passes 4e8 multiplications are redrawn,
+    so one run stays within milliseconds. About half pass
+    :data:`~chainorder.algebra.timemodel.COLD_CHAIN_BYTES` (cold matrices).
+    """
+    rng = np.random.default_rng([seed, 7])
+    out: list[tuple[int, ...]] = []
+    want = 12 if quick else 48
+    while len(out) < want:
+        n = int(rng.integers(3, 11))
+        dims = np.maximum(1, np.rint(np.exp(rng.uniform(0, np.log(1500), n + 1)))).astype(int)
+        if len(out) % 2 == 0:
+            dims[0] = 1
+        d = tuple(int(x) for x in dims)
+        worst = max(make_plan(d, o).cost for o in ("loss_first", "input_first"))
+        if chain_bytes(d) > (8e6 if quick else 48e6) or worst > (5e7 if quick else 4e8):
+            continue
+        out.append(d)
+    return out
+
+
+def _random_bracketing(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Steps of a bracketing with uniformly drawn split points (post-order)."""
+    steps: list[tuple[int, int, int]] = []
+
+    def build(i: int, j: int) -> None:
+        if j - i < 2:
+            return
+        k = int(rng.integers(i + 1, j))
+        build(i, k)
+        build(k, j)
+        steps.append((i, k, j))
+
+    build(0, n)
+    return np.array(steps, dtype=np.int64).reshape(-1, 3)
+
+
+def measure_chain_steps(chains: Iterable[Sequence[int]], *, repeats: int = 5, warmup: int = 1,
+                        seed: int = 0, budget: float | None = None) -> list[dict[str, Any]]:
+    """Time every step of a few plans per chain, as a plan runs: one record per step.
+
+    Plans: loss-first, input-first, the FLOP optimum and a random bracketing,
+    interleaved run by run. Matrices are filled with 0.5. Records carry the
+    fields of :func:`measure_steps` plus ``cold_left`` / ``cold_right`` (the
+    operand is one of the chain's matrices and the chain passes
+    :data:`~chainorder.algebra.timemodel.COLD_CHAIN_BYTES`) and ``chain``.
+    With ``budget`` (seconds), no chain after the first starts once it is
+    spent (a loaded machine then measures fewer chains rather than taking longer).
+    """
+    rng = np.random.default_rng([seed, 11])
+    out: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    for dims in chains:
+        if budget is not None and out and time.perf_counter() - start > budget:
+            break
+        d = tuple(int(x) for x in dims)
+        mats = [np.full((a, b), 0.5) for a, b in zip(d[:-1], d[1:], strict=True)]
+        plans = {o: make_plan(d, o) for o in ("loss_first", "input_first", "optimal")}
+        plans["random"] = Plan(d, _random_bracketing(len(mats), rng), "random")
+        times, load = time_plans(mats, plans, repeats, warmup)
+        cold = chain_bytes(d) > COLD_CHAIN_BYTES
+        for order, pl in plans.items():
+            t = times[order]
+            for s, (i, k, j) in enumerate(pl.step_array.tolist()):
+                out.append(_step_record(d[i], d[k], d[j], t[:, s].tolist(), load,
+                                        cold and k - i == 1, cold and j - k == 1,
+                                        chain="x".join(map(str, d))))
+    return out
+
+
+def fit_model(records: Sequence[dict[str, Any]], *, fingerprint: dict[str, Any] | None = None,
+              meta: dict[str, Any] | None = None, target: str = "seconds_min") -> TimeModel:
+    """Fit the model's coefficients per shape class to measured times, by relative error.
+
+    Non-negative least squares on rows divided by the measured time, so a
+    1 us product counts as much as a 10 ms one. The ``target`` is each
+    point's fastest run by default: the run least disturbed by other
+    processes. (On a machine loaded by other work, models fitted to the
+    fastest runs predicted the *median* time of the benchmark grid's plans
+    better than models fitted to medians, whose points a stall can move
+    tenfold; on a quiet machine the two differ by a few percent.) A feature that fewer than
+    :data:`MIN_SUPPORT` points of a class exercise (a cache knot no shape
+    passed) keeps coefficient 0 rather than extrapolate from one point. A
+    class without measurements borrows the coefficients of ``matmat``.
+    """
+    from scipy.optimize import nnls
+
+    coefficients: dict[str, list[float]] = {}
+    fit: dict[str, Any] = {}
+    for cls in SHAPE_CLASSES:
+        rows = [r for r in records if r["shape_class"] == cls]
+        if not rows:
+            continue
+        X = step_features(*([r.get(k, False) for r in rows]
+                            for k in ("p", "q", "r", "cold_left", "cold_right")))
+        y = np.array([r[target] for r in rows])
+        used = (X > 0).sum(axis=0) >= min(MIN_SUPPORT, len(rows))
+        A = X[:, used] / y[:, None]
+        # columns scaled to unit size so NNLS is well conditioned, then scaled back
+        scale = np.maximum(np.abs(A).max(axis=0), 1e-300)
+        sol, _ = nnls(A / scale, np.ones(len(y)))
+        coef = np.zeros(X.shape[1])
+        coef[used] = sol / scale
+        err = np.abs(X @ coef / y - 1)
+        coefficients[cls] = [float(c) for c in coef]
+        fit[cls] = {"points": len(rows), "median_rel_error": float(np.median(err)),
+                    "max_rel_error": float(err.max())}
+    if not coefficients:
+        raise ValueError("records hold no measurements; nothing to fit")
+    fallback = coefficients.get("matmat") or next(iter(coefficients.values()))
+    for cls in SHAPE_CLASSES:
+        coefficients.setdefault(cls, list(fallback))
+    return TimeModel(coefficients, dict(fingerprint or {}), roofline_summary(records), fit,
+                     dict(meta or {}))
+
+
+def _distribution(values: Sequence[float], best: Callable[..., float] = max) -> dict[str, float]:
+    vals = [float(v) for v in values]
+    if not vals:
+        return {}
+    med = statistics.median(vals)
+    q = statistics.quantiles(vals, n=4) if len(vals) > 1 else [med, med, med]
+    return {"best": best(vals), "median": med, "spread": (q[2] - q[0]) / med if med else 0.0,
+            "points": len(vals)}
+
+
+def roofline_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The roofline's measured facts, each as best / median / spread (+ points).
+
+    ``peak_gflops``: rates of matrix-matrix products with at least 1e8 FLOPs
+    (the roof is the best rate actually achieved, no vendor figure);
+    ``bandwidth_gbs``: bytes in + out per second of the vector classes whose
+    operands pass 64 MiB (main memory); ``cache_bandwidth_gbs`` the same below
+    2 MiB; ``overhead_seconds``: the ``1 x 1 @ 1 x 1`` product's runs
+    (best: its fastest run; spread: IQR / median); ``rates``: per class,
+    GFLOP/s and GB/s at each point's best run.
+    """
+    def pick(cond: Callable[[dict[str, Any]], bool], key: str) -> list[float]:
+        return [r[key] for r in records if cond(r)]
+
+    vec = ("vecmat", "matvec", "dot")
+    tiny = [r for r in records if (r["p"], r["q"], r["r"]) == (1, 1, 1)]
+    out: dict[str, Any] = {
+        "peak_gflops": _distribution(pick(
+            lambda r: r["shape_class"] == "matmat" and r["flops"] >= 1e8, "gflops_best")),
+        "bandwidth_gbs": _distribution(pick(
+            lambda r: r["shape_class"] in vec and r["bytes_in"] > 2**26, "gbs_best")),
+        "cache_bandwidth_gbs": _distribution(pick(
+            lambda r: r["shape_class"] in vec and 2**16 < r["bytes_in"] < 2**21, "gbs_best")),
+        "overhead_seconds": {} if not tiny else {
+            "best": tiny[0]["seconds_min"], "median": tiny[0]["seconds_median"],
+            "spread": tiny[0]["spread"], "points": tiny[0]["runs"]},
+        "rates": {cls: {"gflops": _distribution(pick(lambda r, c=cls: r["shape_class"] == c,
+                                                     "gflops_best")),
+                        "gbs": _distribution(pick(lambda r, c=cls: r["shape_class"] == c,
+                                                  "gbs_best"))}
+                  for cls in SHAPE_CLASSES},
+    }
+    return out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def calibrate(*, threads: int | None = None, quick: bool = False, force: bool = False,
+              directory: str | Path | None = None, seed: int = 0,
+              progress: Callable[[int, int], None] | None = None) -> TimeModel:
+    """This machine's time model at ``threads`` BLAS threads: from the cache, or measured.
+
+    Parameters
+    ----------
+    threads : int, optional
+        BLAS threads to pin while measuring (and the model's key); default:
+        the BLAS's current thread count.
+    quick : bool
+        A few seconds of measurement instead of 15 to 45 seconds (noisier;
+        a cached quick model does not satisfy a later full request).
+    force : bool
+        Measure again even if a model is cached.
+    directory : path, optional
+        Cache directory (default :func:`~chainorder.algebra.timemodel.cache_dir`).
+
+    Returns
+    -------
+    TimeModel
+        Also written to ``cache_path(fingerprint, directory)``; the
+        measurements it was fitted to go beside it (:func:`calibration_records`).
+    """
+    with pinned_threads(threads):
+        fp = machine_fingerprint()
+        path = cache_path(fp, directory)
+        if path.exists() and not force:
+            cached = TimeModel.load(path)
+            if quick or not cached.meta.get("quick"):
+                return cached
+        t0, load0 = time.perf_counter(), loadavg()
+        shapes = calibration_shapes(quick, seed)
+        # the anchors first, the draws shuffled: a budget cut leaves every class measured
+        anchors = len(_anchor_shapes(quick))
+        drawn = shapes[anchors:]
+        np.random.default_rng([seed, 5]).shuffle(drawn)
+        total, share = (4.0, 2.0) if quick else (45.0, 25.0)
+        records = measure_steps(shapes[:anchors] + drawn, quick=quick, budget=share,
+                                progress=progress)
+        chains = calibration_chains(quick, seed)
+        # the chains get what is left of the total, and at least a fifth of it
+        left = max(total - (time.perf_counter() - t0), total / 5)
+        records += measure_chain_steps(chains, seed=seed, repeats=3 if quick else 5, budget=left)
+        in_chains = {r["chain"] for r in records if r["chain"]}
+        alone = sum(1 for r in records if not r["chain"])
+        meta = {"created": _now(), "seconds": round(time.perf_counter() - t0, 2), "quick": quick,
+                "seed": seed, "shapes": f"{alone}/{len(shapes)}", "points": len(records),
+                "chains": f"{len(in_chains)}/{len(chains)}",
+                "loadavg_start": load0, "loadavg_end": loadavg(),
+                "method": "chainorder.lab.calibrate.calibrate"}
+        model = fit_model(records, fingerprint=fp, meta=meta)
+    model.save(path)
+    _records_path(path).write_text("".join(json.dumps(r) + "\n" for r in records))
+    return model
+
+
+def _records_path(model_path: Path) -> Path:
+    return model_path.with_name(model_path.stem + ".records.jsonl")
+
+
+def calibration_records(*, threads: int | None = None,
+                        directory: str | Path | None = None) -> list[dict[str, Any]]:
+    """The measurements behind this machine's cached model at ``threads`` BLAS threads.
+
+    One record per isolated shape (``chain`` None) and per step timed in a
+    chain (:func:`measure_steps`, :func:`measure_chain_steps`): tidy rows
+    for a roofline figure of achieved GFLOP/s and GB/s by shape class.
+    """
+    with pinned_threads(threads):
+        path = _records_path(cache_path(directory=directory))
+    if not path.exists():
+        raise FileNotFoundError(f"no calibration records at {path}; run 'chainorder calibrate"
+                                f"{f' --threads {threads}' if threads else ''} --force'")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# ----------------------------------------------------------------------------- checking the model
+
+
+def time_plans(mats: Sequence[np.ndarray], plans: dict[str, Plan], repeats: int,
+               warmup: int) -> tuple[dict[str, np.ndarray], float | None]:
+    """Run the plans on ``mats`` interleaved; per plan ``seconds[run, step]``, and the peak load.
+
+    A step's seconds are those :func:`~chainorder.algebra.execute.execute`
+    measures around its product.
+    """
+    steps: dict[str, list[list[float]]] = {o: [] for o in plans}
+
+    def runner(order: str) -> Callable[[], float]:
+        def run() -> float:
+            _, tr = execute(mats, plans[order], timed=True)
+            steps[order].append([s.seconds for s in tr.steps])
+            return tr.seconds
+        return run
+
+    got = time_interleaved({o: runner(o) for o in plans}, repeats=repeats, warmup=warmup)
+    load = max((x for x in got.loadavgs if x is not None), default=None)
+    # the warm-up runs were recorded too: keep the timed ones
+    return {o: np.array(runs[-repeats:]).reshape(repeats, -1) for o, runs in steps.items()}, load
+
+
+def predicted_vs_measured(cases: Iterable[CaseLike] | None = None,
+                          orders: Sequence[str] = DEFAULT_ORDERS, *,
+                          model: TimeModel | None = None, threads: int | None = 1,
+                          repeats: int = 7, warmup: int = 1) -> list[dict[str, Any]]:
+    """Predicted beside measured seconds for every plan and step of a grid of cases.
+
+    Each case's orders are timed interleaved (one run of each per round),
+    BLAS pinned to ``threads``; a plan's time is the sum of its products'
+    wall times, as in ``chainorder sweep``.
+
+    Parameters
+    ----------
+    cases : iterable of Case, case id or chain dims, optional
+        Default: the quick cases of :data:`chainorder.lab.cases.CASES`;
+        dims get seeded random matrices.
+    model : TimeModel, optional
+        Default: this machine's cached model at ``threads`` threads.
+
+    Returns
+    -------
+    list of dict
+        One record per plan (``level='plan'``) and per step (``level='step'``):
+        ``case``, ``order``, ``step`` (None for a plan), ``shape_class`` (a
+        plan's: the class of the step with the largest predicted time),
+        ``p``, ``q``, ``r`` (steps), ``multiplications``, ``predicted``,
+        ``measured_min``, ``measured_median``, ``measured_max`` (seconds),
+        ``rel_error`` (predicted / median - 1), ``threads``, ``loadavg_max``,
+        ``loaded``.
+    """
+    chosen = _chains_of(cases)
+    out: list[dict[str, Any]] = []
+    with pinned_threads(threads):
+        m = model if model is not None else _cached_or_raise()
+        for case_id, chain in chosen:
+            plans = {o: make_plan(chain.dims, o, machine=m) for o in orders}
+            step_times, load = time_plans(chain.matrices, plans, repeats, warmup)
+            common = {"case": case_id, "threads": threads, "loadavg_max": load,
+                      "loaded": under_load(load)}
+            for order, pl in plans.items():
+                out += _records(pl, step_times[order], m, {**common, "order": order})
+    return out
+
+
+#: What the checking functions accept as a case: a Case, a case id, or chain dims.
+CaseLike = Case | str | Sequence[int]
+
+
+def _chains_of(cases: Iterable[CaseLike] | None) -> Iterator[tuple[str, Chain]]:
+    """``(id, chain)`` per case, built lazily (one chain in memory at a time); dims get seeded
+    matrices of N(0, 1/q) entries and the id ``'dims-p0x..xpn'``."""
+    from .cases import get_case
+
+    for c in select_cases(quick=True) if cases is None else cases:
+        if isinstance(c, Case | str):
+            case = c if isinstance(c, Case) else get_case(c)
+            yield case.id, case.build()
+        else:
+            d = check_dims(c, "case dims")
+            rng = np.random.default_rng(list(d))
+            mats = [rng.standard_normal((a, b)) / np.sqrt(b) for a, b in zip(d[:-1], d[1:],
+                                                                              strict=True)]
+            yield "dims-" + "x".join(map(str, d)), Chain(mats)
+
+
+def differing_chains(model: TimeModel, *, count: int = 8, trials: int = 3000, seed: int = 0,
+                     max_multiplications: int = 2 * 10**8) -> list[tuple[int, ...]]:
+    """Random chains whose time-optimal and FLOP-optimal plans differ most in predicted time.
+
+    Draws ``trials`` seeded chains (:func:`~chainorder.lab.cases.random_dims`:
+    3..11 matrices, dims log-uniform up to 64..4096, half with a scalar
+    loss), keeps those whose plans differ and whose dearer plan stays under
+    ``max_multiplications``, and returns the ``count`` with the largest
+    predicted speed-up of the time plan, largest first -- chains to time
+    with :func:`time_vs_flops`.
+    """
+    from .cases import random_dims
+
+    rng = np.random.default_rng([seed, 3])
+    found = []
+    for s in range(trials):
+        n, high = int(rng.integers(3, 12)), int(rng.choice([64, 256, 1024, 4096]))
+        d = tuple(random_dims(n, high, seed=seed * 10**6 + s, scalar_loss=bool(s % 2)))
+        flop = optimize(d, machine=model)
+        fast = optimize(d, objective="time", machine=model)
+        if np.array_equal(flop.step_array, fast.step_array) or fast.cost > max_multiplications:
+            continue
+        found.append((flop.predicted_seconds / fast.predicted_seconds, d))
+    found.sort(key=lambda x: -x[0])
+    return [d for _, d in found[:count]]
+
+
+def _cached_or_raise() -> TimeModel:
+    from ..algebra.timemodel import load_model
+
+    return load_model()
+
+
+def _records(pl: Any, times: np.ndarray, model: TimeModel,
+             common: dict[str, Any]) -> list[dict[str, Any]]:
+    """The plan's record and its steps' records; ``times[run, step]`` in seconds."""
+    st = pl.step_array
+    p = np.asarray(pl.dims, dtype=np.float64)
+    if len(st) == 0:
+        return []
+    a, b, c = p[st[:, 0]], p[st[:, 1]], p[st[:, 2]]
+    pred = np.atleast_1d(model.steps_seconds(pl.dims, st[:, 0], st[:, 1], st[:, 2]))
+    classes = [SHAPE_CLASSES[i] for i in np.atleast_1d(shape_classes(a, b, c))]
+    totals = times.sum(axis=1)
+
+    def row(step: int | None, cls: str, predicted: float, t: np.ndarray,
+            extra: dict[str, Any]) -> dict[str, Any]:
+        med = float(np.median(t))
+        return {"level": "plan" if step is None else "step", **common, "step": step,
+                "shape_class": cls, **extra, "predicted": float(predicted),
+                "measured_min": float(t.min()), "measured_median": med,
+                "measured_max": float(t.max()),
+                "rel_error": float(predicted) / med - 1 if med > 0 else None}
+
+    out = [row(None, classes[int(np.argmax(pred))], pred.sum(), totals,
+               {"p": None, "q": None, "r": None, "multiplications": pl.cost,
+                "steps": len(st), "parenthesization": pl.parenthesization})]
+    for s in range(len(st)):
+        dims = {"p": int(a[s]), "q": int(b[s]), "r": int(c[s])}
+        out.append(row(s + 1, classes[s], pred[s], times[:, s],
+                       {**dims, "multiplications": int(a[s] * b[s] * c[s]), "steps": 1,
+                        "parenthesization": None}))
+    return out
+
+
+def prediction_errors(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Median (and 90th-percentile) absolute relative error by level and shape class.
+
+    Examples
+    --------
+    >>> recs = [{"level": "plan", "shape_class": "vecmat", "rel_error": e} for e in (.1, -.3, .2)]
+    >>> [(r["shape_class"], r["points"], round(r["median_abs_rel_error"], 2))
+    ...  for r in prediction_errors(recs)]
+    [('vecmat', 3, 0.2), ('all', 3, 0.2)]
+    """
+    out = []
+    for level in ("plan", "step"):
+        rows = [r for r in records if r["level"] == level and r["rel_error"] is not None]
+        groups = [(c, [r for r in rows if r["shape_class"] == c]) for c in SHAPE_CLASSES]
+        for cls, group in [*groups, ("all", rows)]:
+            if not group:
+                continue
+            err = np.abs([r["rel_error"] for r in group])
+            out.append({"level": level, "shape_class": cls, "points": len(group),
+                        "median_abs_rel_error": float(np.median(err)),
+                        "p90_abs_rel_error": float(np.quantile(err, 0.9)),
+                        "median_rel_error": float(np.median([r["rel_error"] for r in group]))})
+    return out
+
+
+def time_vs_flops(cases: Iterable[CaseLike] | None = None, *, model: TimeModel | None = None,
+                  threads: int | None = 1, repeats: int = 15, warmup: int = 2,
+                  method: str = "bootstrap") -> list[dict[str, Any]]:
+    """Cases whose time-optimal bracketing differs from the FLOP-optimal one, timed side by side.
+
+    For each case the two plans run interleaved ``repeats`` times (BLAS
+    pinned to ``threads``); the verdict says how the time-optimal plan
+    compares: ``'faster'`` only when its interval lies wholly below the
+    FLOP optimum's (:func:`~chainorder.lab.verdicts.compare`).
+
+    Returns
+    -------
+    list of dict
+        Per differing case: ``case``, ``n``, costs and bracketings of both
+        plans, ``cost_ratio`` (time plan's multiplications over the
+        optimum's), ``predicted_flop_plan`` / ``predicted_time_plan`` (s),
+        ``predicted_speedup``, the measured intervals ``time_plan_*`` and
+        ``flop_plan_*`` (low, median, high, min, max, runs), ``verdict``,
+        ``ratio`` (measured speed-up at the median), ``loaded``.
+    """
+    chosen = _chains_of(cases)
+    out = []
+    with pinned_threads(threads):
+        m = model if model is not None else _cached_or_raise()
+        for case_id, chain in chosen:
+            flop = optimize(chain.dims, machine=m)
+            fast = optimize(chain.dims, objective="time", machine=m)
+            if np.array_equal(flop.step_array, fast.step_array):
+                continue
+            runs = time_interleaved({"time_plan": _plan_runner(chain.matrices, fast),
+                                     "flop_plan": _plan_runner(chain.matrices, flop)},
+                                    repeats=repeats, warmup=warmup)
+            verdict = runs.compare("time_plan", "flop_plan", method=method)
+            pf, pt = flop.predicted_seconds, fast.predicted_seconds
+            out.append({
+                "case": case_id, "n": len(chain), "threads": threads,
+                "flop_plan": flop.parenthesization, "time_plan": fast.parenthesization,
+                "flop_plan_multiplications": flop.cost, "time_plan_multiplications": fast.cost,
+                "cost_ratio": fast.cost / flop.cost if flop.cost else None,
+                "predicted_flop_plan": pf, "predicted_time_plan": pt,
+                "predicted_speedup": pf / pt if pt > 0 else None,
+                **verdict.to_record("time_plan", "flop_plan"),
+            })
+    return out
+
+
+def _plan_runner(mats: Sequence[np.ndarray], pl: Any) -> Callable[[], float]:
+    """A function running ``pl`` on ``mats`` and returning its products' seconds."""
+    return lambda: execute(mats, pl, timed=True)[1].seconds
+
+
+# ----------------------------------------------------------------------------- command line

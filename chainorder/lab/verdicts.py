@@ -1,0 +1,225 @@
+"""Verdicts that respect noise: interleaved timings, an interval per thing, 'faster' only if apart.
+
+Two things timed repeatedly and interleaved (run A, run B, run A, ...; the
+order inside each round rotates) each get an interval: the bootstrap
+confidence interval of the median (default), the quartiles, or the full
+range of the runs. One is *faster* than the other only when its interval
+lies wholly below the other's; overlapping intervals are a *tie*, whatever
+the medians say. The one-minute load average is recorded at every round, and
+a measurement taken while it exceeded the cores less half a core is flagged
+as *loaded*: other processes competed for the CPU.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Interval",
+    "Verdict",
+    "Interleaved",
+    "INTERVAL_METHODS",
+    "interval",
+    "compare",
+    "time_interleaved",
+    "loadavg",
+    "under_load",
+]
+
+#: How an interval is made from repeated timings.
+INTERVAL_METHODS: tuple[str, ...] = ("bootstrap", "iqr", "range")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Where the typical time of one thing lies: ``low <= median <= high``, in seconds."""
+
+    low: float
+    median: float
+    high: float
+    min: float
+    max: float
+    runs: int
+    method: str
+
+    def __repr__(self) -> str:
+        return (f"Interval({self.median:.4g} s in [{self.low:.4g}, {self.high:.4g}], "
+                f"{self.method}, {self.runs} runs)")
+
+
+def interval(times: Sequence[float], method: str = "bootstrap", *, confidence: float = 0.95,
+             resamples: int = 2000, seed: int = 0) -> Interval:
+    """An interval for the typical value of repeated timings.
+
+    Parameters
+    ----------
+    times : sequence of float
+        Seconds of each run (at least one).
+    method : {'bootstrap', 'iqr', 'range'}
+        ``'bootstrap'``: a percentile bootstrap confidence interval of the
+        median (seeded, so the same timings give the same interval);
+        ``'iqr'``: first to third quartile; ``'range'``: min to max.
+    confidence : float
+        Coverage of the bootstrap interval.
+
+    Examples
+    --------
+    >>> iv = interval([1.0, 1.1, 0.9, 1.0, 5.0], method="range")
+    >>> iv.low, iv.median, iv.high
+    (0.9, 1.0, 5.0)
+    """
+    x = np.asarray(times, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"times must be a non-empty 1-D sequence of seconds, got {times!r}")
+    if method not in INTERVAL_METHODS:
+        raise ValueError(f"method must be one of {INTERVAL_METHODS}, got {method!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    if method == "range":
+        low, high = x.min(), x.max()
+    elif method == "iqr":
+        low, high = np.quantile(x, [0.25, 0.75])
+    else:
+        rng = np.random.default_rng(seed)
+        medians = np.median(rng.choice(x, size=(resamples, x.size)), axis=1)
+        tail = (1 - confidence) / 2
+        low, high = np.quantile(medians, [tail, 1 - tail])
+    return Interval(float(low), float(np.median(x)), float(high), float(x.min()),
+                    float(x.max()), int(x.size), method)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How ``a`` compares with ``b``: ``'faster'``, ``'slower'`` or ``'tie'``.
+
+    ``ratio`` is ``b.median / a.median`` (above 1: ``a`` ran faster at the
+    median, which alone is no verdict); ``loaded`` flags timings taken while
+    other processes loaded the machine.
+    """
+
+    verdict: str
+    a: Interval
+    b: Interval
+    ratio: float
+    loaded: bool
+    loadavg_max: float | None = None
+
+    def to_record(self, a: str = "a", b: str = "b") -> dict[str, Any]:
+        """A flat dict for a table: ``<a>_low``, ``<a>_median``, ..., verdict, ratio, loaded."""
+        out: dict[str, Any] = {}
+        for name, iv in ((a, self.a), (b, self.b)):
+            out.update({f"{name}_{k}": v for k, v in asdict(iv).items() if k != "method"})
+        out.update(verdict=self.verdict, ratio=self.ratio, interval=self.a.method,
+                   loaded=self.loaded, loadavg_max=self.loadavg_max)
+        return out
+
+
+def compare(a: Sequence[float], b: Sequence[float], *, method: str = "bootstrap",
+            confidence: float = 0.95, loadavgs: Sequence[float | None] = (),
+            cores: int | None = None, seed: int = 0) -> Verdict:
+    """Judge repeated timings ``a`` against ``b``: faster only when the intervals separate.
+
+    Parameters
+    ----------
+    a, b : sequence of float
+        Seconds of each run of the two things, best measured interleaved
+        (:func:`time_interleaved`).
+    method, confidence, seed
+        How each interval is made (:func:`interval`).
+    loadavgs : sequence of float or None
+        Load averages seen while measuring; any above ``cores - 0.5``
+        marks the verdict ``loaded``.
+    cores : int, optional
+        CPUs available (default: :func:`os.cpu_count`).
+
+    Examples
+    --------
+    >>> compare([1.0, 1.1, 1.05], [2.0, 2.1, 1.9], method="range").verdict
+    'faster'
+    >>> compare([1.0, 1.5, 1.2], [1.4, 1.3, 1.6], method="range").verdict
+    'tie'
+    """
+    ia = interval(a, method, confidence=confidence, seed=seed)
+    ib = interval(b, method, confidence=confidence, seed=seed + 1)
+    if ia.high < ib.low:
+        verdict = "faster"
+    elif ia.low > ib.high:
+        verdict = "slower"
+    else:
+        verdict = "tie"
+    loads = [x for x in loadavgs if x is not None]
+    ratio = ib.median / ia.median if ia.median > 0 else float("inf")
+    return Verdict(verdict, ia, ib, ratio, any(under_load(x, cores) for x in loads),
+                   max(loads) if loads else None)
+
+
+def loadavg() -> float | None:
+    """The one-minute load average (None where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def under_load(load: float | None, cores: int | None = None) -> bool:
+    """Whether a load average means other work competed: ``load > cores - 0.5``.
+
+    Examples
+    --------
+    >>> under_load(0.3, cores=2), under_load(1.7, cores=2), under_load(None)
+    (False, True, False)
+    """
+    if load is None:
+        return False
+    return load > (cores or os.cpu_count() or 1) - 0.5
+
+
+@dataclass
+class Interleaved:
+    """Timings of several things measured in rounds: ``times[name]`` and the load per round."""
+
+    times: dict[str, list[float]] = field(default_factory=dict)
+    loadavgs: list[float | None] = field(default_factory=list)
+
+    def compare(self, a: str, b: str, **kw: Any) -> Verdict:
+        """:func:`compare` of two of the things, with the recorded load averages."""
+        return compare(self.times[a], self.times[b], loadavgs=self.loadavgs, **kw)
+
+
+def time_interleaved(fns: Mapping[str, Callable[[], Any]], *, repeats: int = 9,
+                     warmup: int = 1) -> Interleaved:
+    """Time every function once per round, rounds repeated, starting each round one later.
+
+    A function that returns a float reports its own seconds (for instance
+    the summed product time of a trace, leaving Python bookkeeping out);
+    otherwise its wall time is taken.
+
+    Examples
+    --------
+    >>> out = time_interleaved({"a": lambda: 1.0, "b": lambda: 2.0}, repeats=3)
+    >>> out.times["a"], len(out.loadavgs)
+    ([1.0, 1.0, 1.0], 3)
+    """
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+    names = list(fns)
+    if not names:
+        raise ValueError("fns must name at least one function to time")
+    for _ in range(warmup):
+        for name in names:
+            fns[name]()
+    out = Interleaved({name: [] for name in names})
+    for r in range(repeats):
+        out.loadavgs.append(loadavg())
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            t0 = time.perf_counter()
+            got = fns[name]()
+            wall = time.perf_counter() - t0
+            out.times[name].append(float(got) if isinstance(got, float) else wall)
+    return out

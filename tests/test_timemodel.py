@@ -1,0 +1,210 @@
+"""The time model: shape classes, features, predictions, the cache, and time-optimal plans."""
+
+from __future__ import annotations
+
+import contextvars
+import itertools
+from functools import cache
+
+import numpy as np
+import pytest
+
+import chainorder as co
+from chainorder.algebra.dp import dp_steps, dp_steps_by
+from chainorder.algebra.timemodel import (
+    FEATURES,
+    SHAPE_CLASSES,
+    NotCalibratedError,
+    TimeModel,
+    cache_path,
+    load_model,
+    machine_fingerprint,
+    shape_class,
+    step_features,
+    use_machine,
+)
+
+
+def _random_model(seed: int) -> TimeModel:
+    """Coefficients that differ by class, so class boundaries matter to the optimum."""
+    rng = np.random.default_rng(seed)
+    scale = np.array([1e-6, 5e-6, 2e-11, 5e-11, 1e-10, 5e-11, 2e-11, 2e-11, 2e-11, 1e-10])
+    coef = {c: list(scale * rng.uniform(0, 2, len(FEATURES))) for c in SHAPE_CLASSES}
+    return TimeModel(coef)
+
+
+MODELS = {
+    "roofline": TimeModel.from_rates(peak_gflops=50, bandwidth_gbs=5, overhead_seconds=1e-6),
+    "random-classes-0": _random_model(0),
+    "random-classes-1": _random_model(1),
+}
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [((1, 5, 1), "dot"), ((1, 100, 7), "vecmat"), ((7, 100, 1), "matvec"),
+     ((7, 1, 100), "outer"), ((4, 4, 4), "small"), ((16, 16, 16), "small"),
+     ((16, 16, 17), "matmat"), ((1, 1, 1), "dot"), ((2, 1, 1), "matvec")],
+)
+def test_shape_class(shape, expected):
+    assert shape_class(*shape) == expected
+
+
+def test_features_are_counts_of_work_and_bytes():
+    f = step_features(10, 100, 5)
+    assert f.shape == (len(FEATURES),)
+    assert f.tolist()[:6] == [1.0, 0.0, 2 * 10 * 100 * 5, 8 * (10 * 100 + 100 * 5), 0.0, 8 * 50]
+    assert f[6:].tolist() == [0.0] * 4  # far below every knot
+    big = step_features(1, 4096, 4096)  # a 128 MiB matrix: past every input knot
+    assert np.all(big[6:9] > 0) and big[9] == 0
+    cold = step_features(10, 100, 5, cold_left=True, cold_right=True)
+    assert cold[1] == 1 and cold[3] == 0 and cold[4] == f[3]
+
+
+def test_plan_seconds_is_the_sum_of_step_seconds():
+    m = MODELS["random-classes-0"]
+    p = co.plan([3, 50, 1, 70, 20, 1], "loss_first", machine=m)
+    by_step = sum(m.step_seconds(*s.left_shape, s.right_shape[1]) for s in p.steps)
+    assert p.predicted_seconds == pytest.approx(by_step, rel=1e-12)
+
+
+def test_a_one_matrix_plan_takes_no_time():
+    assert co.plan([4, 5], machine=MODELS["roofline"]).predicted_seconds == 0.0
+
+
+def test_roofline_prediction_by_hand():
+    m = TimeModel.from_rates(peak_gflops=10, bandwidth_gbs=10, overhead_seconds=1e-6)
+    # 100 x 100 @ 100 x 100: 2e6 FLOPs at 10 GFLOP/s, 240 kB at 10 GB/s, one call
+    assert m.step_seconds(100, 100, 100) == pytest.approx(2e-4 + 2.4e-5 + 1e-6)
+
+
+def test_step_seconds_broadcasts():
+    m = MODELS["roofline"]
+    out = m.step_seconds(np.array([1, 10]), 100, np.array([[5], [50]]))
+    assert out.shape == (2, 2)
+    assert out[1, 1] == pytest.approx(m.step_seconds(10, 100, 50))
+
+
+def test_save_and_load_round_trip(tmp_path):
+    m = _random_model(3)
+    m.meta["note"] = "x"
+    again = TimeModel.load(m.save(tmp_path / "sub" / "model.json"))
+    assert again.coefficients == m.coefficients and again.meta == {"note": "x"}
+    assert again.step_seconds(3, 4, 5) == m.step_seconds(3, 4, 5)
+
+
+def test_bad_models_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="lack shape classes"):
+        TimeModel({"matmat": [0.0] * len(FEATURES)})
+    with pytest.raises(ValueError, match=">= 0"):
+        TimeModel({c: [-1.0] * len(FEATURES) for c in SHAPE_CLASSES})
+    with pytest.raises(ValueError, match="recalibrate"):
+        TimeModel.from_dict({"format": "other"})
+    with pytest.raises(TypeError, match="machine must be a TimeModel"):
+        co.plan([2, 3, 4], machine="fast")  # type: ignore[arg-type]
+
+
+def test_repr_names_the_roof():
+    assert "roof 50.0 GFLOP/s" in repr(MODELS["roofline"])
+
+
+def test_uncalibrated_machine_says_how_to_calibrate(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHAINORDER_CACHE_DIR", str(tmp_path))
+    with pytest.raises(NotCalibratedError, match="chainorder calibrate"):
+        load_model()
+    p = co.plan([1, 10, 100, 1000], "loss_first")
+    # a fresh context: no model set by the test fixture, so the cache is consulted
+    with pytest.raises(NotCalibratedError, match="chainorder calibrate"):
+        contextvars.Context().run(lambda: p.predicted_seconds)
+    m = _random_model(4)
+    m.save(cache_path(machine_fingerprint(), tmp_path))
+    got = contextvars.Context().run(lambda: p.predicted_seconds)
+    assert got == pytest.approx(m.plan_seconds(p.dims, p.step_array))
+
+
+def test_the_machine_argument_wins_over_the_active_model():
+    m = MODELS["random-classes-1"]
+    p = co.plan([1, 10, 100, 1000], "optimal", machine=m)
+    assert p.machine is m
+    with use_machine(MODELS["roofline"]):
+        assert p.predicted_seconds == m.plan_seconds(p.dims, p.step_array)
+
+
+# ----------------------------------------------------------------------------- time-optimal plans
+
+
+@cache
+def _bracketings(i: int, j: int) -> list[tuple[tuple[int, int, int], ...]]:
+    """Every bracketing of dims i..j as steps in post-order (an independent enumeration)."""
+    if j - i == 1:
+        return [()]
+    out = []
+    for k in range(i + 1, j):
+        for left, right in itertools.product(_bracketings(i, k), _bracketings(k, j)):
+            out.append((*left, *right, (i, k, j)))
+    return out
+
+
+def _exhaustive_best(dims: list[int], m: TimeModel) -> float:
+    return min(m.plan_seconds(dims, np.array(b)) for b in _bracketings(0, len(dims) - 1))
+
+
+def _chains(seed: int, count: int) -> list[list[int]]:
+    rng = np.random.default_rng(seed)
+    sizes = np.array([1, 1, 2, 3, 8, 17, 64, 100, 257, 1000, 4000])
+    return [[int(x) for x in rng.choice(sizes, int(rng.integers(3, 9)))] for _ in range(count)]
+
+
+@pytest.mark.parametrize("model", list(MODELS), ids=list(MODELS))
+@pytest.mark.parametrize("dims", _chains(7, 40))
+def test_time_optimal_matches_exhaustive_search(model, dims):
+    m = MODELS[model]
+    fast = co.plan(dims, "time_optimal", machine=m)
+    assert fast.order == "time_optimal"
+    best = _exhaustive_best(dims, m)
+    assert fast.predicted_seconds == pytest.approx(best, rel=1e-9)
+    for other in ("optimal", "loss_first", "input_first"):
+        assert fast.predicted_seconds <= co.plan(dims, other, machine=m).predicted_seconds * (
+            1 + 1e-12)
+    assert fast.cost >= co.optimize(dims).cost
+
+
+def test_objective_time_is_the_time_optimal_order():
+    m = MODELS["random-classes-0"]
+    dims = [1, 376, 2, 372, 7, 14, 175, 13, 31]
+    a = co.optimize(dims, objective="time", machine=m)
+    b = co.plan(dims, "time", machine=m)
+    assert a == b and a.order == b.order == "time_optimal"
+    with use_machine(m):  # the active model is the default
+        assert co.optimize(dims, objective="time") == a
+
+
+def test_time_dp_with_the_flop_cost_is_the_flop_dp(rng):
+    for _ in range(30):
+        dims = [int(x) for x in rng.integers(1, 300, int(rng.integers(2, 20)))]
+        p = np.array(dims, dtype=np.float64)
+        steps, total = dp_steps_by(dims, lambda i, k, j, p=p: p[i] * p[k] * p[j])
+        assert np.array_equal(steps, dp_steps(dims)[0]) and total == dp_steps(dims)[1]
+
+
+def test_bad_objective_and_method():
+    with pytest.raises(ValueError, match="objective must be 'flops' or 'time'"):
+        co.optimize([2, 3, 4], objective="seconds")
+    with pytest.raises(ValueError, match="method must be 'auto' or 'dp'"):
+        co.optimize([2, 3, 4], "hu-shing", objective="time", machine=MODELS["roofline"])
+
+
+def test_time_dp_refuses_very_long_chains():
+    with pytest.raises(ValueError, match="at most 1000 matrices"):
+        co.optimize([2] * 1002, objective="time", machine=MODELS["roofline"])
+
+
+def test_a_plan_with_a_machine_prints_its_predicted_time():
+    text = str(co.plan([1, 10, 100], machine=MODELS["roofline"]))
+    assert "Predicted time:" in text and "roof 50.0 GFLOP/s" in text
+    assert "Predicted time:" not in str(co.plan([1, 10, 100]))
+
+
+def test_time_optimal_is_listed_apart():
+    assert "time_optimal" not in co.available_orders()
+    assert "time_optimal" in co.available_orders(machine=True)

@@ -1,0 +1,89 @@
+"""Verdicts that respect noise: intervals, 'faster' only when they separate, load flags."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chainorder.lab.verdicts import compare, interval, time_interleaved, under_load
+
+
+def _noisy(median: float, spread: float, n: int, seed: int) -> list[float]:
+    rng = np.random.default_rng(seed)
+    return list(median * (1 + spread * rng.uniform(-1, 1, n)))
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "iqr", "range"])
+def test_interval_brackets_the_median(method):
+    times = _noisy(1.0, 0.2, 15, seed=1)
+    iv = interval(times, method)
+    assert iv.min <= iv.low <= iv.median <= iv.high <= iv.max
+    assert iv.median == pytest.approx(float(np.median(times))) and iv.runs == 15
+    assert iv == interval(times, method)  # seeded: the same timings, the same interval
+
+
+def test_range_and_iqr_by_hand():
+    times = [1.0, 2.0, 3.0, 4.0, 100.0]
+    assert (interval(times, "range").low, interval(times, "range").high) == (1.0, 100.0)
+    assert (interval(times, "iqr").low, interval(times, "iqr").high) == (2.0, 4.0)
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "iqr", "range"])
+def test_separated_timings_are_faster_and_slower(method):
+    a, b = _noisy(1.0, 0.05, 11, seed=2), _noisy(2.0, 0.05, 11, seed=3)
+    assert compare(a, b, method=method).verdict == "faster"
+    assert compare(b, a, method=method).verdict == "slower"
+    assert compare(a, b, method=method).ratio == pytest.approx(np.median(b) / np.median(a))
+
+
+@pytest.mark.parametrize("method", ["bootstrap", "iqr", "range"])
+def test_overlapping_timings_are_a_tie_whatever_the_medians(method):
+    # medians 20% apart, but each run varies by +-50%: no verdict
+    a, b = _noisy(1.0, 0.5, 9, seed=4), _noisy(1.2, 0.5, 9, seed=5)
+    v = compare(a, b, method=method)
+    assert v.verdict == "tie"
+
+
+def test_an_outlier_widens_the_range_but_not_the_bootstrap_interval():
+    a = [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01, 0.99, 5.0]
+    b = [1.5, 1.51, 1.49, 1.5, 1.52, 1.48, 1.5, 1.51, 1.49, 1.5]
+    assert compare(a, b, method="range").verdict == "tie"
+    assert compare(a, b, method="bootstrap").verdict == "faster"
+
+
+def test_load_is_flagged():
+    a, b = [1.0, 1.1], [2.0, 2.1]
+    assert not compare(a, b, loadavgs=[0.2, 1.2], cores=2).loaded
+    v = compare(a, b, loadavgs=[0.2, 1.6, None], cores=2)
+    assert v.loaded and v.loadavg_max == 1.6
+    rec = v.to_record("new", "old")
+    assert rec["verdict"] == "faster" and rec["loaded"] and rec["new_median"] == pytest.approx(1.05)
+    assert under_load(1.51, cores=2) and not under_load(1.49, cores=2) and not under_load(None)
+
+
+def test_time_interleaved_rotates_the_order():
+    calls: list[str] = []
+    fns = {name: (lambda name=name: calls.append(name)) for name in "abc"}
+    out = time_interleaved(fns, repeats=3, warmup=0)
+    assert calls == list("abc" "bca" "cab")
+    assert all(len(t) == 3 and min(t) >= 0 for t in out.times.values())
+    assert len(out.loadavgs) == 3
+
+
+def test_reported_seconds_win_over_wall_time():
+    out = time_interleaved({"a": lambda: 0.25, "b": lambda: 0.5}, repeats=4)
+    assert out.times == {"a": [0.25] * 4, "b": [0.5] * 4}
+    assert out.compare("a", "b").verdict == "faster"
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="non-empty"):
+        interval([])
+    with pytest.raises(ValueError, match="method must be one of"):
+        interval([1.0], "mean")
+    with pytest.raises(ValueError, match="confidence"):
+        interval([1.0], confidence=1.5)
+    with pytest.raises(ValueError, match="repeats must be an integer"):
+        time_interleaved({"a": lambda: None}, repeats=0)
+    with pytest.raises(ValueError, match="at least one"):
+        time_interleaved({})

@@ -119,7 +119,7 @@ def test_roofline_and_efficiency(df):
     assert lf["roof_gflops"] == pytest.approx(10.0 * lf["arithmetic_intensity"])
     inf = roof[(roof["case"] == "article-x100000") & (roof["order"] == "input_first")].iloc[0]
     assert inf["bound"] == "compute" and inf["roof_gflops"] == 40.0
-    assert inf["of_peak"] == pytest.approx(inf["gflops"] / 40.0)
+    assert inf["of_roof"] == pytest.approx(inf["gflops"] / 40.0)
     eff = flops_vs_time.order_efficiency(roof)
     assert list(eff.index) == list(R.ORDERS)
     assert eff.loc["input_first", "median_gflops"] > eff.loc["loss_first", "median_gflops"]
@@ -129,7 +129,36 @@ def test_ratio_gap(df):
     gap = flops_vs_time.ratio_gap(R.order_comparison(df))
     t = gap["table"].set_index("case")
     assert t.loc["article-x1000", "gap"] == pytest.approx((11_010_000 / 111_000) / 10.0)
-    assert gap["fit"]["points"] == 5 and 0 < gap["fit"]["slope"] < 1
+    kinds = gap["by_kind"].set_index("kind")
+    assert kinds.loc["article", "cases"] == 3 and 0 < kinds.loc["article", "slope"] < 1
+    assert math.isnan(kinds.loc["minibatch", "slope"])
+
+
+def test_the_roof_is_the_best_rate_achieved(df):
+    best = flops_vs_time.best_rate(df, PEAK["peak_gflops"])
+    assert best["gflops"] == pytest.approx(max(PEAK["peak_gflops"], df["gflops"].max()))
+    roof = flops_vs_time.roofline_table(df, best["gflops"], PEAK["bandwidth_gbs"],
+                                        {"caches": {"L2": "1M", "L3": "8M"}})
+    assert (roof["gflops"] <= best["gflops"]).all()
+    above = roof[roof["above_roof"]]
+    assert (above["why_above"] != "").all()
+    assert (roof.loc[~roof["above_roof"], "why_above"] == "").all()
+    assert flops_vs_time.why_above(2**30, {"caches": {"L3": "8M"}}).startswith(
+        "working set 1024 MiB exceeds the 8 MiB L3")
+
+
+def test_verdicts_need_separated_intervals(sweep_file, tmp_path):
+    """Old rows have no interval fields (the median stands alone); new ones overlap: a tie."""
+    lines = sweep_file.read_text().splitlines()[:-1]
+    rows = [json.loads(x) for x in lines]
+    for r in rows[1:]:
+        r.update(seconds_low=r["seconds_median"] * 0.5, seconds_high=r["seconds_median"] * 20,
+                 loaded=r["order"] == "optimal")
+    path = tmp_path / "overlap.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cmp = R.order_comparison(R.load_sweep(path))
+    assert (cmp["faster"] == "tie").all() and cmp["loaded"].all()
+    assert (cmp["loss_first_low"] < cmp["seconds_loss_first"]).all()
 
 
 def test_fit_loglog():

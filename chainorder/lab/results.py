@@ -28,6 +28,8 @@ __all__ = [
     "order_comparison",
     "geomean",
     "fit_loglog",
+    "separated",
+    "time_interval",
 ]
 
 #: The three orders every comparison reads, in table order.
@@ -150,11 +152,15 @@ def order_comparison(df: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         ``case, kind, dims_text, rows, n_matrices``; ``mult_<order>`` (exact
         ints) and ``seconds_<order>`` for each of :data:`ORDERS`;
-        ``flop_ratio`` (input-first / loss-first multiplications),
-        ``time_ratio`` (input-first / loss-first median seconds),
-        ``lf_over_opt`` and ``if_over_opt`` (cost over the optimal cost),
-        ``loss_first_optimal`` (bool), ``cheaper`` and ``faster`` (which of
-        loss-first and input-first wins, or ``'tie'``). Sorted by case id.
+        ``<order>_low`` / ``<order>_high`` (the interval of its median time,
+        see :func:`time_interval`), ``flop_ratio`` (input-first / loss-first
+        multiplications), ``time_ratio`` (input-first / loss-first median
+        seconds), ``lf_over_opt`` and ``if_over_opt`` (cost over the optimal
+        cost), ``loss_first_optimal`` (bool), ``cheaper`` (which of loss-first
+        and input-first needs fewer multiplications, or ``'tie'``), ``faster``
+        (which one's interval lies wholly below the other's, else ``'tie'``)
+        and ``loaded`` (a point of the case was measured under load). Sorted
+        by case id.
     """
     keep = df[df["order"].isin(ORDERS)]
     have = keep.groupby("case")["order"].nunique()
@@ -167,6 +173,11 @@ def order_comparison(df: pd.DataFrame) -> pd.DataFrame:
         out[f"mult_{o}"] = mult[o].map(int)
     for o in ORDERS:
         out[f"seconds_{o}"] = secs[o].astype(float)
+    low, high = time_interval(keep)
+    for o in ORDERS:
+        out[f"{o}_low"] = keep.assign(v=low).pivot(index="case", columns="order", values="v")[o]
+        out[f"{o}_high"] = keep.assign(v=high).pivot(index="case", columns="order",
+                                                     values="v")[o]
     lf, inf, opt = (out[f"mult_{o}"] for o in ORDERS)
     out["flop_ratio"] = [a / b for a, b in zip(inf, lf, strict=True)]
     out["time_ratio"] = out["seconds_input_first"] / out["seconds_loss_first"]
@@ -174,16 +185,51 @@ def order_comparison(df: pd.DataFrame) -> pd.DataFrame:
     out["if_over_opt"] = [a / b for a, b in zip(inf, opt, strict=True)]
     out["loss_first_optimal"] = lf == opt
     out["cheaper"] = [_winner(a, b) for a, b in zip(lf, inf, strict=True)]
-    out["faster"] = [_winner(a, b, rel=0.02) for a, b in
-                     zip(out["seconds_loss_first"], out["seconds_input_first"], strict=True)]
+    out["faster"] = [separated(a, b, c, d) for a, b, c, d in
+                     zip(out["loss_first_low"], out["loss_first_high"], out["input_first_low"],
+                         out["input_first_high"], strict=True)]
+    loaded = (keep["loaded"].fillna(False).astype(bool) if "loaded" in keep
+              else pd.Series(False, index=keep.index))
+    out["loaded"] = keep.assign(v=loaded).groupby("case")["v"].any()
     return out.sort_index().reset_index()
 
 
-def _winner(lf: float, inf: float, rel: float = 0.0) -> str:
-    """``'loss_first'``, ``'input_first'`` or ``'tie'`` (within a relative ``rel``)."""
-    if abs(lf - inf) <= rel * max(abs(lf), abs(inf)):
+def _winner(lf: float, inf: float) -> str:
+    """``'loss_first'``, ``'input_first'`` or ``'tie'`` (equal)."""
+    if lf == inf:
         return "tie"
     return "loss_first" if lf < inf else "input_first"
+
+
+def separated(lf_low: float, lf_high: float, if_low: float, if_high: float) -> str:
+    """Which of two intervals lies wholly below the other: ``'loss_first'``,
+    ``'input_first'``, or ``'tie'`` when they overlap.
+
+    Examples
+    --------
+    >>> separated(1.0, 1.1, 1.2, 1.3), separated(1.0, 1.25, 1.2, 1.3)
+    ('loss_first', 'tie')
+    """
+    if lf_high < if_low:
+        return "loss_first"
+    return "input_first" if if_high < lf_low else "tie"
+
+
+def time_interval(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per sweep row, the interval of its median time: low and high seconds.
+
+    The 95% bootstrap interval of the median (``seconds_low`` ..
+    ``seconds_high``) where the row has it; rows of sweeps written before
+    it was recorded fall back to their quartiles (``seconds_q1`` ..
+    ``seconds_q3``), then to the median itself.
+    """
+    med = df["seconds_median"].astype(float)
+    low, high = med.copy(), med.copy()
+    for lo, hi in (("seconds_q1", "seconds_q3"), ("seconds_low", "seconds_high")):
+        if lo in df and hi in df:
+            have = df[lo].notna() & df[hi].notna()
+            low[have], high[have] = df.loc[have, lo].astype(float), df.loc[have, hi].astype(float)
+    return low, high
 
 
 def geomean(values: pd.Series) -> float:

@@ -3,7 +3,13 @@
 The output is JSON Lines. A *run* record (machine, measured peaks,
 settings) opens every session that measures something; then one *row*
 record per point (case x order x repeat settings), appended, flushed and
-fsync'ed as soon as it is measured. A killed sweep loses at most the row in
+fsync'ed as soon as it is measured. The orders of one case are timed
+interleaved (a batch of runs of each per round, rotating), so a load that
+comes and goes hits them alike; each row carries the bootstrap interval of
+its median (``seconds_low`` .. ``seconds_high``), the highest load average
+seen while it was measured (``loadavg_max``) and ``loaded`` when that load
+meant other work competed for the cores. Rows written before these fields
+existed lack them; readers treat them as optional. A killed sweep loses at most the row in
 flight; a torn last line is dropped on the next start, and points already
 present are skipped, so rerunning the same command resumes where it stopped.
 """
@@ -16,7 +22,7 @@ import os
 import statistics
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +34,7 @@ from ..algebra.orders import plan as make_plan
 from ..algebra.plan import Plan
 from .cases import Case, get_case
 from .machine import blas_threads
+from .verdicts import interval, loadavg, under_load
 
 __all__ = [
     "DEFAULT_ORDERS",
@@ -37,6 +44,7 @@ __all__ = [
     "read_sweep",
     "point_key",
     "measure_point",
+    "measure_points",
 ]
 
 #: Orders measured unless told otherwise.
@@ -173,42 +181,84 @@ def _locked_append(path: Path) -> Iterator[IO[str]]:
 def measure_point(chain: Chain, plan: Plan, timing: Timing) -> dict[str, Any]:
     """Counted cost, sizes and wall time of multiplying ``chain`` by ``plan``.
 
+    One plan alone: :func:`measure_points` with a single plan.
+    """
+    return measure_points(chain, {"plan": plan}, timing)["plan"]
+
+
+def measure_points(chain: Chain, plans: Mapping[str, Plan], timing: Timing) -> dict[str, dict]:
+    """Counted cost, sizes and wall time of each plan on ``chain``, timed interleaved.
+
     A run's time is the sum of its multiplications' wall times (planning and
-    Python bookkeeping excluded), in seconds; see :class:`Timing` for how
-    many runs are made. Taking the median of many runs keeps a fast product
+    Python bookkeeping excluded), in seconds. After ``timing.warmup``
+    untimed runs of each plan, one timed run of each sizes the rounds: each
+    round then runs every plan a batch of times taking about as long as the
+    slowest plan's run (or ``min_seconds / repeats``, if longer), the plans
+    in a rotating order, until every plan has ``repeats`` runs adding up to
+    ``min_seconds`` (at most ``max_runs``). A load that comes and goes so
+    hits every plan alike. The median of many runs keeps a fast product
     from being judged by one stall of the operating system.
 
     Returns
     -------
     dict
-        ``multiplications`` (counted from the operands' shapes), ``flops``,
-        byte counts, ``seconds_median`` / ``seconds_min`` / ``seconds_q1`` /
-        ``seconds_q3`` / ``seconds_max`` (quartiles of the runs), ``gflops``
-        (achieved, 1e9 FLOP/s at the median) and ``runs``.
+        Per plan name: ``multiplications`` (counted from the operands'
+        shapes), ``flops``, byte counts, ``seconds_median`` / ``seconds_min`` /
+        ``seconds_q1`` / ``seconds_q3`` / ``seconds_max`` (quartiles of the
+        runs), ``seconds_low`` / ``seconds_high`` (95% bootstrap interval of
+        the median), ``gflops`` (achieved, 1e9 FLOP/s at the median), ``runs``,
+        ``loadavg_max`` (highest one-minute load average seen at a round) and
+        ``loaded`` (:func:`~chainorder.lab.verdicts.under_load` of it).
     """
     mats = chain.matrices
     for _ in range(timing.warmup):
-        execute(mats, plan)
-    times: list[float] = []
-    counted = 0
-    while len(times) < timing.repeats or (
-        sum(times) < timing.min_seconds and len(times) < timing.max_runs
-    ):
-        _, trace = execute(mats, plan, timed=True)
-        times.append(trace.seconds)
-        counted = trace.multiplications
+        for pl in plans.values():
+            execute(mats, pl)
+    loads = [loadavg()]
+    counted: dict[str, int] = {}
+    times: dict[str, list[float]] = {}
+    for name, pl in plans.items():
+        _, trace = execute(mats, pl, timed=True)
+        times[name], counted[name] = [trace.seconds], trace.multiplications
+    slot = max(max(t[0] for t in times.values()), timing.min_seconds / timing.repeats)
+    batch = {n: max(1, min(int(slot / max(t[0], 1e-9)), -(-timing.max_runs // timing.repeats)))
+             for n, t in times.items()}
+
+    def wanted(t: list[float]) -> int:
+        if len(t) < timing.repeats:
+            return timing.repeats - len(t)
+        return 1 if sum(t) < timing.min_seconds and len(t) < timing.max_runs else 0
+
+    names = list(plans)
+    rnd = 0
+    while any(wanted(times[n]) for n in names):
+        rnd += 1
+        loads.append(loadavg())
+        for name in names[rnd % len(names):] + names[: rnd % len(names)]:
+            t = times[name]
+            for _ in range(min(batch[name], timing.max_runs - len(t)) if wanted(t) else 0):
+                t.append(execute(mats, plans[name], timed=True)[1].seconds)
+    top = max((x for x in loads if x is not None), default=None)
+    return {n: {**_timed(times[n], counted[n]), **_sizes(chain, plans[n]),
+                "loadavg_max": top, "loaded": under_load(top)} for n in names}
+
+
+def _timed(times: list[float], counted: int) -> dict[str, Any]:
+    """The counted cost and the statistics of one plan's runs."""
     median = statistics.median(times)
     q1, _, q3 = statistics.quantiles(times, n=4) if len(times) > 1 else (median,) * 3
+    ci = interval(times, "bootstrap", resamples=1000)
     flops = 2 * counted
     return {
         "multiplications": counted,
         "flops": flops,
-        **_sizes(chain, plan),
         "seconds_median": median,
         "seconds_min": min(times),
         "seconds_q1": q1,
         "seconds_q3": q3,
         "seconds_max": max(times),
+        "seconds_low": ci.low,
+        "seconds_high": ci.high,
         "gflops": flops / median / 1e9 if median > 0 else None,
         "runs": len(times),
     }
@@ -251,17 +301,9 @@ def _row(case: Case, chain: Chain, plan: Plan, order: str, run: int, timing: Tim
         "warmup": timing.warmup,
         "min_seconds": timing.min_seconds,
         "threads": timing.threads,
-        "loadavg_1min": _loadavg(),
+        "loadavg_1min": loadavg(),
         "measured_at": _now(),
     }
-
-
-def _loadavg() -> float | None:
-    """The 1-minute load average: other work on the machine, which skews wall times."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):  # pragma: no cover - not POSIX
-        return None
 
 
 def _now() -> str:
@@ -357,7 +399,7 @@ def _run_record(run: int, timing: Timing, orders: list[str], peak_seconds: float
         "started": _now(),
         "command": command if command is not None else " ".join(sys.argv),
         "settings": {**asdict(timing), "orders": orders, "points": points},
-        "loadavg_1min": _loadavg(),
+        "loadavg_1min": loadavg(),
         "machine": machine_info(),
         "peak": measure_peak(peak_seconds) if peak_seconds > 0 else None,
     }
@@ -378,10 +420,11 @@ def _measure_all(fh: IO[str], todo: list[tuple[Case, str]], run: int, timing: Ti
             case = cases[case_id]
             bar.set_postfix_str(f"{case.id} (building)", refresh=False)
             chain = case.build()
+            bar.set_postfix_str(f"{case.id} {', '.join(case_orders)}", refresh=False)
+            plans = {order: make_plan(chain.dims, order) for order in case_orders}
+            measured = measure_points(chain, plans, timing)
             for order in case_orders:
-                bar.set_postfix_str(f"{case.id} {order}", refresh=False)
-                plan = make_plan(chain.dims, order)
-                measured = measure_point(chain, plan, timing)
-                _append(fh, _row(case, chain, plan, order, run, timing, measured))
+                _append(fh, _row(case, chain, plans[order], order, run, timing,
+                                 measured[order]))
                 bar.update(1)
             del chain  # free this case's matrices before the next is built

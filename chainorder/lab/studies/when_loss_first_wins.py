@@ -40,9 +40,10 @@ def claim_summary(cmp: pd.DataFrame) -> dict[str, Any]:
     -------
     dict
         ``cases``; ``lf_cheaper`` / ``if_cheaper`` / ``cost_ties`` (counts,
-        FLOPs); ``lf_faster`` / ``if_faster`` / ``time_ties`` (counts, median
-        wall time, ties within 2%); ``lf_optimal`` (loss-first has the optimal
-        cost); geometric means and extremes of ``flop_ratio`` and
+        FLOPs); ``lf_faster`` / ``if_faster`` / ``time_ties`` (counts, wall
+        time: faster only when the intervals of the medians separate, else a
+        tie); ``loaded`` (cases measured under load); ``lf_optimal``
+        (loss-first has the optimal cost); geometric means and extremes of ``flop_ratio`` and
         ``time_ratio``; the case lists ``not_cheaper``, ``not_faster`` and
         ``not_optimal``; the same counts for the scalar-loss cases
         (``rows == 1``) under ``scalar_loss``.
@@ -56,6 +57,7 @@ def claim_summary(cmp: pd.DataFrame) -> dict[str, Any]:
             "lf_faster": int((c["faster"] == "loss_first").sum()),
             "if_faster": int((c["faster"] == "input_first").sum()),
             "time_ties": int((c["faster"] == "tie").sum()),
+            "loaded": int(c["loaded"].sum()) if "loaded" in c else 0,
             "lf_optimal": int(c["loss_first_optimal"].sum()),
             "max_lf_over_opt": float(c["lf_over_opt"].max()) if len(c) else math.nan,
         }
@@ -130,9 +132,14 @@ class WinnersStudy(Study):
             + (", by less" if s["time_ratio_geomean"] < s["flop_ratio_geomean"] else "") + ": "
             f"input-first takes {ratio_text(s['time_ratio_geomean'])} the time of loss-first "
             f"(geometric mean; from {ratio_text(s['time_ratio_min'])} to "
-            f"{ratio_text(s['time_ratio_max'])}; {threads}).",
+            f"{ratio_text(s['time_ratio_max'])}; {threads}). Verdicts respect the noise: "
+            f"loss-first is faster in {s['lf_faster']}, input-first in {s['if_faster']} (its "
+            "95% interval of the median wholly below the other's), and "
+            f"{s['time_ties']} are ties (the intervals overlap); {s['loaded']} of the cases "
+            "were measured while other work loaded the machine.",
             f"Loss-first is not the cheaper of the two in {len(s['not_cheaper'])} cases "
-            f"({code_list(s['not_cheaper'])}) and not the faster in {len(s['not_faster'])} "
+            f"({code_list(s['not_cheaper'])}) and not measurably the faster in "
+            f"{len(s['not_faster'])} "
             f"({code_list(s['not_faster'])}).",
             ("A scalar loss does not make loss-first optimal: " if sc["lf_optimal"] < sc["cases"]
              else "With a scalar loss, loss-first was optimal every time here: ")
@@ -155,13 +162,19 @@ class WinnersStudy(Study):
                            "cheaper"]], "orders", counted=True),
             "## Wall time of each order",
             "",
-            f"Median seconds of the product ({threads}); `time_ratio` is input-first "
-            "over loss-first; `faster` calls a tie within 2%.",
+            f"Median seconds of the product ({threads}), the orders of a case timed "
+            "interleaved; `<order>_low` .. `<order>_high` is the 95% bootstrap interval of "
+            "that median. `time_ratio` is input-first over loss-first medians; `faster` names "
+            "the order whose interval lies wholly below the other's, and says `tie` when "
+            "they overlap, whatever the medians say. `loaded`: measured while the load "
+            "average exceeded the cores less half a core.",
             "",
-            ctx.table(cmp[["case", "seconds_loss_first", "seconds_input_first", "seconds_optimal",
-                           "time_ratio", "faster"]], "orders", counted=False,
-                      formats={f"seconds_{o}": "{:.3e}" for o in
-                               ("loss_first", "input_first", "optimal")}),
+            ctx.table(cmp[["case", "seconds_loss_first", "loss_first_low", "loss_first_high",
+                           "seconds_input_first", "input_first_low", "input_first_high",
+                           "seconds_optimal", "time_ratio", "faster", "loaded"]], "orders",
+                      counted=False,
+                      formats={c: "{:.3e}" for o in ("loss_first", "input_first", "optimal")
+                               for c in (f"seconds_{o}", f"{o}_low", f"{o}_high")}),
             "## Where loss-first is not optimal",
             "",
             "With a scalar loss (`p0 = 1`) loss-first costs `sum_k p_k p_(k+1)`, the number of "

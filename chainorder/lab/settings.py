@@ -40,6 +40,14 @@ class ReportSettings:
         Chain lengths of the optimizer-speed study (None: its quick or full default).
     check_chains : int
         Chains in the Hu–Shing check against the dynamic program.
+    calibration_threads : tuple of int
+        BLAS thread counts the time model is calibrated and checked at (the
+        first is the one its goal is stated for); quick calibration in the quick preset.
+    time_repeats : int
+        Interleaved rounds of each timed check of the time model.
+    differing_chains : int
+        Random chains, chosen where the time-optimal and FLOP-optimal plans
+        differ most, timed beside the grid on the time-optimal page.
     seed : int
         Seed of the random chains and random article sizes.
     """
@@ -59,6 +67,9 @@ class ReportSettings:
     article_sizes: int = 24
     optimizer_ns: tuple[int, ...] | None = None
     check_chains: int = 20_000
+    calibration_threads: tuple[int, ...] = (1, 2)
+    time_repeats: int = 7
+    differing_chains: int = 6
     seed: int = 0
 
     @classmethod
@@ -68,7 +79,7 @@ class ReportSettings:
             quick=False, repeats=9, warmup=2, min_seconds=0.2, peak_seconds=3.0,
             random_chains=500, random_lengths=(2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
             caching_depths=(2, 4, 8, 16, 32, 64), caching_width=24, article_sizes=100,
-            check_chains=100_000,
+            check_chains=100_000, time_repeats=15, differing_chains=12,
         )
         return replace(base, **overrides)
 
@@ -94,4 +105,8 @@ class ReportSettings:
                 f"{list(self.caching_depths)} at width {self.caching_width}; "
                 f"{self.article_sizes} random article sizes; optimizer lengths "
                 f"{'default' if self.optimizer_ns is None else list(self.optimizer_ns)}; "
-                f"Hu–Shing check on {self.check_chains:,} chains; seed {self.seed}")
+                f"Hu–Shing check on {self.check_chains:,} chains; time model at "
+                f"{'/'.join(map(str, self.calibration_threads))} BLAS threads "
+                f"({'quick' if self.quick else 'full'} calibration), {self.time_repeats} "
+                f"interleaved rounds per check, {self.differing_chains} differing chains; "
+                f"seed {self.seed}")

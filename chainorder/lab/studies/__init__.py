@@ -25,6 +25,8 @@ MODULES: tuple[str, ...] = (
     "caching",
     "optimizer",
     "optimizer_speed",
+    "time_model",
+    "time_optimal",
 )
 
 

@@ -1,0 +1,155 @@
+"""Study 9: time-optimal against FLOP-optimal plans, timed side by side where they differ."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..calibrate import calibrate, differing_chains, time_vs_flops
+from .base import (
+    ReportContext,
+    Study,
+    StudyPage,
+    code_list,
+    loglog,
+    new_figure,
+    note,
+    ratio_text,
+    register_study,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["TimeOptimalStudy", "STUDY", "verdict_counts", "plot_speedups", "DATA_FILE",
+           "VERDICTS"]
+
+#: Where the timed pairs are saved, under ``OUT/data``.
+DATA_FILE = "time-optimal.json"
+#: How the time-optimal plan compares with the FLOP-optimal one, in table order.
+VERDICTS = ("faster", "tie", "slower")
+
+
+def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
+    """How often the time-optimal plan was measurably faster, a tie, or measurably slower.
+
+    Examples
+    --------
+    >>> verdict_counts(pd.DataFrame({"verdict": ["faster", "tie", "faster"]}))
+    {'faster': 2, 'tie': 1, 'slower': 0}
+    """
+    got = table["verdict"].value_counts() if len(table) else pd.Series(dtype=int)
+    return {v: int(got.get(v, 0)) for v in VERDICTS}
+
+
+def plot_speedups(table: pd.DataFrame) -> Figure:
+    """Measured against predicted speed-up of the time plan, with the measured spread as bars.
+
+    The bar of a case runs from the FLOP plan's interval low over the time
+    plan's high to its high over the time plan's low.
+    """
+    fig, ax = new_figure(6.5, 5.0)
+    colors = {"faster": "#2ca02c", "tie": "#7f7f7f", "slower": "#d62728"}
+    for v in VERDICTS:
+        g = table[table["verdict"] == v]
+        if not len(g):
+            continue
+        mid = g["flop_plan_median"] / g["time_plan_median"]
+        lo = g["flop_plan_low"] / g["time_plan_high"]
+        hi = g["flop_plan_high"] / g["time_plan_low"]
+        ax.errorbar(g["predicted_speedup"], mid, yerr=[mid - lo, hi - mid], fmt="o", ms=5,
+                    color=colors[v], alpha=0.8, label=f"time plan {v} ({len(g)})")
+    vals = np.concatenate([table["predicted_speedup"], table["flop_plan_median"]
+                           / table["time_plan_median"]]).astype(float)
+    lo, hi = min(vals.min(), 1) / 1.3, max(vals.max(), 1) * 1.3
+    ax.plot([lo, hi], [lo, hi], "--", color="0.5", lw=1, label="measured = predicted")
+    ax.axhline(1, color="0.75", lw=0.8)
+    loglog(ax, "predicted speed-up of the time-optimal plan (FLOP plan / time plan)",
+           "measured speed-up (medians; bars: intervals)",
+           "Time-optimal against FLOP-optimal plans, where they differ")
+    ax.legend(fontsize=7.5, loc="upper left")
+    note(fig)
+    return fig
+
+
+class TimeOptimalStudy(Study):
+    """Where the time model picks another bracketing than the FLOP optimum: is it faster?"""
+
+    slug = "09-time-optimal"
+    title = "Time-optimal against FLOP-optimal plans"
+    question = "Where the two optima differ, is the time-optimal plan measurably faster?"
+    references = ("cormen2009",)
+
+    def collect(self, ctx: ReportContext) -> None:
+        s = ctx.settings
+        threads = s.calibration_threads[0] if s.calibration_threads else 1
+        model = calibrate(threads=threads, quick=s.quick)
+        chains = differing_chains(model, count=s.differing_chains, seed=s.seed,
+                                  trials=1000 if s.quick else 3000)
+        records = time_vs_flops([*s.grid(), *chains], model=model, threads=threads,
+                                repeats=max(2 * s.time_repeats, 5), warmup=1)
+        doc = {"threads": threads, "grid_cases": [c.id for c in s.grid()],
+               "random_chains": [list(c) for c in chains], "model_meta": model.meta,
+               "records": records}
+        (ctx.data_dir / DATA_FILE).write_text(json.dumps(doc, indent=1, default=str) + "\n",
+                                              encoding="utf-8")
+
+    def render(self, ctx: ReportContext) -> StudyPage:
+        path = ctx.data_dir / DATA_FILE
+        if not path.exists():
+            return StudyPage([], "Time-optimal plans were not timed in this report.")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        table = pd.DataFrame(doc["records"])
+        threads = doc["threads"]
+        tt = f"{threads} BLAS thread{'s' if threads > 1 else ''}"
+        grid = set(doc["grid_cases"])
+        if table.empty:
+            return StudyPage([f"The time-optimal and FLOP-optimal plans agree on every one of "
+                              f"the {len(grid)} grid cases and random chains ({tt})."], "")
+        table["source"] = ["grid" if c in grid else "random" for c in table["case"]]
+        counts = verdict_counts(table)
+        slower = table.loc[table["verdict"] == "slower", "case"].tolist()
+        on_grid = int((table["source"] == "grid").sum())
+        loaded = int(table["loaded"].sum())
+        findings = [
+            f"The time-optimal and FLOP-optimal plans differ on {on_grid} of {len(grid)} grid "
+            f"cases and on {len(table) - on_grid} random chains chosen where they differ most "
+            f"in predicted time ({tt}).",
+            f"Timed side by side (interleaved, 95% bootstrap intervals of the medians), the "
+            f"time-optimal plan is measurably faster in {counts['faster']}, a tie in "
+            f"{counts['tie']} and measurably slower in {counts['slower']} of {len(table)} cases"
+            + (f" ({code_list(slower)})" if slower else "") + ": the goal (never measurably "
+            f"slower outside the noise band) is {'met' if not slower else 'not met'}.",
+            f"Measured speed-up (FLOP plan / time plan, medians): median "
+            f"{ratio_text(float((table['flop_plan_median'] / table['time_plan_median']).median()))}"
+            f", predicted {ratio_text(float(table['predicted_speedup'].median()))}; the time "
+            f"plans do {ratio_text(float(table['cost_ratio'].median()))} the multiplications of "
+            f"the FLOP optimum (median); {loaded} of {len(table)} pairs were timed under load.",
+        ]
+        shown = table[["case", "source", "n", "cost_ratio", "predicted_speedup",
+                       "time_plan_low", "time_plan_median", "time_plan_high", "flop_plan_low",
+                       "flop_plan_median", "flop_plan_high", "ratio", "verdict", "loaded"]]
+        secs = {c: "{:.3e}" for c in shown.columns if c.endswith(("_low", "_median", "_high"))}
+        body = ["## Measured side by side", "",
+                f"Each case's two plans ran interleaved ({tt}); `time_plan_low` .. "
+                "`time_plan_high` is the 95% bootstrap interval of the time plan's median "
+                "seconds, likewise for the FLOP plan. `verdict` is the time plan's: `faster` or "
+                "`slower` only when the intervals separate, else `tie`. `ratio` is the measured "
+                "speed-up at the medians, `cost_ratio` the time plan's multiplications over "
+                "the FLOP optimum's.", "",
+                ctx.figure(plot_speedups(table), "time-optimal-speedups",
+                           "measured vs predicted speed-up of time-optimal over FLOP-optimal "
+                           "plans"),
+                ctx.table(shown, "time-optimal", counted=False, formats=secs),
+                "The bracketings of each pair:", "",
+                ctx.table(table[["case", "time_plan", "flop_plan", "time_plan_multiplications",
+                                 "flop_plan_multiplications"]], "time-optimal-plans",
+                          counted=False, embed=False)]
+        return StudyPage(findings, "\n".join(body))
+
+
+STUDY = TimeOptimalStudy()
+register_study(STUDY)

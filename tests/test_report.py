@@ -124,7 +124,7 @@ def test_each_page_carries_its_provenance_and_citations(first):
     for page in PAGES:
         text = (first / f"{page}.md").read_text()
         for part in ("## Findings", "## Reproduce", "## Machine", "## References", "## Cite",
-                     "@software{chainorder", f"chainorder | {co.__version__}", "measured peak",
+                     "@software{chainorder", f"chainorder | {co.__version__}", "measured rates",
                      "BLAS (threadpoolctl)", "scalar multiplications", "generate_report(",
                      'pip install -e ".[fast,peers]"', desai):
             assert part in text, (page, part)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,48 @@ def test_grid_accepts_case_objects(tmp_path):
     out = run_sweep([case], tmp_path / "s.jsonl", orders=["optimal"], **FAST)
     (row,) = read_sweep(out)[1]
     assert row["case"] == "random-n4-s1" and row["order"] == "optimal"
+
+
+def test_rows_carry_an_interval_and_the_load(tmp_path):
+    out = run_sweep(TINY[:2], tmp_path / "s.jsonl", **FAST)
+    rows = read_sweep(out)[1]
+    for r in rows:
+        assert r["seconds_low"] <= r["seconds_median"] <= r["seconds_high"]
+        assert isinstance(r["loaded"], bool) and "loadavg_max" in r
+    for case in TINY[:2]:  # the orders of a case share their rounds, so their load
+        assert len({r["loadavg_max"] for r in rows if r["case"] == case}) == 1
+
+
+def test_orders_of_a_case_are_interleaved(monkeypatch):
+    from chainorder.algebra.orders import plan as make_plan
+    from chainorder.lab import sweep
+
+    calls = []
+
+    def fake(mats, plan, timed=False):
+        calls.append(plan.order)
+        return None, types.SimpleNamespace(seconds=1e-3, multiplications=plan.cost)
+
+    monkeypatch.setattr(sweep, "execute", fake)
+    chain = get_case("article-x10").build()
+    plans = {o: make_plan(chain.dims, o) for o in DEFAULT_ORDERS}
+    got = sweep.measure_points(chain, plans, Timing(3, 1, 0.0, 0))
+    a, b, c = (plans[o].order for o in DEFAULT_ORDERS)
+    assert calls == [a, b, c, a, b, c, b, c, a, c, a, b]  # warm-up, sizing, rotating rounds
+    assert {o: r["runs"] for o, r in got.items()} == dict.fromkeys(DEFAULT_ORDERS, 3)
+
+
+def test_files_without_the_new_fields_resume_and_load(tmp_path):
+    from chainorder.lab.results import load_sweep, order_comparison
+
+    out = run_sweep(TINY, tmp_path / "s.jsonl", **FAST)
+    new = ("seconds_low", "seconds_high", "loadavg_max", "loaded")
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    out.write_text("".join(json.dumps({k: v for k, v in r.items() if k not in new}) + "\n"
+                           for r in lines))
+    before = out.read_bytes()
+    run_sweep(TINY, out, **FAST)
+    assert out.read_bytes() == before
+    cmp = order_comparison(load_sweep(out))
+    assert len(cmp) == len(TINY) and not cmp["loaded"].any()
+    assert (cmp["loss_first_low"] <= cmp["loss_first_high"]).all()

@@ -104,11 +104,12 @@ def _machine_rows(meta: dict[str, Any]) -> list[tuple[str, str]]:
          or "none of OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE, *_NUM_THREADS set"),
     ]
     if peak:
-        rows.append(("measured peak", f"{peak['peak_gflops']:.1f} GFLOP/s float64 "
-                                      f"({peak['matmul_n']}² matmuls), memory bandwidth "
-                                      f"{peak['bandwidth_gbs']:.1f} GB/s (copy "
-                                      f"{peak['copy_gbs']:.1f}, dot {peak['dot_gbs']:.1f}, "
-                                      f"vector-matrix {peak['gemv_gbs']:.1f})"))
+        rows.append(("measured rates", f"{peak['peak_gflops']:.1f} GFLOP/s float64 at best "
+                                       f"({peak['matmul_n']}² matmuls; not a roof: other "
+                                       "products may run faster), memory bandwidth "
+                                       f"{peak['bandwidth_gbs']:.1f} GB/s (copy "
+                                       f"{peak['copy_gbs']:.1f}, dot {peak['dot_gbs']:.1f}, "
+                                       f"vector-matrix {peak['gemv_gbs']:.1f})"))
     load = meta.get("loadavg")
     if load is not None:
         rows.append(("load average during the sweep", f"{load:.2f} (1-minute; other work on the "

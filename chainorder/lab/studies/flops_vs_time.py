@@ -82,11 +82,12 @@ def roofline_table(df: pd.DataFrame, roof_gflops: float, bandwidth_gbs: float,
         steps that are vector-matrix or matrix-vector products),
         ``jacobian_bytes``, ``working_set_bytes`` (Jacobians and the largest
         product), ``above_roof`` (faster than the memory roof allows) and
-        ``why_above`` (the reason, for those points).
+        ``why_above`` (the reason, for those points); ``loaded`` where the
+        sweep recorded it (measured while other work loaded the machine).
     """
     r = df[["case", "kind", "order", "flops", "bytes_moved", "arithmetic_intensity", "gflops",
             "achieved_gbs", "steps", "vector_steps", "jacobian_bytes",
-            "intermediate_bytes_largest"]].copy()
+            "intermediate_bytes_largest", *(["loaded"] if "loaded" in df else [])]].copy()
     memory_roof = bandwidth_gbs * r["arithmetic_intensity"]
     r["roof_gflops"] = np.minimum(roof_gflops, memory_roof)
     r["bound"] = np.where(memory_roof < roof_gflops, "memory", "compute")

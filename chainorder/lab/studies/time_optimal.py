@@ -31,6 +31,8 @@ __all__ = ["TimeOptimalStudy", "STUDY", "verdict_counts", "plot_speedups", "DATA
 DATA_FILE = "time-optimal.json"
 #: How the time-optimal plan compares with the FLOP-optimal one, in table order.
 VERDICTS = ("faster", "tie", "slower")
+#: A predicted speed-up this large should show in any measurement.
+BIG = 1.5
 
 
 def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
@@ -129,6 +131,15 @@ class TimeOptimalStudy(Study):
             f"plans do {ratio_text(float(table['cost_ratio'].median()))} the multiplications of "
             f"the FLOP optimum (median); {loaded} of {len(table)} pairs were timed under load.",
         ]
+        big = table[table["predicted_speedup"] >= BIG]
+        if len(big):
+            missed = big.loc[big["verdict"] != "faster", "case"].tolist()
+            findings.append(
+                f"Where the model predicted the time plan at least {ratio_text(BIG)} as fast "
+                f"({len(big)} cases), it was measurably faster in {len(big) - len(missed)}"
+                + (f"; not in {code_list(missed)}, where the predicted gain did not show "
+                   "(see the time-model page for the model's error and its limits)"
+                   if missed else "") + ".")
         shown = table[["case", "source", "n", "cost_ratio", "predicted_speedup",
                        "time_plan_low", "time_plan_median", "time_plan_high", "flop_plan_low",
                        "flop_plan_median", "flop_plan_high", "ratio", "verdict", "loaded"]]

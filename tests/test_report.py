@@ -391,3 +391,18 @@ def test_readme_and_citation_cff_cite_every_reference():
     bib = bibtex("0123456789abcdef")
     assert f"version = {{{co.__version__}}}" in bib and "{{The chainorder developers}}" in bib
     assert "commit 0123456789ab" in bib and "year    = {2026}" in bib
+
+
+def test_a_stale_cached_model_is_measured_again(monkeypatch):
+    from chainorder.lab import calibrate as calibration
+
+    calls = []
+
+    def fake(*, threads, quick, force=False):
+        calls.append(force)
+        if not force:
+            raise ValueError("not a chainorder-timemodel/1 time model; recalibrate")
+        return "fresh"
+
+    monkeypatch.setattr(calibration, "calibrate", fake)
+    assert base.calibrated_model(1, True) == "fresh" and calls == [False, True]

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from ...algebra.timemodel import TimeModel
+
 __all__ = [
     "StudyPage",
     "Study",
@@ -47,6 +49,7 @@ __all__ = [
     "note",
     "loglog",
     "save_figure",
+    "calibrated_model",
 ]
 
 
@@ -394,3 +397,21 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
         fig.savefig(paths[0], dpi=130, metadata={"Software": None})
         fig.savefig(paths[1], metadata={"Date": None, "Creator": None})
     return paths
+
+
+# ----------------------------------------------------------------------------- the time model
+
+
+def calibrated_model(threads: int, quick: bool) -> TimeModel:
+    """This machine's time model at ``threads`` BLAS threads: cached, else calibrated now.
+
+    A quick calibration in quick reports (a cached full one serves too); a
+    cached model of another format (an older chainorder) is measured again
+    rather than failing the report.
+    """
+    from ..calibrate import calibrate
+
+    try:
+        return calibrate(threads=threads, quick=quick)
+    except ValueError:
+        return calibrate(threads=threads, quick=quick, force=True)

@@ -10,11 +10,12 @@ import pandas as pd
 
 from ...algebra import timemodel
 from ...algebra.timemodel import SHAPE_CLASSES
-from ..calibrate import calibrate, predicted_vs_measured, prediction_errors
+from ..calibrate import predicted_vs_measured, prediction_errors
 from .base import (
     ReportContext,
     Study,
     StudyPage,
+    calibrated_model,
     loglog,
     new_figure,
     note,
@@ -116,7 +117,7 @@ class TimeModelStudy(Study):
         s = ctx.settings
         runs = []
         for threads in s.calibration_threads:
-            model = calibrate(threads=threads, quick=s.quick)
+            model = calibrated_model(threads, s.quick)
             records = predicted_vs_measured(s.grid(), ORDERS, model=model, threads=threads,
                                             repeats=s.time_repeats, warmup=1)
             runs.append({"threads": threads, "model": model.to_dict(), "records": records})

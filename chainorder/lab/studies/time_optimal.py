@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..calibrate import calibrate, differing_chains, time_vs_flops
+from ..calibrate import differing_chains, time_vs_flops
 from .base import (
     ReportContext,
     Study,
     StudyPage,
+    calibrated_model,
     code_list,
     loglog,
     new_figure,
@@ -88,7 +89,7 @@ class TimeOptimalStudy(Study):
     def collect(self, ctx: ReportContext) -> None:
         s = ctx.settings
         threads = s.calibration_threads[0] if s.calibration_threads else 1
-        model = calibrate(threads=threads, quick=s.quick)
+        model = calibrated_model(threads, s.quick)
         chains = differing_chains(model, count=s.differing_chains, seed=s.seed,
                                   trials=1000 if s.quick else 3000)
         records = time_vs_flops([*s.grid(), *chains], model=model, threads=threads,

@@ -29,13 +29,14 @@ TINY = ReportSettings.preset(
            "random-n8-s92", "random-n4-s0"),
     repeats=2, warmup=0, min_seconds=0.0, peak_seconds=0.05, random_chains=6,
     random_lengths=(3, 5), caching_depths=(2, 3, 4), caching_width=3, article_sizes=2,
-    optimizer_ns=(5, 10), check_chains=200,
+    optimizer_ns=(5, 10), check_chains=200, time_repeats=3, differing_chains=3,
 )
 #: Smaller still, for the runs that are interrupted in a subprocess.
 TINIER = ReportSettings.preset(
     True, cases=("article-x10", "article-x100"), repeats=1, warmup=0, min_seconds=0.0,
     peak_seconds=0, random_chains=2, random_lengths=(3,), caching_depths=(2, 3), caching_width=3,
-    article_sizes=1, optimizer_ns=(5,), check_chains=20,
+    article_sizes=1, optimizer_ns=(5,), check_chains=20, calibration_threads=(1,),
+    time_repeats=2, differing_chains=1,
 )
 PAGES = ["01-article", "02-when-loss-first-wins", "03-flops-vs-time", "04-growth-with-x",
          "05-caching", "06-optimizer", "07-optimizer-speed", "08-time-model", "09-time-optimal"]

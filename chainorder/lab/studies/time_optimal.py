@@ -91,7 +91,7 @@ class TimeOptimalStudy(Study):
         threads = s.calibration_threads[0] if s.calibration_threads else 1
         model = calibrated_model(threads, s.quick)
         chains = differing_chains(model, count=s.differing_chains, seed=s.seed,
-                                  trials=1000 if s.quick else 3000)
+                                  trials=(150 if s.quick else 250) * s.differing_chains)
         records = time_vs_flops([*s.grid(), *chains], model=model, threads=threads,
                                 repeats=max(2 * s.time_repeats, 5), warmup=1)
         doc = {"threads": threads, "grid_cases": [c.id for c in s.grid()],

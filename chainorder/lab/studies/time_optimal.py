@@ -73,6 +73,14 @@ def plot_speedups(table: pd.DataFrame) -> Figure:
     loglog(ax, "predicted speed-up of the time-optimal plan (FLOP plan / time plan)",
            "measured speed-up (medians; bars: intervals)",
            "Time-optimal against FLOP-optimal plans, where they differ")
+    from matplotlib.ticker import FuncFormatter
+
+    times = FuncFormatter(lambda v, _: f"{v:g}x")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(times)
+        axis.set_minor_formatter(times)
+    ax.tick_params(which="minor", labelsize=7)
+    fig.subplots_adjust(left=0.13)
     ax.legend(fontsize=7.5, loc="upper left")
     note(fig)
     return fig

@@ -151,14 +151,18 @@ def ratio_gap(cmp: pd.DataFrame) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``table`` (per case: ``flop_ratio``, ``time_ratio``, ``gap`` =
-        flop ratio / time ratio), ``median_gap``, ``geomean_gap`` and
+        ``table`` (per case: ``flop_ratio``, ``time_ratio`` and its range
+        ``time_ratio_low`` .. ``time_ratio_high`` from the two medians'
+        intervals, ``gap`` = flop ratio / time ratio), ``median_gap``, ``geomean_gap`` and
         ``by_kind``: per kind of case, the log-log fit of time ratio on FLOP
         ratio (``slope``, ``r2``; NaN for fewer than three cases or one FLOP
         ratio) and the median gap. One pooled fit would mix kinds whose steps
         run on different kernels (see the time-model page), so there is none.
     """
     t = cmp[["case", "kind", "flop_ratio", "time_ratio"]].copy()
+    if {"loss_first_low", "input_first_high"} <= set(cmp.columns):
+        t["time_ratio_low"] = cmp["input_first_low"] / cmp["loss_first_high"]
+        t["time_ratio_high"] = cmp["input_first_high"] / cmp["loss_first_low"]
     t["gap"] = t["flop_ratio"] / t["time_ratio"]
     rows = []
     for kind, g in t.groupby("kind"):
@@ -192,11 +196,16 @@ def cache_bytes(machine: dict[str, Any], level: str) -> int | None:
 
 
 def plot_time_ratio_vs_flop_ratio(cmp: pd.DataFrame) -> Figure:
-    """Input-first / loss-first: wall-time ratio against FLOP ratio, one point per case."""
+    """Input-first / loss-first: wall-time ratio against FLOP ratio, one point per case
+    (bars: the ratio's range over the two medians' intervals)."""
     fig, ax = new_figure(7.0, 5.4)
     for k, (kind, g) in enumerate(sorted(cmp.groupby("kind"), key=lambda t: t[0])):
         ax.scatter(g["flop_ratio"], g["time_ratio"], s=30, label=kind, color=f"C{k % 10}",
                    marker="osD^v<>ph*"[k % 10], alpha=0.85)
+        if {"loss_first_low", "input_first_high"} <= set(g.columns):
+            low = g["input_first_low"] / g["loss_first_high"]
+            high = g["input_first_high"] / g["loss_first_low"]
+            ax.vlines(g["flop_ratio"], low, high, color=f"C{k % 10}", lw=1, alpha=0.6)
     lo = min(cmp["flop_ratio"].min(), cmp["time_ratio"].min()) / 1.5
     hi = max(cmp["flop_ratio"].max(), cmp["time_ratio"].max()) * 1.5
     ax.plot([lo, hi], [lo, hi], "--", color="0.5", lw=1, label="time ratio = FLOP ratio")
@@ -285,6 +294,8 @@ class TimeStudy(Study):
                 "Per kind of case: `slope` and `r2` of the log-log fit of time ratio on FLOP "
                 "ratio (— below three cases), `median_gap` = FLOP ratio / time ratio.", "",
                 ctx.table(kinds, "ratio-gap-by-kind", counted=False),
+                "Per case: `time_ratio_low` .. `time_ratio_high` is the time ratio's range over "
+                "the 95% intervals of the two medians (the figure's bars).", "",
                 ctx.table(gap["table"], "ratio-gap", counted=False)]
         if peak:
             findings_roof, body_roof = self._roofline(ctx, df, peak)

@@ -1,0 +1,166 @@
+"""Jacobians of JAX function chains: every schedule on every case equals jax.jacfwd."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from functools import cache, reduce
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+jnp = jax.numpy
+
+from chainorder.algebra import jax_chain as jc  # noqa: E402
+from chainorder.algebra.gjc import Schedule  # noqa: E402
+from chainorder.lab.jax_cases import JAX_CASES, get_jax_case  # noqa: E402
+
+SCHEDULES = ("tangent", "adjoint", "preaccumulation", "optimal")
+
+
+def _composed(functions):
+    return lambda v: reduce(lambda z, f: f(z), functions, v)
+
+
+def _reference(functions, x):
+    with jax.enable_x64(True):
+        return np.asarray(jax.jacfwd(_composed(functions))(jnp.asarray(x, dtype=jnp.float64)))
+
+
+@cache
+def _case(case_id: str):
+    functions, x = get_jax_case(case_id).build()
+    return functions, x, jc.plan_jacobian(functions, x)
+
+
+def _check_every_schedule(functions, x, plan) -> None:
+    programs = [
+        jc.jacobian_program(functions, plan.measured, plan.schedules[mode]) for mode in SCHEDULES
+    ]
+    with jax.enable_x64(True):  # one compilation for all four schedules and the reference
+        run = jax.jit(lambda v: [jax.jacfwd(_composed(functions))(v), *(p(v) for p in programs)])
+        ref, *got = (np.asarray(a) for a in run(jnp.asarray(x, dtype=jnp.float64)))
+    for mode, jac in zip(SCHEDULES, got, strict=True):
+        assert jac.dtype == np.float64 and jac.shape == ref.shape, mode
+        np.testing.assert_allclose(jac, ref, rtol=0, atol=1e-10, err_msg=mode)
+
+
+@pytest.mark.parametrize("case_id", [c.id for c in JAX_CASES])
+def test_every_schedule_equals_jacfwd_on_every_case(case_id: str) -> None:
+    _check_every_schedule(*_case(case_id))
+
+
+def test_the_compiled_plan_equals_jacfwd() -> None:
+    functions, x, plan = _case("random-5")
+    np.testing.assert_allclose(
+        np.asarray(plan.compile()(x)), _reference(functions, x), rtol=0, atol=1e-10
+    )
+
+
+def test_auto_mode_takes_the_mixed_schedule_on_every_bottleneck() -> None:
+    for case in JAX_CASES:
+        if case.bottleneck:
+            plan = _case(case.id)[2]
+            assert plan.mode == "optimal", case.id
+            assert plan.costs["optimal"] * 2 < min(plan.costs["tangent"], plan.costs["adjoint"])
+
+
+def test_jacobian_matches_jacfwd_with_matrix_shapes_and_scalar_output(rng) -> None:
+    W = rng.standard_normal((6, 12))
+    functions = [
+        lambda X: jnp.tanh(X @ W),  # (3, 6) -> (3, 12)
+        lambda Y: Y.T @ Y,  # (3, 12) -> (12, 12)
+        lambda Z: jnp.sum(jnp.sin(Z)),  # (12, 12) -> ()
+    ]
+    x = rng.standard_normal((3, 6))
+    plan = jc.plan_jacobian(functions, x)
+    assert [mf.in_shape for mf in plan.measured] == [(3, 6), (3, 12), (12, 12)]
+    _check_every_schedule(functions, x, plan)
+
+
+def test_a_single_function_and_the_bottleneck_schedule_by_hand(rng) -> None:
+    W = rng.standard_normal((4, 7))
+    assert np.allclose(jc.jacobian([lambda v: W @ v], np.ones(7)), W)
+    functions, x, plan = _case("bottleneck-500-5-500")
+    factors = list(plan.schedules["optimal"].factors)
+    ops = [("accumulate", "adjoint", 0, 1, None), ("accumulate", "tangent", 2, 3, None),
+           ("multiply", None, 0, 3, 1)]
+    custom = jc.plan_jacobian(functions, x, schedule=Schedule(factors, ops))
+    assert custom.mode == "custom"
+    assert custom.costs["custom"] == custom.costs["optimal"]  # same counts, other ops
+    assert custom.schedule.ops[0].kind == "accumulate"
+    np.testing.assert_allclose(
+        np.asarray(custom.compile()(x)), _reference(functions, x), rtol=0, atol=1e-10
+    )
+
+
+def test_measured_costs_of_a_dense_layer_are_its_matrix_size(rng) -> None:
+    W = rng.standard_normal((30, 20))
+    (linear,) = jc.measure_factors([lambda v: W @ v], np.ones(20))
+    assert (linear.n, linear.m, linear.tangent, linear.adjoint) == (20, 30, 600, 600)
+    (layer,) = jc.measure_factors([lambda v: jnp.tanh(W @ v)], np.ones(20))
+    # one more direction: the 30 x 20 product plus a few operations per output
+    assert 600 < layer.tangent < 600 + 5 * 30 and 600 < layer.adjoint < 600 + 5 * 30
+    assert layer.tape >= 600  # the residuals hold W
+    assert layer.factor().shape == (30, 20)
+
+
+def test_predicted_costs_are_the_gjc_counts_of_the_measured_factors() -> None:
+    plan = _case("article-gradient")[2]
+    f = plan.measured
+    assert plan.costs["tangent"] == 1000 * sum(mf.tangent for mf in f)
+    assert plan.costs["adjoint"] == 1 * sum(mf.adjoint for mf in f)
+    assert plan.mode == "adjoint"
+
+
+def test_recommend_explains_the_choice_with_predicted_costs() -> None:
+    functions, x, _ = _case("bottleneck-500-5-500")
+    rec = jc.recommend(functions, x)
+    assert rec.mode == "optimal" and "cheaper than" in rec.reason
+    text = str(rec)
+    assert "recommended: optimal" in text and "* optimal" in text and "tangent" in text
+    functions, x, _ = _case("article-gradient")
+    rec = jc.recommend(functions, x)
+    assert rec.mode == "adjoint" and "save only" in rec.reason
+    assert repr(rec).startswith("<Recommendation adjoint")
+
+
+def test_plans_and_compiled_jacobians_print() -> None:
+    plan = _case("bottleneck-500-5-500")[2]
+    assert repr(plan).startswith("<JacobianPlan optimal: 500 -> 500 -> 5 -> 500 -> 500")
+    assert "adjoint F0 <- J(F1)" in str(plan)
+    compiled = plan.compile()
+    assert compiled.compile_seconds > 0
+    assert "compiled in" in repr(compiled)
+
+
+def test_x64_is_a_context_not_a_global_switch() -> None:
+    before = jax.config.jax_enable_x64
+    jc.jacobian([jnp.sin], np.ones(3))
+    assert jax.config.jax_enable_x64 == before
+
+
+@pytest.mark.parametrize(
+    ("functions", "kwargs", "error", "match"),
+    [
+        ([], {}, ValueError, "at least one callable"),
+        (jnp.sin, {}, TypeError, "sequence of callables"),
+        ([jnp.sin, 3], {}, TypeError, r"functions\[1\] must be callable"),
+        ([jnp.sin], {"mode": "fastest"}, ValueError, "mode must be one of"),
+        ([jnp.sin], {"margin": 1.5}, ValueError, "margin must be in"),
+        ([jnp.sin], {"schedule": "tangent"}, TypeError, "gjc Schedule"),
+    ],
+)
+def test_bad_input_is_refused_by_name(functions, kwargs, error, match) -> None:
+    with pytest.raises(error, match=match):
+        jc.plan_jacobian(functions, np.ones(3), **kwargs)
+
+
+def test_import_chainorder_does_not_import_jax() -> None:
+    code = (
+        "import sys, chainorder, chainorder.algebra, chainorder.lab.jax_cases; "
+        "print('jax' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -95,6 +95,19 @@ def test_a_single_function_and_the_bottleneck_schedule_by_hand(rng) -> None:
     )
 
 
+def test_tune_times_the_candidates_and_keeps_the_fastest_compiled(rng) -> None:
+    W = rng.standard_normal((40, 40)) / 7
+    functions = [lambda v: jnp.tanh(W @ v), lambda v: jnp.sin(W @ v)]  # square: a near tie
+    x = rng.standard_normal(40)
+    plan = jc.plan_jacobian(functions, x, tune=True, rounds=2)
+    assert {"tangent", "adjoint"} <= set(plan.seconds) <= {"tangent", "adjoint", "optimal"}
+    assert plan.mode == min(plan.seconds, key=plan.seconds.__getitem__)
+    assert plan.compile() is plan.compile()  # compiled once, while tuning
+    np.testing.assert_allclose(
+        np.asarray(plan.compile()(x)), _reference(functions, x), rtol=0, atol=1e-10
+    )
+
+
 def test_measured_costs_of_a_dense_layer_are_its_matrix_size(rng) -> None:
     W = rng.standard_normal((30, 20))
     (linear,) = jc.measure_factors([lambda v: W @ v], np.ones(20))
@@ -149,6 +162,7 @@ def test_x64_is_a_context_not_a_global_switch() -> None:
         ([jnp.sin, 3], {}, TypeError, r"functions\[1\] must be callable"),
         ([jnp.sin], {"mode": "fastest"}, ValueError, "mode must be one of"),
         ([jnp.sin], {"margin": 1.5}, ValueError, "margin must be in"),
+        ([jnp.sin], {"tune": True, "rounds": 0}, ValueError, "rounds must be >= 1"),
         ([jnp.sin], {"schedule": "tangent"}, TypeError, "gjc Schedule"),
     ],
 )

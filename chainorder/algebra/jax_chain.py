@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from functools import partial, reduce
 from typing import Any
 
+from ..validation import check_positive_int
 from .gjc import (
     Factor,
     Schedule,
@@ -46,6 +47,7 @@ from .gjc import (
 
 __all__ = [
     "AUTO_MARGIN",
+    "TUNE_WITHIN",
     "MODES",
     "CompiledJacobian",
     "JacobianPlan",
@@ -60,6 +62,9 @@ __all__ = [
 
 #: The schedules :func:`plan_jacobian` makes, by name (``'auto'`` picks one of them).
 MODES = ("auto", "tangent", "adjoint", "preaccumulation", "optimal")
+
+#: ``tune=True`` times only the schedules predicted at most this many times the cheapest.
+TUNE_WITHIN = 2.0
 
 #: ``mode='auto'`` takes the mixed schedule only when it is predicted this fraction cheaper
 #: than the better homogeneous mode: its extra kernel launches and copies are not costed.
@@ -319,6 +324,8 @@ class JacobianPlan:
     schedules : dict of str to Schedule
         Every schedule considered, by mode; ``schedules[mode]`` is the one run.
     x_shape : tuple of int
+    seconds : dict of str to float
+        With ``tune=True``: the measured seconds per call of each candidate schedule.
     """
 
     functions: list[Callable[..., Any]]
@@ -326,6 +333,8 @@ class JacobianPlan:
     mode: str
     schedules: dict[str, Schedule] = field(default_factory=dict)
     x_shape: tuple[int, ...] = ()
+    seconds: dict[str, float] = field(default_factory=dict)
+    _compiled: dict[str, CompiledJacobian] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def schedule(self) -> Schedule:
@@ -343,13 +352,16 @@ class JacobianPlan:
 
     def compile(self) -> CompiledJacobian:
         """Jit and compile the chosen schedule ahead of time, timing the compilation."""
+        if self.mode in self._compiled:
+            return self._compiled[self.mode]
         jax = _jax()
         with jax.enable_x64(True):
             start = time.perf_counter()
             spec = jax.ShapeDtypeStruct(self.x_shape, jax.numpy.float64)
             compiled = jax.jit(self.program()).lower(spec).compile()
             seconds = time.perf_counter() - start
-        return CompiledJacobian(self, compiled, seconds)
+        self._compiled[self.mode] = CompiledJacobian(self, compiled, seconds)
+        return self._compiled[self.mode]
 
     def __repr__(self) -> str:
         widths = [self.measured[0].n, *(mf.m for mf in self.measured)]
@@ -360,6 +372,55 @@ class JacobianPlan:
 
     def __str__(self) -> str:
         return f"{self!r}\n{self.schedule}"
+
+
+def _block(compiled: Any, x: Any) -> Any:
+    return compiled(x).block_until_ready()
+
+
+def _fastest_call(run: Callable[[], Any], calls: int) -> float:
+    best = math.inf
+    for _ in range(calls):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _tune(plan: JacobianPlan, x: Any, rounds: int, block_seconds: float = 0.01) -> str:
+    """Time the candidate schedules on ``x``, interleaved; record and return the fastest.
+
+    Candidates are tangent mode, adjoint mode and the optimal schedule (when it differs
+    from both), each only if predicted within :data:`TUNE_WITHIN` of the cheapest.
+    """
+    jax = _jax()
+    cheapest = min(plan.costs.values())
+    candidates = [
+        name for name in ("tangent", "adjoint", "optimal")
+        if plan.costs[name] <= TUNE_WITHIN * cheapest
+    ]
+    if "optimal" in candidates and any(
+        plan.schedules["optimal"].ops == plan.schedules[c].ops for c in ("tangent", "adjoint")
+    ):
+        candidates.remove("optimal")
+    if len(candidates) == 1:
+        return candidates[0]
+    compiled = {}
+    for name in candidates:
+        plan.mode = name
+        compiled[name] = plan.compile().compiled
+    with jax.enable_x64(True):
+        xj = jax.numpy.asarray(x, dtype=jax.numpy.float64)
+        runs = {name: partial(_block, c, xj) for name, c in compiled.items()}
+        probe = {name: _fastest_call(run, 2) for name, run in runs.items()}
+        calls = {name: max(2, int(block_seconds / max(t, 1e-6))) for name, t in probe.items()}
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        for r in range(rounds):
+            order = candidates[r % len(candidates) :] + candidates[: r % len(candidates)]
+            for name in order:
+                times[name].append(_fastest_call(runs[name], calls[name]))
+    plan.seconds = {name: sorted(t)[len(t) // 2] for name, t in times.items()}
+    return min(plan.seconds, key=plan.seconds.__getitem__)
 
 
 def _choose(costs: dict[str, int], margin: float) -> str:
@@ -375,6 +436,8 @@ def plan_jacobian(
     schedule: Schedule | None = None,
     memory: int | None = None,
     margin: float = AUTO_MARGIN,
+    tune: bool = False,
+    rounds: int = 5,
 ) -> JacobianPlan:
     """Measure the chain's functions at ``x``'s shape and choose a schedule.
 
@@ -395,6 +458,15 @@ def plan_jacobian(
         Tape bound for the optimal schedule (scalars kept by one adjoint op).
     margin : float
         See ``mode``.
+    tune : bool
+        With ``mode='auto'``: compile tangent mode, adjoint mode and the optimal schedule
+        (those predicted within :data:`TUNE_WITHIN` of the cheapest), time them on ``x``
+        (``rounds`` interleaved rounds; per schedule the median of its fastest call per
+        round) and take the fastest, like FFTW's measuring planner. Costs a few
+        compilations and about a second; the times land in ``plan.seconds`` and the
+        compiled programs are kept for :meth:`JacobianPlan.compile`.
+    rounds : int
+        See ``tune``.
 
     Examples
     --------
@@ -407,6 +479,7 @@ def plan_jacobian(
         raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
     if not 0 <= margin < 1:
         raise ValueError(f"margin must be in [0, 1), got {margin!r}")
+    rounds = check_positive_int(rounds, "rounds")
     measured = measure_factors(functions, x)
     factors = [mf.factor() for mf in measured]
     schedules = {
@@ -425,9 +498,12 @@ def plan_jacobian(
             )
         schedules["custom"] = schedule
         mode = "custom"
-    elif mode == "auto":
+    elif mode == "auto" and not tune:
         mode = _choose({k: s.cost for k, s in schedules.items()}, margin)
-    return JacobianPlan(list(functions), measured, mode, schedules, _shape_dtype(x)[0])
+    plan = JacobianPlan(list(functions), measured, mode, schedules, _shape_dtype(x)[0])
+    if mode == "auto":
+        plan.mode = _tune(plan, x, rounds)
+    return plan
 
 
 def jacobian(

@@ -50,8 +50,8 @@ from chainorder.lab.jax_cases import JAX_CASES, JaxCase  # noqa: E402
 METHODS = ("planned", "tuned", "jacfwd", "jacrev")
 OURS = ("planned", "tuned")
 REPEATS = int(os.environ.get("CHAINORDER_BENCH_REPEATS", "15"))
-#: each timed block runs the call until it has taken at least this long, and keeps the fastest
-BLOCK_SECONDS = 0.02
+#: each timed block calls a method for this long (at least three calls) and keeps the fastest
+BLOCK_SECONDS = 0.03
 
 
 class Contest:
@@ -91,13 +91,19 @@ class Contest:
                 "jacrev": "adjoint"}[name]
         return self.plan.costs[mode]
 
-    def fastest_of_block(self, name: str, calls: int) -> float:
-        times = []
-        for _ in range(calls):
+    def fastest_of_block(self, name: str, seconds: float = BLOCK_SECONDS) -> float:
+        """The fastest of the calls made in ``seconds`` (at least three calls).
+
+        A time budget rather than a call count gives methods of equal speed equally many
+        samples, so the minimum is equally robust for each under a loaded machine.
+        """
+        best, calls, stop = np.inf, 0, time.perf_counter() + seconds
+        while calls < 3 or time.perf_counter() < stop:
             start = time.perf_counter()
             self.run(name)
-            times.append(time.perf_counter() - start)
-        return min(times)
+            best = min(best, time.perf_counter() - start)
+            calls += 1
+        return best
 
 
 @cache
@@ -155,13 +161,11 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 def _interleave(contest: Contest, repeats: int) -> dict[str, list[float]]:
     """Fastest call per block, the methods interleaved (rotating who goes first)."""
-    probe = {name: contest.fastest_of_block(name, 3) for name in METHODS}
-    calls = {name: max(3, int(BLOCK_SECONDS / max(t, 1e-6))) for name, t in probe.items()}
     times: dict[str, list[float]] = {name: [] for name in METHODS}
     k = len(METHODS)
     for r in range(repeats):
         for name in METHODS[r % k :] + METHODS[: r % k]:
-            times[name].append(contest.fastest_of_block(name, calls[name]))
+            times[name].append(contest.fastest_of_block(name))
     return times
 
 

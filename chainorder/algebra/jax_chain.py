@@ -378,16 +378,18 @@ def _block(compiled: Any, x: Any) -> Any:
     return compiled(x).block_until_ready()
 
 
-def _fastest_call(run: Callable[[], Any], calls: int) -> float:
-    best = math.inf
-    for _ in range(calls):
+def _fastest_within(run: Callable[[], Any], seconds: float) -> float:
+    """The fastest of the calls of ``run`` made in ``seconds`` (at least three calls)."""
+    best, calls, stop = math.inf, 0, time.perf_counter() + seconds
+    while calls < 3 or time.perf_counter() < stop:
         start = time.perf_counter()
         run()
         best = min(best, time.perf_counter() - start)
+        calls += 1
     return best
 
 
-def _tune(plan: JacobianPlan, x: Any, rounds: int, block_seconds: float = 0.01) -> str:
+def _tune(plan: JacobianPlan, x: Any, rounds: int, block_seconds: float = 0.02) -> str:
     """Time the candidate schedules on ``x``, interleaved; record and return the fastest.
 
     Candidates are tangent mode, adjoint mode and the optimal schedule (when it differs
@@ -412,13 +414,11 @@ def _tune(plan: JacobianPlan, x: Any, rounds: int, block_seconds: float = 0.01) 
     with jax.enable_x64(True):
         xj = jax.numpy.asarray(x, dtype=jax.numpy.float64)
         runs = {name: partial(_block, c, xj) for name, c in compiled.items()}
-        probe = {name: _fastest_call(run, 2) for name, run in runs.items()}
-        calls = {name: max(2, int(block_seconds / max(t, 1e-6))) for name, t in probe.items()}
         times: dict[str, list[float]] = {name: [] for name in runs}
         for r in range(rounds):
             order = candidates[r % len(candidates) :] + candidates[: r % len(candidates)]
-            for name in order:
-                times[name].append(_fastest_call(runs[name], calls[name]))
+            for name in order:  # a time budget per block: equally fast, equally many samples
+                times[name].append(_fastest_within(runs[name], block_seconds))
     plan.seconds = {name: sorted(t)[len(t) // 2] for name, t in times.items()}
     return min(plan.seconds, key=plan.seconds.__getitem__)
 

@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .algebra.costs import COST_UNIT
+from .algebra.gjc import GJC_COST_UNIT, TIES, optimize_gjc
+from .algebra.gjc_format import read_chain
 from .algebra.orders import ORDERS, plan
 from .version import __version__
 
@@ -69,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--memory", type=int, default=None, metavar="M", help="largest tape an adjoint may keep"
+    )
+    g.add_argument(
+        "--ties",
+        choices=TIES,
+        default=TIES[0],
+        help="among the cheapest schedules, take the fewest ops (default) or the least tape",
     )
     g.add_argument("--json", action="store_true", help="print JSON instead of a table")
     g.set_defaults(func=_cmd_gjc)
@@ -156,26 +165,23 @@ def _cmd_article(args: argparse.Namespace) -> int:
 
 
 def _cmd_gjc(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .algebra.gjc import GJC_COST_UNIT, optimize_gjc
-    from .algebra.gjc_format import read_chain
-
-    best = optimize_gjc(read_chain(Path(args.file)), memory=args.memory)
+    best = optimize_gjc(read_chain(Path(args.file)), memory=args.memory, ties=args.ties)
     if args.json:
-        doc = best.to_dict()
-        print(json.dumps({
+        full = best.to_dict()
+        optimal = {"cost": best.cost, "memory_peak": best.memory_peak}
+        doc = {
             "file": args.file,
             "q": best.q,
+            "factors": full["factors"],
             "memory": best.memory,
+            "ties": args.ties,
             "unit": GJC_COST_UNIT,
-            "optimal": {
-                "cost": best.cost, "memory_peak": best.memory_peak, "schedule": doc["schedule"]
-            },
+            "optimal": {**optimal, "schedule": full["schedule"]},
             "tangent": best.tangent_cost,
             "adjoint": best.adjoint_cost,
             "preaccumulation": best.preaccumulation_cost,
-        }, indent=2))
+        }
+        print(json.dumps(doc, indent=2))
         return 0
     print(f"chain of {best.q} factors from {args.file}")
     print(f"cost unit: {GJC_COST_UNIT}")

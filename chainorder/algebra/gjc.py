@@ -45,6 +45,8 @@ multiply, None          ``J(first..last) = J(s+1..last) @ J(first..s)``    ``m_l
 ``evaluations`` is the number of tangents (``n_first``) or adjoints
 (``m_last``) an op evaluates, 0 for a product; ``cost`` its fused
 multiply-adds; ``memory`` the tape it keeps (0 unless adjoint).
+:attr:`Op.operands` lists the built Jacobians an op consumes and
+:attr:`Op.swept` the factors it runs tangents or adjoints through.
 :meth:`Schedule.to_dict` writes each op as a JSON object with these keys
 (``mode``/``split`` may be ``null``) plus ``shape`` ``[m_last, n_first]``;
 :meth:`Schedule.from_dict` reads it back, checking every op.
@@ -56,19 +58,24 @@ to at most ``M``; tangents and products are never restricted. A schedule's
 ``memory_peak`` is the largest tape of any of its ops (Jacobians kept
 between ops are not counted, as in the references).
 
-The optimizer emits accumulations of single factors only: accumulating a
-span ``i..j`` by tangents costs exactly as much as accumulating ``F_i`` and
-propagating tangents over ``i+1..j``, and by adjoints as much as
-accumulating ``F_j`` and propagating adjoints over ``i..j-1`` (with a
-smaller tape). The homogeneous baselines are one span accumulation each.
+Accumulating a span ``i..j`` by tangents costs exactly as much as
+accumulating ``F_i`` and propagating tangents over ``i+1..j``, and by
+adjoints as much as accumulating ``F_j`` and propagating adjoints over
+``i..j-1`` (which keeps a smaller tape); the optimizer takes the span
+accumulation on such ties when it has fewer ops (``ties='fewest_ops'``).
+The homogeneous baselines are one span accumulation each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import numbers
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ..validation import check_positive_int
 from .costs import matmul_cost
@@ -76,6 +83,7 @@ from .orders import optimize
 
 __all__ = [
     "GJC_COST_UNIT",
+    "TIES",
     "Factor",
     "Op",
     "Schedule",
@@ -209,6 +217,20 @@ class Op(NamedTuple):
             return f"adjoint {_span(self.first, s)} <- J({_span(s + 1, self.last)})"
         return f"multiply J({_span(s + 1, self.last)}) @ J({_span(self.first, s)})"
 
+    @property
+    def swept(self) -> tuple[int, int] | None:
+        """Factors ``(a, b)``, inclusive, the op runs tangents or adjoints through (None: product).
+
+        ``(first, last)`` for an accumulation, ``(split+1, last)`` for
+        tangents, ``(first, split)`` for adjoints.
+        """
+        return _swept(self.kind, self.first, self.last, self.split)
+
+    @property
+    def operands(self) -> tuple[tuple[int, int], ...]:
+        """Spans ``(a, b)`` of the built Jacobians the op consumes, earlier factors first."""
+        return _operands(self.kind, self.first, self.last, self.split)
+
     def to_dict(self) -> dict[str, Any]:
         """The op as a JSON-ready dict (the keys of the module docstring's table)."""
         return dict(self._asdict())
@@ -218,28 +240,35 @@ def _span(a: int, b: int) -> str:
     return f"F{a}" if a == b else f"F{a}..F{b}"
 
 
+def _swept(kind: str, first: int, last: int, split: Any) -> tuple[int, int] | None:
+    if kind == "accumulate":
+        return (first, last)
+    return {"tangent": (split + 1, last), "adjoint": (first, split)}.get(kind)
+
+
+def _operands(kind: str, first: int, last: int, split: Any) -> tuple[tuple[int, int], ...]:
+    if kind == "accumulate":
+        return ()
+    left, right = (first, split), (split + 1, last)
+    return {"tangent": (left,), "adjoint": (right,)}.get(kind, (left, right))
+
+
 def _make_op(
     f: tuple[Factor, ...], kind: str, mode: str | None, first: int, last: int, split: int | None
 ) -> Op:
     """The op with its evaluations, cost and tape counted from the factors (inputs trusted)."""
-    if kind == "multiply":
-        cost = matmul_cost(f[last].m, f[split].m, f[first].n)
+    swept = _swept(kind, first, last, split)
+    if swept is None:  # a product J(split+1..last) @ J(first..split)
+        cost = matmul_cost(f[last].m, f[split].m, f[first].n)  # type: ignore[index]
         return Op(kind, None, first, last, split, 0, cost, 0)
-    lo, hi = (first, last) if kind == "accumulate" else (
-        (split + 1, last) if kind == "tangent" else (first, split)
-    )
+    part = f[swept[0] : swept[1] + 1]
     if mode == "tangent":
         evals = f[first].n
-        return Op(kind, mode, first, last, split, evals, evals * _sum(f, lo, hi, "T"), 0)
+        cost = evals * sum(x.tangent_cost for x in part)
+        return Op(kind, mode, first, last, split, evals, cost, 0)
     evals = f[last].m
-    return Op(
-        kind, mode, first, last, split, evals, evals * _sum(f, lo, hi, "A"), _sum(f, lo, hi, "E")
-    )
-
-
-def _sum(f: tuple[Factor, ...], lo: int, hi: int, what: str) -> int:
-    attr = {"T": "tangent_cost", "A": "adjoint_cost", "E": "tape"}[what]
-    return sum(getattr(x, attr) for x in f[lo : hi + 1])
+    cost = evals * sum(x.adjoint_cost for x in part)
+    return Op(kind, mode, first, last, split, evals, cost, sum(x.tape for x in part))
 
 
 # ----------------------------------------------------------------------------- schedule
@@ -390,6 +419,10 @@ class Schedule:
     def __str__(self) -> str:
         t, a, p = self.tangent_cost, self.adjoint_cost, self.preaccumulation_cost
         bound = "none" if self.memory is None else f"{self.memory:,} tape entries"
+        tape = sum(f.tape for f in self.factors)
+        over = ""
+        if self.memory is not None and tape > self.memory:
+            over = f"; its tape {tape:,} > bound"
         lines = [
             f"  Order:                 {self.order}",
             f"  Factors:               {self.q} (F0 applied first), Jacobian "
@@ -398,14 +431,14 @@ class Schedule:
             f"  Fused multiply-adds:   {self.cost:,}",
             f"  Tape peak:             {self.memory_peak:,} entries",
             f"  Homogeneous tangent:   {t:,}   ({_fmt_ratio(t, self.cost)} this schedule)",
-            f"  Homogeneous adjoint:   {a:,}   ({_fmt_ratio(a, self.cost)} this schedule)",
+            f"  Homogeneous adjoint:   {a:,}   ({_fmt_ratio(a, self.cost)} this schedule{over})",
             f"  Preaccumulation:       {p:,}   ({_fmt_ratio(p, self.cost)} this schedule)",
-            "  step  operation                           evaluations  multiply-adds  tape",
+            f"  step  {'operation':<38}  evaluations  multiply-adds  tape",
         ]
         shown = self.ops[:30]
         for s, op in enumerate(shown, 1):
             lines.append(
-                f"  {s:>4}  {op.label:<34}  {op.evaluations:>11,}  {op.cost:>13,}  {op.memory:,}"
+                f"  {s:>4}  {op.label:<38}  {op.evaluations:>11,}  {op.cost:>13,}  {op.memory:,}"
             )
         if len(self.ops) > len(shown):
             lines.append(f"  ... {len(self.ops) - len(shown)} more ops")
@@ -420,21 +453,6 @@ def _fmt_ratio(a: int, b: int) -> str:
     return f"{_ratio(a, b):.3g}x"
 
 
-def _op_fields(op: Any, s: int) -> tuple[Any, Any, Any, Any, Any]:
-    if isinstance(op, Op):
-        return op.kind, op.mode, op.first, op.last, op.split
-    if isinstance(op, Mapping):
-        try:
-            return op["kind"], op.get("mode"), op["first"], op["last"], op.get("split")
-        except KeyError as exc:
-            raise ValueError(f"ops[{s}] lacks the key {exc.args[0]!r}") from None
-    if isinstance(op, Sequence) and not isinstance(op, str) and len(op) >= 5:
-        return tuple(op[:5])  # type: ignore[return-value]
-    raise TypeError(
-        f"ops[{s}] must be an Op, a dict or a tuple (kind, mode, first, last, split), got {op!r}"
-    )
-
-
 def _check_ops(f: tuple[Factor, ...], ops: Iterable[Any], memory: int | None) -> list[Op]:
     """Check that ``ops`` build ``J(0..q-1)`` op by op; return them re-costed."""
     q = len(f)
@@ -442,30 +460,11 @@ def _check_ops(f: tuple[Factor, ...], ops: Iterable[Any], memory: int | None) ->
     built: dict[int, int] = {}  # built[first] = last for every Jacobian built, not yet consumed
     out: list[Op] = []
     for s, item in enumerate(ops):
-        kind, mode, first, last, split = _op_fields(item, s)
-        where = f"ops[{s}] ({kind!r}, {mode!r}, {first!r}, {last!r}, {split!r})"
-        if kind not in KINDS:
-            raise ValueError(f"{where}: kind must be one of {', '.join(KINDS)}")
-        want_mode = {"tangent": "tangent", "adjoint": "adjoint", "multiply": None}.get(kind, mode)
-        if mode != want_mode or (kind == "accumulate" and mode not in MODES):
-            expected = "'tangent' or 'adjoint'" if kind == "accumulate" else repr(want_mode)
-            raise ValueError(f"{where}: mode must be {expected} for kind {kind!r}")
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (first, last)) or not (
-            0 <= first <= last < q
-        ):
-            raise ValueError(f"{where}: need integers 0 <= first <= last < {q}")
-        if kind == "accumulate":
-            if split is not None:
-                raise ValueError(f"{where}: an accumulation has split None")
-            need_raw, operands = range(first, last + 1), []
-        else:
-            if not isinstance(split, int) or isinstance(split, bool) or not first <= split < last:
-                raise ValueError(f"{where}: need an integer split with first <= split < last")
-            left, right = (first, split), (split + 1, last)
-            need_raw = {
-                "tangent": range(split + 1, last + 1), "adjoint": range(first, split + 1)
-            }.get(kind, range(0))
-            operands = {"tangent": [left], "adjoint": [right]}.get(kind, [left, right])
+        kind, mode, first, last, split = fields = _op_fields(item, s, q)
+        where = f"ops[{s}] {fields}"
+        swept = _swept(kind, first, last, split)
+        need_raw = range(swept[0], swept[1] + 1) if swept else range(0)
+        operands = _operands(kind, first, last, split)
         for a, b in operands:
             if built.get(a) != b:
                 raise ValueError(f"{where} needs J({_span(a, b)}), which is not built (or used)")
@@ -489,10 +488,60 @@ def _check_ops(f: tuple[Factor, ...], ops: Iterable[Any], memory: int | None) ->
     return out
 
 
+def _op_fields(op: Any, s: int, q: int) -> tuple[str, str | None, int, int, int | None]:
+    """``(kind, mode, first, last, split)`` of ops[s], each checked on its own."""
+    if isinstance(op, Mapping):
+        try:
+            op = (op["kind"], op.get("mode"), op["first"], op["last"], op.get("split"))
+        except KeyError as exc:
+            raise ValueError(f"ops[{s}] lacks the key {exc.args[0]!r}") from None
+    if isinstance(op, str) or not isinstance(op, Sequence) or len(op) < 5:
+        raise TypeError(
+            f"ops[{s}] must be an Op, a dict or a tuple (kind, mode, first, last, split), "
+            f"got {op!r}"
+        )
+    kind, mode, first, last, split = op[:5]
+    where = f"ops[{s}] {(kind, mode, first, last, split)}"
+    if kind not in KINDS:
+        raise ValueError(f"{where}: kind must be one of {', '.join(KINDS)}")
+    want = {"tangent": ("tangent",), "adjoint": ("adjoint",), "multiply": (None,)}.get(kind, MODES)
+    if mode not in want:
+        expected = " or ".join(map(repr, want))
+        raise ValueError(f"{where}: mode must be {expected} for kind {kind!r}")
+    first, last = _index(first), _index(last)
+    if first is None or last is None or not 0 <= first <= last < q:
+        raise ValueError(f"{where}: need integers 0 <= first <= last < {q}")
+    if kind == "accumulate":
+        if split is not None:
+            raise ValueError(f"{where}: an accumulation has split None")
+        return kind, mode, first, last, None
+    split = _index(split)
+    if split is None or not first <= split < last:
+        raise ValueError(f"{where}: need an integer split with first <= split < last")
+    return kind, mode, first, last, split
+
+
+def _index(value: Any) -> int | None:
+    """``value`` as an int if it is an integer (numpy ints too, bools not), else None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return None
+    return int(value)
+
+
 # ----------------------------------------------------------------------------- optimizer
 
 
-def optimize_gjc(factors: Sequence[Factor], memory: int | None = None) -> Schedule:
+#: How :func:`optimize_gjc` breaks ties between equally cheap schedules.
+TIES = ("fewest_ops", "least_memory")
+
+
+def optimize_gjc(
+    factors: Sequence[Factor],
+    memory: int | None = None,
+    *,
+    ties: str = "fewest_ops",
+    method: str = "auto",
+) -> Schedule:
     """The cheapest schedule of a generalized Jacobian chain, exactly (O(q^3)).
 
     Dynamic programming over sub-chains, as in Naumann (2020, 2024) and the
@@ -500,16 +549,18 @@ def optimize_gjc(factors: Sequence[Factor], memory: int | None = None) -> Schedu
     (``i <= j``, factor ``i`` applied first), ``ΣT(a..b)`` etc. sums over
     factors ``a..b`` and ``ok(a..b)`` meaning ``ΣE(a..b) <= memory``::
 
-        C(i, i) = min( n_i·T_i,                                # accumulate by tangents
-                       m_i·A_i           if ok(i..i) )         # accumulate by adjoints
-        C(i, j) = min over i <= k < j of
-                     C(i, k) + C(k+1, j) + m_j·m_k·n_i,        # multiply
-                     C(i, k) + n_i·ΣT(k+1..j),                 # tangents through k+1..j
-                     C(k+1, j) + m_j·ΣA(i..k)  if ok(i..k)     # adjoints through i..k
+        C(i, j) = min( n_i·ΣT(i..j),                           # accumulate by tangents
+                       m_j·ΣA(i..j)              if ok(i..j),  # accumulate by adjoints
+                       min over i <= k < j of
+                         C(i, k) + C(k+1, j) + m_j·m_k·n_i,    # multiply
+                         C(i, k) + n_i·ΣT(k+1..j),             # tangents through k+1..j
+                         C(k+1, j) + m_j·ΣA(i..k)  if ok(i..k) )  # adjoints through i..k
 
-    Every op's feasibility depends on its own span only, so the DP stays
-    exact under the memory bound. Ties go to the smaller tape peak, then
-    to the smaller ``k``, then to multiply, tangent, adjoint in that order.
+    For ``i = j`` only the accumulations apply. Accumulating a longer span
+    never costs less than accumulating one factor and propagating (it costs
+    the same), so the references leave it out; here it breaks ties, e.g.
+    homogeneous tangent mode is one op. Every op's feasibility depends on
+    its own span only, so the DP stays exact under the memory bound.
 
     Parameters
     ----------
@@ -517,10 +568,32 @@ def optimize_gjc(factors: Sequence[Factor], memory: int | None = None) -> Schedu
         Factor 0 is applied first.
     memory : int, optional
         Largest tape an adjoint op may keep; None for no bound.
+    ties : {'fewest_ops', 'least_memory'}
+        Among the cheapest schedules, take one with the fewest ops (long
+        sweeps: fewer kernel launches when executed; the tape peak breaks
+        further ties) or one with the least tape peak (then the fewest ops).
+        The second criterion is exact (the DP minimizes it among all
+        cheapest schedules), the third is best effort. Remaining ties go
+        to the smaller split ``k``, then to multiply, tangent, adjoint.
+    method : {'auto', 'python', 'numpy'}
+        The same DP in Python ints (exact at any size; about 1 s for
+        ``q = 200``) or with numpy, one chain length at a time in int64
+        (several times faster on long chains; refused where int64 could
+        overflow). Both choose the same schedule; ``'auto'`` takes numpy
+        from 48 factors on when it is safe.
 
     Returns
     -------
     Schedule
+
+    Notes
+    -----
+    On ADMission's five ``problem_dense*`` chains this reproduces what
+    ``gdjcpb_solve`` prints, optimum and baselines, and on the 79,992 random
+    chains of Jacobian-Chaining's published batch results (lengths 1..8) its
+    one-thread optimum (``tests/test_gjc.py`` checks the first of each
+    length). ADMission has no memory bound and ``T = A = |E|``; the bound and
+    separate ``T``, ``A`` are those of Jacobian-Chaining's optimizer.
 
     Examples
     --------
@@ -532,20 +605,44 @@ def optimize_gjc(factors: Sequence[Factor], memory: int | None = None) -> Schedu
     >>> s.cost, s.tangent_cost, s.adjoint_cost, s.preaccumulation_cost
     (209, 209, 627, 443)
     >>> [op.label for op in s.ops]
-    ['accumulate F0 by tangents', 'tangent F1..F4 <- J(F0)']
+    ['accumulate F0..F4 by tangents']
     """
     f = check_factors(factors)
     memory = _check_memory(memory)
-    best = _fill(f, memory)
-    ops = _ops_from_table(f, best, 0, len(f) - 1)
+    if ties not in TIES:
+        raise ValueError(f"ties must be one of {', '.join(map(repr, TIES))}, got {ties!r}")
+    if method not in ("auto", "python", "numpy"):
+        raise ValueError(f"method must be 'auto', 'python' or 'numpy', got {method!r}")
+    safe = _fits_int64(f)
+    if method == "numpy" and not safe:
+        raise ValueError(
+            "method='numpy' could overflow int64 on these factors (costs near 2**60); "
+            "use method='python' (exact Python ints)"
+        )
+    by_ops = ties == "fewest_ops"
+    if method == "numpy" or (method == "auto" and len(f) >= _NUMPY_FROM and safe):
+        choose = _fill_numpy(f, memory, by_ops)
+    else:
+        best = _fill(f, memory, by_ops)
+        choose = best.__getitem__
+    ops = _ops_from_table(f, choose, 0, len(f) - 1)
     return Schedule(f, ops, memory=memory, order="optimal", check=False)
 
 
-#: best[(i, j)] = (cost, tape peak, kind, mode, split) of the cheapest way to J(i..j)
-_Table = dict[tuple[int, int], tuple[int, int, str, "str | None", "int | None"]]
+#: best[(i, j)] = (kind, mode, split) of the chosen way to J(i..j)
+_Table = dict[tuple[int, int], tuple[str, "str | None", "int | None"]]
+
+_CHOICES = (
+    ("multiply", None),
+    ("tangent", "tangent"),
+    ("adjoint", "adjoint"),
+    ("accumulate", "tangent"),
+    ("accumulate", "adjoint"),
+)
 
 
-def _fill(f: tuple[Factor, ...], memory: int | None) -> _Table:
+def _fill(f: tuple[Factor, ...], memory: int | None, by_ops: bool) -> _Table:
+    """The DP of :func:`optimize_gjc` in exact Python ints: the chosen op of every span."""
     q = len(f)
     m = [x.m for x in f]
     n = [x.n for x in f]
@@ -556,47 +653,144 @@ def _fill(f: tuple[Factor, ...], memory: int | None) -> _Table:
         SA.append(SA[-1] + x.adjoint_cost)
         SE.append(SE[-1] + x.tape)
     bound = SE[-1] if memory is None else memory
+    # ties between equal costs: one number, ops count then peak (by_ops) or peak then ops
+    wide_ops, wide_peak = 2 * q, SE[-1] + 1
+
+    def tie(ops: int, peak: int) -> int:
+        return ops * wide_peak + peak if by_ops else peak * wide_ops + ops
+
+    # C, N, P[i][j]: cost, op count and tape peak of the chosen way to J(i..j)
+    C = [[0] * q for _ in range(q)]
+    N = [[1] * q for _ in range(q)]
+    P = [[0] * q for _ in range(q)]
     best: _Table = {}
-    for i in range(q):
-        cand = (n[i] * f[i].tangent_cost, 0, "accumulate", "tangent", None)
-        if f[i].tape <= bound:
-            adj = (m[i] * f[i].adjoint_cost, f[i].tape, "accumulate", "adjoint", None)
-            cand = min(cand, adj, key=_key)
-        best[i, i] = cand
-    for length in range(2, q + 1):
+    for length in range(1, q + 1):
         for i in range(q - length + 1):
             j = i + length - 1
-            top: tuple[int, int, str, str | None, int | None] | None = None
+            mj, ni, tape = m[j] * n[i], n[i], SE[j + 1] - SE[i]
+            # accumulate J(i..j) by n_i tangents (best so far), or by m_j adjoints
+            bc, bo, bp, pick = ni * (ST[j + 1] - ST[i]), 1, 0, (3, i)  # pick: (choice, k)
+            bt = tie(1, 0)
+            c = m[j] * (SA[j + 1] - SA[i])
+            if tape <= bound and (c < bc or (c == bc and tie(1, tape) < bt)):
+                bc, bt, bo, bp, pick = c, tie(1, tape), 1, tape, (4, i)
+            Ci, SEi, SAi, STj = C[i], SE[i], SA[i], ST[j + 1]
             for k in range(i, j):
-                lc, lp = best[i, k][:2]  # J(i..k): the factors applied first
-                rc, rp = best[k + 1, j][:2]  # J(k+1..j)
-                cands = [
-                    (lc + rc + m[j] * m[k] * n[i], max(lp, rp), "multiply", None, k),
-                    (lc + n[i] * (ST[j + 1] - ST[k + 1]), lp, "tangent", "tangent", k),
-                ]
-                tape = SE[k + 1] - SE[i]
-                if tape <= bound:
-                    cands.append((rc + m[j] * (SA[k + 1] - SA[i]), max(rp, tape),
-                                  "adjoint", "adjoint", k))
-                for c in cands:
-                    if top is None or _key(c) < _key(top):
-                        top = c
-            assert top is not None  # the tangent candidate always exists
-            best[i, j] = top
+                lc, rc = Ci[k], C[k + 1][j]  # J(i..k), the factors applied first; J(k+1..j)
+                c = lc + rc + mj * m[k]  # multiply
+                if c <= bc:
+                    o, p = N[i][k] + N[k + 1][j] + 1, max(P[i][k], P[k + 1][j])
+                    if c < bc or tie(o, p) < bt:
+                        bc, bt, bo, bp, pick = c, tie(o, p), o, p, (0, k)
+                c = lc + ni * (STj - ST[k + 1])  # tangents through k+1..j
+                if c <= bc:
+                    o, p = N[i][k] + 1, P[i][k]
+                    if c < bc or tie(o, p) < bt:
+                        bc, bt, bo, bp, pick = c, tie(o, p), o, p, (1, k)
+                tape = SE[k + 1] - SEi
+                c = rc + m[j] * (SA[k + 1] - SAi)  # adjoints through i..k
+                if c <= bc and tape <= bound:
+                    o, p = N[k + 1][j] + 1, max(P[k + 1][j], tape)
+                    if c < bc or tie(o, p) < bt:
+                        bc, bt, bo, bp, pick = c, tie(o, p), o, p, (2, k)
+            C[i][j], N[i][j], P[i][j] = bc, bo, bp
+            kind, mode = _CHOICES[pick[0]]
+            best[i, j] = (kind, mode, None if kind == "accumulate" else pick[1])
     return best
 
 
-def _key(c: tuple[int, int, str, str | None, int | None]) -> tuple[int, int]:
-    return (c[0], c[1])
+#: Chains from this many factors on are planned by :func:`_fill_numpy` (same answers).
+_NUMPY_FROM = 48
 
 
-def _ops_from_table(f: tuple[Factor, ...], best: _Table, i: int, j: int) -> list[Op]:
+def _fits_int64(f: tuple[Factor, ...]) -> bool:
+    """Whether every DP cost and tie number of ``f`` stays far below 2**62 in int64."""
+    top = max(max(x.m, x.n) for x in f)
+    T, A, E = (sum(getattr(x, a) for x in f) for a in ("tangent_cost", "adjoint_cost", "tape"))
+    return top * (2 * T + A) + top**3 < 2**60 and 2 * len(f) * (E + 1) < 2**60
+
+
+def _fill_numpy(
+    f: tuple[Factor, ...], memory: int | None, by_ops: bool
+) -> Callable[[tuple[int, int]], tuple[str, str | None, int | None]]:
+    """:func:`_fill` with every start and split of one length at once (int64; same choices).
+
+    Candidates of J(i..j) sit in the order :func:`_fill` tries them: the two
+    accumulations, then multiply, tangent, adjoint for k = i, i+1, ...; the
+    first with the least cost, then the least tie number, wins in both.
+    """
+    q = len(f)
+    m = np.array([x.m for x in f], dtype=np.int64)
+    n = np.array([x.n for x in f], dtype=np.int64)
+    ST, SA, SE = (
+        np.concatenate([[0], np.cumsum([getattr(x, a) for x in f])]).astype(np.int64)
+        for a in ("tangent_cost", "adjoint_cost", "tape")
+    )
+    bound = int(SE[-1]) if memory is None else min(memory, int(SE[-1]))
+    big = np.int64(2**62)  # above every cost and tie number (_fits_int64)
+    wide = np.int64(SE[-1] + 1 if by_ops else 2 * q)
+
+    def tie(ops: np.ndarray, peak: np.ndarray) -> np.ndarray:
+        return ops * wide + peak if by_ops else peak * wide + ops
+
+    # X_s[i, L]: value of the span of length L starting at i; X_e[j, L]: ending at j
+    # (cost C, op count N, tape peak P); both layouts make every split a strided view
+    C_s, N_s, P_s, C_e, N_e, P_e = (np.zeros((q, q + 1), dtype=np.int64) for _ in range(6))
+    pick = np.zeros((q, q + 1), dtype=np.int64)  # pick[i, L]: index of the winning candidate
+    for L in range(1, q + 1):
+        S = q - L + 1  # starts i = 0..S-1, ends j = i + L - 1
+        i, j = np.arange(S), np.arange(L - 1, q)
+        tape_all = SE[j + 1] - SE[i]
+        # columns: accumulate by tangents, by adjoints, then multiply, tangent, adjoint for
+        # k = i, then for k = i+1, ...: the order _fill tries them in
+        cost, ops, peak = (np.empty((S, 3 * L - 1), np.int64) for _ in range(3))
+        cost[:, 0] = n[i] * (ST[j + 1] - ST[i])
+        cost[:, 1] = np.where(tape_all <= bound, m[j] * (SA[j + 1] - SA[i]), big)
+        ops[:, :2], peak[:, 0], peak[:, 1] = 1, 0, tape_all
+        if L >= 2:
+            lc, lo, lp = C_s[:S, 1:L], N_s[:S, 1:L], P_s[:S, 1:L]  # J(i..k), k = i+t-1
+            rc, ro, rp = (X[L - 1 :, L - 1 : 0 : -1] for X in (C_e, N_e, P_e))  # J(k+1..j)
+            mk = sliding_window_view(m, L - 1)[:S]
+            st_k1, sa_k1, se_k1 = (sliding_window_view(X, L - 1)[1 : S + 1] for X in (ST, SA, SE))
+            tape = se_k1 - SE[i, None]  # ΣE(i..k)
+            mul, tan, adj = slice(2, None, 3), slice(3, None, 3), slice(4, None, 3)
+            cost[:, mul] = lc + rc + (m[j] * n[i])[:, None] * mk
+            ops[:, mul], peak[:, mul] = lo + ro + 1, np.maximum(lp, rp)
+            cost[:, tan] = lc + n[i, None] * (ST[j + 1, None] - st_k1)
+            ops[:, tan], peak[:, tan] = lo + 1, lp
+            cost[:, adj] = np.where(tape <= bound, rc + m[j, None] * (sa_k1 - SA[i, None]), big)
+            ops[:, adj], peak[:, adj] = ro + 1, np.maximum(rp, tape)
+        low = cost.min(axis=1)
+        ties_ = np.where(cost == low[:, None], tie(ops, peak), big)
+        w = np.argmin(ties_, axis=1)
+        rows = np.arange(S)
+        for X_s, X_e, X in ((C_s, C_e, cost), (N_s, N_e, ops), (P_s, P_e, peak)):
+            X_s[:S, L] = X_e[L - 1 :, L] = X[rows, w]
+        pick[:S, L] = w
+
+    def choose(span: tuple[int, int]) -> tuple[str, str | None, int | None]:
+        a, b = span
+        w = int(pick[a, b - a + 1])
+        if w < 2:
+            return ("accumulate", ("tangent", "adjoint")[w], None)
+        t, c = divmod(w - 2, 3)
+        return (*_CHOICES[c], a + t)
+
+    return choose
+
+
+def _ops_from_table(
+    f: tuple[Factor, ...],
+    choose: Callable[[tuple[int, int]], tuple[str, str | None, int | None]],
+    i: int,
+    j: int,
+) -> list[Op]:
     """The ops of the best way to ``J(i..j)`` in post-order (operands first, left span first)."""
     out: list[Op] = []
     todo: list[tuple[int, int, bool]] = [(i, j, False)]
     while todo:  # an explicit stack: long chains would pass Python's recursion limit
         a, b, expanded = todo.pop()
-        _, _, kind, mode, k = best[a, b]
+        kind, mode, k = choose((a, b))
         if expanded or kind == "accumulate":
             out.append(_make_op(f, kind, mode, a, b, k))
             continue

@@ -58,8 +58,10 @@ Factor(m=5, n=10, tangent_cost=22, adjoint_cost=22, tape=22))
         text = path.read_text()
     except FileNotFoundError:
         raise ValueError(f"no chain file {str(path)!r}") from None
-    except (IsADirectoryError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read chain file {str(path)!r}: {exc}") from None
+    except OSError as exc:  # a directory, no permission, ...
+        raise ValueError(f"cannot read chain file {str(path)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"chain file {str(path)!r} is not text: {exc.reason}") from None
     return parse_chain(text, where=f"{path}: ")
 
 

@@ -10,6 +10,7 @@ Data flow::
 from __future__ import annotations
 
 from .article import article_costs, article_dims, article_table
+from .factors import network_factors, order_costs, order_schedules, recurrent_factors
 from .gradients import (
     Gradients,
     TrainingHistory,
@@ -49,9 +50,13 @@ __all__ = [
     "input_first_gradients",
     "loss_first_gradients",
     "mean_loss",
+    "network_factors",
     "numerical_gradient",
+    "order_costs",
+    "order_schedules",
     "recurrent_chain",
     "recurrent_example",
+    "recurrent_factors",
     "sgd_step",
     "train",
 ]

@@ -142,7 +142,7 @@ def test_recommend_explains_the_choice_with_predicted_costs() -> None:
 def test_plans_and_compiled_jacobians_print() -> None:
     plan = _case("bottleneck-500-5-500")[2]
     assert repr(plan).startswith("<JacobianPlan optimal: 500 -> 500 -> 5 -> 500 -> 500")
-    assert "adjoint F0 <- J(F1)" in str(plan)
+    assert "multiply J(F2..F3) @ J(F0..F1)" in str(plan)
     compiled = plan.compile()
     assert compiled.compile_seconds > 0
     assert "compiled in" in repr(compiled)

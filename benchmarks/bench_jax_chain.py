@@ -194,6 +194,10 @@ def test_jax_speedup(benchmark, case: JaxCase) -> None:
         seconds_median={k: round(v, 7) for k, v in median.items()},
         best_peer=best_peer,
         **speedups,
+        # the cost model's quality: a perfect model has one rate for every method and case
+        multiplications_per_second={
+            name: round(contest.predicted(name) / median[name]) for name in METHODS
+        },
         predicted_speedup_over_best={
             ours: round(contest.predicted(best_peer) / contest.predicted(ours), 4) for ours in OURS
         },

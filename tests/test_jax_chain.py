@@ -99,9 +99,11 @@ def test_tune_times_the_candidates_and_keeps_the_fastest_compiled(rng) -> None:
     W = rng.standard_normal((40, 40)) / 7
     functions = [lambda v: jnp.tanh(W @ v), lambda v: jnp.sin(W @ v)]  # square: a near tie
     x = rng.standard_normal(40)
-    plan = jc.plan_jacobian(functions, x, tune=True, rounds=2)
+    rec = jc.recommend(functions, x, tune=True, rounds=2)
+    plan = rec.plan
     assert {"tangent", "adjoint"} <= set(plan.seconds) <= {"tangent", "adjoint", "optimal"}
-    assert plan.mode == min(plan.seconds, key=plan.seconds.__getitem__)
+    assert plan.mode == rec.mode == min(plan.seconds, key=plan.seconds.__getitem__)
+    assert "measured on x" in rec.reason and "measured seconds per call" in str(rec)
     assert plan.compile() is plan.compile()  # compiled once, while tuning
     np.testing.assert_allclose(
         np.asarray(plan.compile()(x)), _reference(functions, x), rtol=0, atol=1e-10
@@ -137,6 +139,9 @@ def test_recommend_explains_the_choice_with_predicted_costs() -> None:
     rec = jc.recommend(functions, x)
     assert rec.mode == "adjoint" and "save only" in rec.reason
     assert repr(rec).startswith("<Recommendation adjoint")
+    assert "1. accumulate F0..F3 by adjoints" in str(rec)
+    rec = jc.recommend(functions, x, tune=True)  # adjoint mode is 1000x cheaper than the rest
+    assert rec.mode == "adjoint" and "the only schedule" in rec.reason and not rec.seconds
 
 
 def test_plans_and_compiled_jacobians_print() -> None:

@@ -538,32 +538,67 @@ def jacobian(
 
 @dataclass
 class Recommendation:
-    """Which way to compute a chain's Jacobian, why, and the predicted costs; prints a table."""
+    """Which way to compute a chain's Jacobian, why, and the predicted costs; prints a table.
+
+    ``seconds`` holds measured seconds per call when made with ``tune=True``.
+    """
 
     mode: str
     reason: str
     costs: dict[str, int]
     plan: JacobianPlan
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def __str__(self) -> str:
         best = self.costs[self.mode]
-        rows = [
-            f"recommended: {self.mode} -- {self.reason}",
-            "predicted scalar multiplications (x: relative to the recommended):",
-        ]
+        head = "predicted scalar multiplications (x: relative to the recommended)"
+        rows = [f"recommended: {self.mode} -- {self.reason}",
+                head + (", measured seconds per call" if self.seconds else "")]
         for name, cost in self.costs.items():
             mark = "*" if name == self.mode else " "
-            rows.append(f" {mark} {name:<16}{cost:>18,}  {cost / best:8.2f}x")
+            measured = f"  {self.seconds[name]:.3g} s" if name in self.seconds else ""
+            rows.append(f" {mark} {name:<16}{cost:>18,}  {cost / best:8.2f}x{measured}")
+        rows.append("schedule:")
+        rows += [f"  {i}. {op.label}" for i, op in enumerate(self.plan.schedule.ops, 1)]
         return "\n".join(rows)
 
     def __repr__(self) -> str:
         return f"<Recommendation {self.mode}: {self.reason}>"
 
 
+def _reason(plan: JacobianPlan, margin: float, tune: bool) -> str:
+    costs = plan.costs
+    homogeneous = min(("tangent", "adjoint"), key=costs.__getitem__)
+    n, m = plan.measured[0].n, plan.measured[-1].m
+    if plan.seconds:
+        return f"fastest of {', '.join(plan.seconds)} measured on x ({n} inputs, {m} outputs)"
+    if tune:
+        return f"the only schedule predicted within {TUNE_WITHIN:g}x of the cheapest"
+    if plan.mode == "optimal":
+        return (
+            f"the mixed schedule is predicted {costs[homogeneous] / costs['optimal']:.1f}x "
+            f"cheaper than {homogeneous} mode ({n} inputs, {m} outputs)"
+        )
+    tie = " (a tie: tune=True measures)" if costs["tangent"] == costs["adjoint"] else ""
+    saving = max(0.0, 1 - costs["optimal"] / costs[homogeneous])
+    return (
+        f"{n} inputs, {m} outputs{tie}; the best mixed schedule would save only "
+        f"{saving:.0%} (threshold {margin:.0%})"
+    )
+
+
 def recommend(
-    functions: Sequence[Callable[..., Any]], x: Any, *, margin: float = AUTO_MARGIN
+    functions: Sequence[Callable[..., Any]],
+    x: Any,
+    *,
+    margin: float = AUTO_MARGIN,
+    tune: bool = False,
+    rounds: int = 5,
 ) -> Recommendation:
     """Say whether tangent mode, adjoint mode or the mixed schedule suits the chain, and why.
+
+    Parameters are those of :func:`plan_jacobian`; with ``tune=True`` the recommendation
+    rests on measured times rather than on the predicted costs.
 
     Examples
     --------
@@ -572,20 +607,10 @@ def recommend(
     >>> r = recommend([jnp.tanh, lambda z: W @ z], jnp.ones(50))
     >>> r.mode, r.costs["tangent"] // r.costs["adjoint"]
     ('adjoint', 50)
+    >>> print(str(r).splitlines()[0])
+    recommended: adjoint -- 50 inputs, 1 outputs; the best mixed schedule would save only 0% \
+(threshold 25%)
     """
-    plan = plan_jacobian(functions, x, "auto", margin=margin)
-    costs = plan.costs
-    homogeneous = min(("tangent", "adjoint"), key=costs.__getitem__)
-    n, m = plan.measured[0].n, plan.measured[-1].m
-    if plan.mode == "optimal":
-        reason = (
-            f"the mixed schedule is predicted {costs[homogeneous] / costs['optimal']:.1f}x "
-            f"cheaper than {homogeneous} mode ({n} inputs, {m} outputs)"
-        )
-    else:
-        saving = max(0.0, 1 - costs["optimal"] / costs[homogeneous])
-        reason = (
-            f"{n} inputs, {m} outputs; the best mixed schedule would save only "
-            f"{saving:.0%} (threshold {margin:.0%})"
-        )
-    return Recommendation(plan.mode, reason, costs, plan)
+    plan = plan_jacobian(functions, x, "auto", margin=margin, tune=tune, rounds=rounds)
+    reason = _reason(plan, margin, tune)
+    return Recommendation(plan.mode, reason, plan.costs, plan, dict(plan.seconds))

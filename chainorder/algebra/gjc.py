@@ -574,7 +574,8 @@ def optimize_gjc(
         further ties) or one with the least tape peak (then the fewest ops).
         The second criterion is exact (the DP minimizes it among all
         cheapest schedules), the third is best effort. Remaining ties go
-        to the smaller split ``k``, then to multiply, tangent, adjoint.
+        to accumulating the whole span (tangents first), then to the
+        smaller split ``k``, then to multiply, tangent, adjoint.
     method : {'auto', 'python', 'numpy'}
         The same DP in Python ints (exact at any size; about 1 s for
         ``q = 200``) or with numpy, one chain length at a time in int64
@@ -741,32 +742,48 @@ def _fill_numpy(
         S = q - L + 1  # starts i = 0..S-1, ends j = i + L - 1
         i, j = np.arange(S), np.arange(L - 1, q)
         tape_all = SE[j + 1] - SE[i]
-        # columns: accumulate by tangents, by adjoints, then multiply, tangent, adjoint for
-        # k = i, then for k = i+1, ...: the order _fill tries them in
-        cost, ops, peak = (np.empty((S, 3 * L - 1), np.int64) for _ in range(3))
-        cost[:, 0] = n[i] * (ST[j + 1] - ST[i])
-        cost[:, 1] = np.where(tape_all <= bound, m[j] * (SA[j + 1] - SA[i]), big)
-        ops[:, :2], peak[:, 0], peak[:, 1] = 1, 0, tape_all
+        acc_t = n[i] * (ST[j + 1] - ST[i])  # accumulate J(i..j) by tangents
+        acc_a = np.where(tape_all <= bound, m[j] * (SA[j + 1] - SA[i]), big)  # by adjoints
+        low = np.minimum(acc_t, acc_a)
         if L >= 2:
             lc, lo, lp = C_s[:S, 1:L], N_s[:S, 1:L], P_s[:S, 1:L]  # J(i..k), k = i+t-1
             rc, ro, rp = (X[L - 1 :, L - 1 : 0 : -1] for X in (C_e, N_e, P_e))  # J(k+1..j)
             mk = sliding_window_view(m, L - 1)[:S]
             st_k1, sa_k1, se_k1 = (sliding_window_view(X, L - 1)[1 : S + 1] for X in (ST, SA, SE))
             tape = se_k1 - SE[i, None]  # ΣE(i..k)
-            mul, tan, adj = slice(2, None, 3), slice(3, None, 3), slice(4, None, 3)
-            cost[:, mul] = lc + rc + (m[j] * n[i])[:, None] * mk
-            ops[:, mul], peak[:, mul] = lo + ro + 1, np.maximum(lp, rp)
-            cost[:, tan] = lc + n[i, None] * (ST[j + 1, None] - st_k1)
-            ops[:, tan], peak[:, tan] = lo + 1, lp
-            cost[:, adj] = np.where(tape <= bound, rc + m[j, None] * (sa_k1 - SA[i, None]), big)
-            ops[:, adj], peak[:, adj] = ro + 1, np.maximum(rp, tape)
-        low = cost.min(axis=1)
-        ties_ = np.where(cost == low[:, None], tie(ops, peak), big)
-        w = np.argmin(ties_, axis=1)
-        rows = np.arange(S)
-        for X_s, X_e, X in ((C_s, C_e, cost), (N_s, N_e, ops), (P_s, P_e, peak)):
-            X_s[:S, L] = X_e[L - 1 :, L] = X[rows, w]
-        pick[:S, L] = w
+            costs = (
+                lc + rc + (m[j] * n[i])[:, None] * mk,  # multiply
+                lc + n[i, None] * (ST[j + 1, None] - st_k1),  # tangents through k+1..j
+                np.where(tape <= bound, rc + m[j, None] * (sa_k1 - SA[i, None]), big),  # adjoints
+            )
+            for c in costs:
+                low = np.minimum(low, c.min(axis=1))
+        # the candidates at the least cost, as rows r, order (the place _fill tries them
+        # in: the accumulations, then multiply, tangent, adjoint for k = i, i+1, ...),
+        # op count and tape peak; ties need ops and peaks only for these
+        found = []
+        for w, c, peak in ((0, acc_t, 0), (1, acc_a, tape_all)):
+            (r,) = np.nonzero(c == low)
+            found.append((r, np.full(len(r), w), np.ones(len(r), np.int64),
+                          np.broadcast_to(peak, (S,))[r]))
+        if L >= 2:
+            for w, c in enumerate(costs):
+                r, t = np.nonzero(c == low[:, None])
+                if w == 0:
+                    o, p = lo[r, t] + ro[r, t] + 1, np.maximum(lp[r, t], rp[r, t])
+                elif w == 1:
+                    o, p = lo[r, t] + 1, lp[r, t]
+                else:
+                    o, p = ro[r, t] + 1, np.maximum(rp[r, t], tape[r, t])
+                found.append((r, 2 + 3 * t + w, o, p))
+        r, order, o, p = (np.concatenate(x) for x in zip(*found, strict=True))
+        first = np.lexsort((order, tie(o, p), r))  # by row, then tie number, then order
+        first = first[np.r_[True, r[first][1:] != r[first][:-1]]]  # one winner per row
+        rows = r[first]
+        for X_s, X_e, X in ((C_s, C_e, low[rows]), (N_s, N_e, o[first]), (P_s, P_e, p[first])):
+            X_s[rows, L] = X
+            X_e[rows + L - 1, L] = X
+        pick[rows, L] = order[first]
 
     def choose(span: tuple[int, int]) -> tuple[str, str | None, int | None]:
         a, b = span

@@ -110,6 +110,15 @@ def test_tune_times_the_candidates_and_keeps_the_fastest_compiled(rng) -> None:
     )
 
 
+def test_a_memory_bound_limits_the_tape_of_the_optimal_schedule() -> None:
+    functions, x, plan = _case("bottleneck-500-5-500")
+    bound = max(mf.tape for mf in plan.measured) - 1  # no adjoint over a 500 x 500 layer
+    bounded = jc.plan_jacobian(functions, x, "optimal", memory=bound)
+    assert bounded.schedule.memory_peak <= bound < plan.schedule.memory_peak
+    assert bounded.schedule.cost > plan.schedule.cost
+    _check_every_schedule(functions, x, bounded)
+
+
 def test_measured_costs_of_a_dense_layer_are_its_matrix_size(rng) -> None:
     W = rng.standard_normal((30, 20))
     (linear,) = jc.measure_factors([lambda v: W @ v], np.ones(20))

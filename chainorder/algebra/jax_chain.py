@@ -280,10 +280,19 @@ def jacobian_program(
     """The schedule as a traceable ``x -> F'(x)``, shaped ``out_shape + in_shape``.
 
     Not jitted: wrap it in ``jax.jit`` (as :meth:`JacobianPlan.compile` does) or trace it
-    into a larger program. The primal values ``z_i`` are computed once, up front.
+    into a larger program. The primal values ``z_i`` are computed once, up front (XLA
+    merges them with the primal work inside the ops). A homogeneous schedule (one
+    accumulation over the whole chain) runs as ``jax.jacfwd`` or ``jax.jacrev`` of the
+    composition: the peers' own program, so choosing it never costs anything over them.
     """
+    jax = _jax()
     fs = [_flat(f, mf.in_shape) for f, mf in zip(functions, measured, strict=True)]
     shape = measured[-1].out_shape + measured[0].in_shape
+    (first, *rest) = schedule.ops
+    if not rest and first.kind == "accumulate":
+        transform = jax.jacfwd if first.mode == "tangent" else jax.jacrev
+        whole = transform(_compose(fs))
+        return lambda x: whole(x.reshape(-1)).reshape(shape)
 
     def run(x: Any) -> Any:
         zs = [x.reshape(-1)]

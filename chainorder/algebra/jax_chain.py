@@ -475,7 +475,8 @@ def plan_jacobian(
         Run this schedule (built on ``[mf.factor() for mf in measure_factors(...)]``);
         ``mode`` is then ``'custom'``.
     memory : int, optional
-        Tape bound for the optimal schedule (scalars kept by one adjoint op).
+        Tape bound (scalars kept by one adjoint op) for the optimal and preaccumulation
+        schedules; the homogeneous modes ignore it, as jax.jacrev does.
     margin : float
         See ``mode``.
     tune : bool
@@ -505,7 +506,7 @@ def plan_jacobian(
     schedules = {
         "tangent": homogeneous_tangent_schedule(factors),
         "adjoint": homogeneous_adjoint_schedule(factors),
-        "preaccumulation": preaccumulation_schedule(factors),
+        "preaccumulation": preaccumulation_schedule(factors, memory),
         "optimal": optimize_gjc(factors, memory),
     }
     if schedule is not None:

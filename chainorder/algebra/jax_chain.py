@@ -26,15 +26,17 @@ Cost unit: scalar multiplications (= fused multiply-adds), as everywhere in chai
 sizes 1 and 2: ``T_i = (flops(2) - flops(1)) / 2``. See :func:`measure_factors`.
 
 How good the cost model is (``benchmarks/bench_jax_chain.py``, 15 cases, XLA and BLAS on
-one thread, 2 shared cores at load 6): it *ranks* the schedules right on every case --
-the schedule it picks was never measurably slower than the better of ``jax.jacfwd`` and
-``jax.jacrev`` (median ratios 0.93 to 1.01 where it picks a homogeneous mode) -- but it
-*overstates* the gain of mixed schedules at a bottleneck: predicted 67x, 113x, 67x, 39x,
-measured 30x, 6x, 18x, 5x. The reason is a cost the model has no term for: every op reads
-its factors' weights once whatever its batch, so an op with 2 to 5 directions is bound by
-memory traffic, not multiplications (predicted multiplications per measured second: 2 to
-6 G for those schedules, 10 to 40 G for the homogeneous modes' large batches).
-``tune=True`` measures instead of predicting, among the schedules within 2x of the best.
+one thread, two runs on 2 shared cores at load 4 to 6): it *ranks* the schedules right on
+every case -- where it picks a homogeneous mode, the median time ratio to the better of
+``jax.jacfwd`` and ``jax.jacrev`` was 0.93 to 1.04 (noise: that program *is* the peer's) --
+but it *overstates* the gain of mixed schedules at a bottleneck: predicted 67x, 113x, 67x
+and 39x, measured 15-30x, 6-8x, 10-18x and 5-9x. The model has no term for what those
+schedules spend their time on: every op reads its factors' weights once whatever its
+batch, so an op with 2 to 5 directions is bound by memory traffic, and every op and call
+has a fixed cost (a few to 30 us). Predicted multiplications per measured second were
+2 to 9 G for those schedules and 10 to 40 G for the homogeneous modes' large batches;
+fitting one such rate to all 45 (case, method) times leaves a median error of 47%, one
+rate plus a fixed cost per op 25%. ``tune=True`` measures instead of predicting.
 """
 
 from __future__ import annotations

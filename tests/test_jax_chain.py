@@ -110,6 +110,33 @@ def test_tune_times_the_candidates_and_keeps_the_fastest_compiled(rng) -> None:
     )
 
 
+HAND_SCHEDULES = {
+    "tangents pushed through F1..F3": [("accumulate", "tangent", 0, 0, None),
+                                       ("tangent", "tangent", 0, 3, 0)],
+    "adjoints pulled through F0..F2": [("accumulate", "adjoint", 3, 3, None),
+                                       ("adjoint", "adjoint", 0, 3, 2)],
+    "two spans and a product": [("accumulate", "tangent", 0, 1, None),
+                                ("accumulate", "adjoint", 2, 3, None),
+                                ("multiply", None, 0, 3, 1)],
+    "every kind": [("accumulate", "adjoint", 1, 1, None), ("adjoint", "adjoint", 0, 1, 0),
+                   ("accumulate", "tangent", 2, 2, None), ("tangent", "tangent", 2, 3, 2),
+                   ("multiply", None, 0, 3, 1)],
+}
+
+
+@pytest.mark.parametrize("name", HAND_SCHEDULES)
+def test_every_op_kind_executes_exactly(rng, name: str) -> None:
+    shapes = [(7, 5), (3, 7), (6, 3), (4, 6)]  # 5 -> 7 -> 3 -> 6 -> 4
+    weights = [rng.standard_normal(shape) for shape in shapes]
+    functions = [lambda v, W=W: jnp.sin(W @ v) for W in weights]
+    x = rng.standard_normal(5)
+    factors = [mf.factor() for mf in jc.measure_factors(functions, x)]
+    plan = jc.plan_jacobian(functions, x, schedule=Schedule(factors, HAND_SCHEDULES[name]))
+    np.testing.assert_allclose(
+        np.asarray(plan.compile()(x)), _reference(functions, x), rtol=0, atol=1e-10
+    )
+
+
 def test_a_memory_bound_limits_the_tape_of_the_optimal_schedule() -> None:
     functions, x, plan = _case("bottleneck-500-5-500")
     bound = max(mf.tape for mf in plan.measured) - 1  # no adjoint over a 500 x 500 layer

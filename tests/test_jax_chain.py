@@ -146,6 +146,14 @@ def test_a_memory_bound_limits_the_tape_of_the_optimal_schedule() -> None:
     _check_every_schedule(functions, x, bounded)
 
 
+def test_a_repeated_function_is_measured_once_and_indexed_per_position(rng) -> None:
+    W = rng.standard_normal((9, 9)) / 3
+    layer = lambda v: jnp.tanh(W @ v)  # noqa: E731
+    measured = jc.measure_factors([layer] * 6, np.ones(9))
+    assert [mf.index for mf in measured] == list(range(6))
+    assert len({(mf.tangent, mf.adjoint, mf.tape) for mf in measured}) == 1
+
+
 def test_measured_costs_of_a_dense_layer_are_its_matrix_size(rng) -> None:
     W = rng.standard_normal((30, 20))
     (linear,) = jc.measure_factors([lambda v: W @ v], np.ones(20))

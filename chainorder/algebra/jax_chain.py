@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial, reduce
 from typing import Any
 
@@ -206,7 +206,8 @@ def measure_factors(functions: Sequence[Callable[..., Any]], x: Any) -> list[Mea
     (``vmap(vjp)``) at batch sizes 1 and 2, in scalar multiplications (XLA flops / 2),
     so the one-off work of a call (the primal, ``1 - tanh^2``) is not charged per
     direction. The tape ``|E_i|`` is the number of scalars ``jax.vjp`` keeps as residuals.
-    Five small lowerings per function (XLA's HLO cost analysis, no compilation).
+    Five small lowerings per function (XLA's HLO cost analysis, no compilation); the same
+    function object applied again at the same shape is measured once.
 
     Examples
     --------
@@ -219,10 +220,14 @@ def measure_factors(functions: Sequence[Callable[..., Any]], x: Any) -> list[Mea
     functions = _check_functions(functions)
     with jax.enable_x64(True):
         z = jax.ShapeDtypeStruct(*_shape_dtype(x))
-        out = []
-        for i, f in enumerate(functions):
-            measured, z = _measure_one(i, f, z)
-            out.append(measured)
+        out: list[MeasuredFactor] = []
+        seen: dict[tuple[int, tuple[int, ...]], tuple[MeasuredFactor, Any]] = {}
+        for i, f in enumerate(functions):  # a function repeated at one shape is measured once
+            key = (id(f), tuple(z.shape))
+            if key not in seen:
+                seen[key] = _measure_one(i, f, z)
+            measured, z = seen[key]
+            out.append(replace(measured, index=i))
     return out
 
 

@@ -246,14 +246,18 @@ def test_time_optimal_follows_the_model_in_force(rng):
     # a time-optimal plan reads the active time model, so it is never served from the cache
     from chainorder.algebra.timemodel import TimeModel, use_machine
 
-    dims = [40, 3, 60, 2, 50, 5, 30]
+    dims = [216, 178, 151, 102, 228, 118]  # the two models below bracket it differently
     arrays = _chain(rng, dims, [np.float64])
-    for model in (TimeModel.from_rates(50, 20, 1e-6), TimeModel.from_rates(1, 1000, 1e-3)):
+    plans = []
+    for model in (TimeModel.from_rates(50, 20, 1e-6), TimeModel.from_rates(1000, 0.01, 0)):
         with use_machine(model):
             product, trace = co.multiply(arrays, "time_optimal", trace=True)
+            co.multiply(arrays, "time_optimal")  # the fast path, same shapes again
         assert trace.plan == co.plan(dims, "time_optimal", machine=model)
         assert trace.multiplications == trace.plan.cost
         np.testing.assert_allclose(product, multi_dot(arrays), rtol=1e-10)
+        plans.append(trace.plan.parenthesization)
+    assert plans[0] != plans[1]
 
 
 def test_plan_and_bracketing_orders(rng):

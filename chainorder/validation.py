@@ -12,6 +12,9 @@ import numpy as np
 __all__ = [
     "check_dims",
     "check_arrays",
+    "check_multi_dot_arrays",
+    "check_matmul_dtypes",
+    "chain_dims",
     "check_positive_int",
     "as_real_array",
     "check_finite",
@@ -109,6 +112,102 @@ def check_arrays(arrays: Any, name: str = "arrays") -> list[np.ndarray]:
                 f"(shapes {out[i - 1].shape} and {out[i].shape}, 1-based positions)"
             )
     return out
+
+
+def check_multi_dot_arrays(
+    arrays: Any, name: str = "arrays"
+) -> tuple[list[np.ndarray], tuple[int, ...]]:
+    """The inputs :func:`numpy.linalg.multi_dot` accepts, as arrays and chain dims ``p0..pn``.
+
+    At least two arrays; the first may be 1-D (a row vector) and the last
+    1-D (a column vector), every other one is 2-D (see :func:`chain_dims`).
+    Arrays are taken as they are (no copy, no dtype change, no scan of the
+    values: NaN and Inf are legal); 1-D ends stay 1-D, ``matmul`` treats
+    them as vectors.
+    """
+    if not isinstance(arrays, (list, tuple)):
+        arrays = _as_array_list(arrays, name)
+    mats = [_as_any_array(a, i, name) for i, a in enumerate(arrays)]
+    check_matmul_dtypes(mats, name)
+    return mats, chain_dims(tuple(a.shape for a in mats), name)
+
+
+def chain_dims(shapes: tuple[tuple[int, ...], ...], name: str = "arrays") -> tuple[int, ...]:
+    """Dims ``p0..pn`` of a chain of arrays with these shapes, under ``multi_dot``'s rules.
+
+    At least two shapes; the first may be 1-D (a row vector) and the last
+    1-D (a column vector), every other one 2-D; neighbours must fit and no
+    dim may be 0.
+
+    Examples
+    --------
+    >>> chain_dims(((3,), (3, 4), (4,)))
+    (1, 3, 4, 1)
+    """
+    n = len(shapes)
+    if n < 2:
+        raise ValueError(
+            f"{name} holds {n} array{'' if n == 1 else 's'}; a chain needs at least two "
+            "(as for numpy.linalg.multi_dot)"
+        )
+    as_2d = [_as_2d(s, i, n, name) for i, s in enumerate(shapes)]
+    for i in range(1, n):
+        cols, rows = as_2d[i - 1][1], as_2d[i][0]
+        if cols != rows:
+            raise ValueError(
+                f"{name}: matrix {i + 1} has {rows} rows but matrix {i} has {cols} columns "
+                f"(shapes {shapes[i - 1]} and {shapes[i]}, 1-based positions)"
+            )
+    for i, s in enumerate(shapes):
+        if 0 in s:
+            raise ValueError(
+                f"{name}[{i}] has an empty dimension, shape {s}; a chain's dims are >= 1"
+            )
+    return (as_2d[0][0], *(s[1] for s in as_2d))
+
+
+def _as_2d(shape: tuple[int, ...], i: int, n: int, name: str) -> tuple[int, int]:
+    if len(shape) == 2:
+        return shape  # type: ignore[return-value]
+    if len(shape) == 1 and i == 0:
+        return (1, shape[0])
+    if len(shape) == 1 and i == n - 1:
+        return (shape[0], 1)
+    end = i in (0, n - 1)
+    want = "a 1-D vector or a 2-D matrix" if end else "a 2-D matrix"
+    hint = " (only the first or last array may be 1-D)" if len(shape) == 1 else ""
+    raise ValueError(f"{name}[{i}] must be {want}{hint}, got {len(shape)}-D with shape {shape}")
+
+
+def check_matmul_dtypes(mats: Sequence[np.ndarray], name: str = "arrays") -> None:
+    """Raise a TypeError naming the first array whose dtype ``matmul`` cannot multiply."""
+    for i, a in enumerate(mats):
+        if a.dtype.kind not in _MATMUL_KINDS:
+            raise TypeError(f"{name}[{i}] must hold numbers, got dtype {a.dtype}")
+
+
+#: dtype kinds numpy's matmul multiplies: bool, ints, floats, complex, objects.
+_MATMUL_KINDS = frozenset("biufcO")
+
+
+def _as_array_list(arrays: Any, name: str) -> list[Any]:
+    if isinstance(arrays, np.ndarray) and arrays.ndim == 3:
+        return list(arrays)  # a stack of matrices, as multi_dot reads it
+    if isinstance(arrays, np.ndarray) or not isinstance(arrays, Sequence) or isinstance(
+        arrays, (str, bytes)
+    ):
+        raise TypeError(
+            f"{name} must be a list of arrays, got {type(arrays).__name__}; "
+            "wrap matrices as [A, B, ...]"
+        )
+    return list(arrays)
+
+
+def _as_any_array(a: Any, i: int, name: str) -> np.ndarray:
+    try:
+        return np.asanyarray(a)
+    except Exception as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name}[{i}] cannot be read as an array: {exc}") from None
 
 
 def _as_matrix(a: Any, i: int, last: int, name: str) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .costs import KindSig
-from .execute import Trace, multiply
+from .execute import Trace, execute, multiply
 from .kinds import Kind, check_factors, signature_of
 from .orders import plan as make_plan
 from .plan import Plan
@@ -81,6 +81,10 @@ class Chain:
         ``'structured'`` the factors in their kinds.
         """
         mats = self.matrices if structure == "dense" else self.factors
+        if len(mats) == 1 and structure == "dense":  # multiply() wants two, as multi_dot does
+            chosen = order if isinstance(order, Plan) else self.plan(order)
+            product, tr = execute(mats, chosen)
+            return (product, tr) if trace else product
         if trace:
             return multiply(mats, order, trace=True, structure=structure)
         return multiply(mats, order, structure=structure)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
@@ -20,6 +21,11 @@ __all__ = [
     "check_finite",
     "check_vector",
     "check_matrix",
+    "MEMORY_FRACTION",
+    "memory_budget",
+    "parse_bytes",
+    "format_bytes",
+    "check_memory",
 ]
 
 
@@ -282,3 +288,101 @@ def check_matrix(value: Any, name: str, what: str) -> np.ndarray:
     if arr.ndim != 2 or 0 in arr.shape:
         raise ValueError(f"{name} must be a non-empty 2-D array ({what}), got shape {arr.shape}")
     return check_finite(arr, name)
+
+
+# ----------------------------------------------------------------------------- memory guard
+
+#: Share of the available memory (MemAvailable) dense Jacobians may take by default.
+MEMORY_FRACTION = 0.5
+
+#: The environment variable that sets the budget for every entry point at once.
+MEMORY_ENV = "CHAINORDER_MAX_MEMORY"
+
+_BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_bytes(text: Any, name: str = "max_bytes") -> int:
+    """A size such as ``'8GB'``, ``'500 MiB'``, ``'1e9'`` or ``123456`` as bytes.
+
+    Examples
+    --------
+    >>> parse_bytes("8GB"), parse_bytes("512 MiB"), parse_bytes(1000)
+    (8000000000, 536870912, 1000)
+    """
+    if isinstance(text, numbers.Integral) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        raw = str(text).strip().lower().replace("_", "").replace(",", "")
+        number = raw.rstrip("kmgtib ")
+        try:
+            value = float(number) * _BYTE_UNITS[raw[len(number):].strip()]
+        except (ValueError, KeyError):
+            raise ValueError(
+                f"{name} must be a size such as 8GB, 500MB or 1000000, got {text!r}"
+            ) from None
+    if not value >= 1:
+        raise ValueError(f"{name} must be at least 1 byte, got {text!r}")
+    return int(value)
+
+
+def format_bytes(n: int) -> str:
+    """Bytes for people: ``'16.7 GB'`` (powers of 1000).
+
+    Examples
+    --------
+    >>> format_bytes(16_700_000_000), format_bytes(512)
+    ('16.7 GB', '512 B')
+    """
+    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def memory_budget(max_bytes: Any = None) -> int:
+    """Bytes dense Jacobians may take: ``max_bytes``, else ``$CHAINORDER_MAX_MEMORY``,
+    else :data:`MEMORY_FRACTION` of the available memory.
+
+    Available memory is ``MemAvailable`` from ``/proc/meminfo`` (Linux), else
+    the free physical pages the OS reports.
+    """
+    if max_bytes is not None:
+        return parse_bytes(max_bytes, "max_bytes")
+    if os.environ.get(MEMORY_ENV):
+        return parse_bytes(os.environ[MEMORY_ENV], MEMORY_ENV)
+    return int(MEMORY_FRACTION * _available_memory())
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - exotic platforms
+        return 4 * 2**30
+
+
+def check_memory(nbytes: int, what: str, max_bytes: Any = None) -> None:
+    """Refuse up front to allocate ``nbytes`` for ``what`` past the :func:`memory_budget`.
+
+    Examples
+    --------
+    >>> check_memory(10**6, "the dense chain", max_bytes="1MB")
+    >>> check_memory(10**9, "the dense chain", max_bytes="1MB")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: the dense chain would need 1.0 GB (1,000,000,000 bytes), over the memory ...
+    """
+    budget = memory_budget(max_bytes)
+    if nbytes > budget:
+        raise ValueError(
+            f"{what} would need {format_bytes(nbytes)} ({nbytes:,} bytes), over the memory "
+            f"budget of {format_bytes(budget)}; raise it with max_bytes=... (CLI: --max-memory) "
+            f"or {MEMORY_ENV}=32GB, or keep the Jacobians structured"
+        )

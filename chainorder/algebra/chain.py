@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..validation import check_memory
 from .costs import KindSig
 from .execute import Trace, execute, multiply
 from .kinds import Kind, check_factors, signature_of
@@ -52,7 +53,14 @@ class Chain:
 
     @cached_property
     def matrices(self) -> list[np.ndarray]:
-        """Every factor as a dense 2-D array (kinds written out on first use)."""
+        """Every factor as a dense 2-D array (kinds written out on first use).
+
+        Writing kinds out past the memory budget is refused up front (see
+        :func:`chainorder.validation.memory_budget`).
+        """
+        needed = sum(8 * f.shape[0] * f.shape[1] for f in self.factors if isinstance(f, Kind))
+        if needed:
+            check_memory(needed, "the chain's factors written out densely")
         return [np.asarray(f) for f in self.factors]
 
     @property

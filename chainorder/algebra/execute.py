@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal, overload
 
@@ -12,11 +11,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..validation import chain_dims, check_matmul_dtypes, check_multi_dot_arrays
-from .costs import flops, matmul_cost
+from .costs import matmul_cost
 from .orders import ORDERS, registry_generation
 from .orders import plan as make_plan
 from .plan import Plan
 from .structured import StructuredTrace, check_structure, multiply_structured
+from .trace import Trace, TraceStep
 
 __all__ = [
     "multiply",
@@ -29,74 +29,6 @@ __all__ = [
 
 #: The steps of a plan as ``(i, k)``: multiply the product starting at dim i by the one at k.
 Pairs = tuple[tuple[int, int], ...]
-
-
-@dataclass(frozen=True)
-class TraceStep:
-    """One multiplication as performed: spans, shapes, counted multiplications, seconds."""
-
-    i: int
-    k: int
-    j: int
-    left_shape: tuple[int, int]
-    right_shape: tuple[int, int]
-    multiplications: int
-    seconds: float
-
-
-@dataclass
-class Trace:
-    """What :func:`multiply` did: the plan it followed and every step it performed."""
-
-    plan: Plan
-    steps: list[TraceStep] = field(default_factory=list)
-
-    @property
-    def multiplications(self) -> int:
-        """Scalar multiplications counted from the operands' shapes (equals ``plan.cost``)."""
-        return sum(s.multiplications for s in self.steps)
-
-    @property
-    def flops(self) -> int:
-        """Twice :attr:`multiplications`."""
-        return flops(self.multiplications)
-
-    @property
-    def seconds(self) -> float:
-        """Wall time of the multiplications alone, summed over steps."""
-        return sum(s.seconds for s in self.steps)
-
-    def to_records(self) -> list[dict[str, Any]]:
-        """One dict per step, ready for ``pandas.DataFrame``."""
-        return [
-            {
-                "step": n,
-                "i": s.i,
-                "k": s.k,
-                "j": s.j,
-                "left_shape": s.left_shape,
-                "right_shape": s.right_shape,
-                "multiplications": s.multiplications,
-                "flops": flops(s.multiplications),
-                "seconds": s.seconds,
-            }
-            for n, s in enumerate(self.steps, 1)
-        ]
-
-    def __repr__(self) -> str:
-        return (
-            f"<Trace {self.plan.order!r}: {len(self.steps)} steps, "
-            f"{self.multiplications:,} multiplications, {self.seconds * 1e3:.3f} ms>"
-        )
-
-    def __str__(self) -> str:
-        lines = [repr(self), "  step  shapes                        multiplications      seconds"]
-        for n, s in enumerate(self.steps[:30], 1):
-            shapes = f"{s.left_shape[0]}x{s.left_shape[1]} @ {s.right_shape[0]}x{s.right_shape[1]}"
-            lines.append(f"  {n:>4}  {shapes:<28}  {s.multiplications:>15,}  {s.seconds:.3e}")
-        if len(self.steps) > 30:
-            lines.append(f"  ... {len(self.steps) - 30} more steps")
-        return "\n".join(lines)
 
 
 @overload

@@ -45,7 +45,7 @@ WORKED_X = 1000
 #: The input sizes of the page; the largest are predicted only (see :func:`count_limit`).
 XS: tuple[int, ...] = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
 #: Rows B of the first block tried at |x| = 1000 (both sides of each crossover).
-BATCHES: tuple[int, ...] = (1, 2, 4, 10, 11, 12, 13, 16, 64, 108, 109, 128, 512)
+BATCHES: tuple[int, ...] = (1, 2, 10, 11, 12, 13, 108, 109)
 #: Input sizes of the crossover table (cost model only: nothing is multiplied).
 CROSSOVER_XS: tuple[int, ...] = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
 _TWO = ("loss_first", "input_first")

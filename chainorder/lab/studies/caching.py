@@ -197,7 +197,8 @@ class CachingStudy(Study):
         fits = caching_fits(caching).set_index(["structure", "method"])
         findings = [_dense_finding(caching, fits)]
         if "structured" in set(caching["structure"]):
-            findings.append(_structured_finding(caching, fits))
+            findings = [_headline(caching, fits), *findings,
+                        _structured_finding(caching, fits)]
         findings.append(_growth_finding(caching, fits))
         findings.append(f"Both ways give the same gradients in both conventions: largest "
                         f"absolute difference {caching['max_abs_difference'].max():.1e}.")
@@ -253,6 +254,19 @@ def _upper(text: str) -> str:
 def _deepest(caching: pd.DataFrame, structure: str) -> pd.Series:
     g = caching[caching["structure"] == structure]
     return g.loc[g["depth"].idxmax()]
+
+
+def _headline(caching: pd.DataFrame, fits: pd.DataFrame) -> str:
+    deep = _deepest(caching, "dense")
+    save = {st: ratio_text(fits.loc[(st, "loss_first_uncached"), "ratio_at_max_depth"])
+            for st in CONVENTIONS}
+    inf = {st: ratio_text(fits.loc[(st, "input_first"), "ratio_at_max_depth"])
+           for st in CONVENTIONS}
+    return (f"At depth {int(deep['depth'])} (width {int(deep['width'])}) caching dl/dz saves "
+            f"{save['dense']} counted {convention_label('dense')} and {save['structured']} "
+            f"counted {convention_label('structured')} (loss-first one chain per parameter over "
+            f"the cached sweep); input-first costs {inf['dense']} and {inf['structured']} the "
+            "cached sweep.")
 
 
 def _dense_finding(caching: pd.DataFrame, fits: pd.DataFrame) -> str:

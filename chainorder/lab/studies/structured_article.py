@@ -434,7 +434,9 @@ def _findings(costs: pd.DataFrame, fits: pd.DataFrame, cross: pd.DataFrame,
     ok_batch = bool((batch["counted"] == batch["predicted"]).all())
     top = int(batch["batch"].max())
     last = {st: _last_loss_first_optimal(st, WORKED_X, top) for st in CONVENTIONS}
-    opt = batch[(batch["order"] == "optimal") & (batch["batch"] == last[d] + 1)]
+    after = {st: plan(_batch_sigs(last[st] + 1, WORKED_X), "optimal", structure=st)
+             .parenthesization for st in CONVENTIONS}
+    then = " and ".join(sorted({_bracketing_text(b) for b in after.values()}))
     return [
         f"Worked example (|x| = {WORKED_X:,}, |z1| = |z2| = {Z1}, |z3| = {Z3}): "
         f"{convention_label(d)}, loss-first {w[d, 'loss_first']:,} and input-first "
@@ -462,9 +464,16 @@ def _findings(costs: pd.DataFrame, fits: pd.DataFrame, cross: pd.DataFrame,
         f"from B > {number_text(at[d])} dense but B > {number_text(at[s])} structured "
         f"(limits as |x| grows: {number_text(lim[d])} and {number_text(lim[s])}); loss-first "
         f"stays optimal up to B = {last[d]} dense and {last[s]} structured, after which "
-        f"{opt['bracketing'].iloc[0] if len(opt) else '—'} (W2·diag(σ')·W1 first) is cheapest. "
+        f"{then} is cheapest. "
         f"Counted = cost model for all {len(batch)} batch rows: {'yes' if ok_batch else 'no'}.",
     ]
+
+
+def _bracketing_text(bracketing: str) -> str:
+    """A bracketing of the batch chain ``A1 = rows, A2 = W2, A3 = diag(σ'), A4 = W1``, glossed."""
+    gloss = {"(A1((A2A3)A4))": " (W2·diag(σ')·W1 first, then the rows)",
+             "(A1(A2(A3A4)))": " (input-first)", "(((A1A2)A3)A4)": " (loss-first)"}
+    return bracketing + gloss.get(bracketing, "")
 
 
 def _body(ctx: ReportContext, costs: pd.DataFrame, fits: pd.DataFrame, cross: pd.DataFrame,
@@ -494,7 +503,7 @@ def _body(ctx: ReportContext, costs: pd.DataFrame, fits: pd.DataFrame, cross: pd
         "The chain is the article's `dl/dz3 · dz3/dz2 · dz2/dz1 · dz1/dx`, dims "
         f"`(1, |z3|, |z2|, |z1|, |x|)` with |z1| = |z2| = {Z1}, |z3| = {Z3}; its only "
         "structured factor is `dz2/dz1 = diag(σ'(z1))` (the weight Jacobians `I ⊗ xᵀ` enter "
-        "the parameter chains, see the caching page). Counts are exact scalar "
+        "the parameter chains, see [caching](05-caching.md)). Counts are exact scalar "
         "multiplications; every number below names its convention.",
         "",
         "## The claims side by side",
@@ -525,7 +534,8 @@ def _body(ctx: ReportContext, costs: pd.DataFrame, fits: pd.DataFrame, cross: pd
         "## Where each order wins: B rows in the first block",
         "",
         f"The article's network's Jacobians behind a `B x |z3|` block of loss-gradient "
-        f"rows (as page 2's mini-batches share one chain), |x| = {WORKED_X:,}, counted by "
+        f"rows (as the mini-batches of [when loss-first wins](02-when-loss-first-wins.md) "
+        f"share one chain), |x| = {WORKED_X:,}, counted by "
         "multiplying in each order (every count equals the cost model's).",
         "",
         ctx.table(wide, "structured-article-batch", counted=True),

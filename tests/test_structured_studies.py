@@ -129,3 +129,25 @@ def test_caching_fits_per_convention():
     fits = caching.caching_fits(pd.DataFrame(rows))
     assert list(fits["structure"]) == ["dense"] * 3 + ["structured"] * 3
     assert (fits.loc[fits["method"] == "loss_first_cached", "ratio_at_max_depth"] == 1.0).all()
+
+
+def test_exact_polynomial_finds_the_lowest_degree():
+    assert caching.exact_polynomial([2, 4, 8], [5, 9, 17]) == {
+        "coefficients": [1, 2], "degree": 1, "exact": True, "points": 3, "checked": 1}
+    fit = caching.exact_polynomial([1, 2, 3, 4], [1, 8, 27, 64])  # cubic: no quadratic fits
+    assert fit["exact"] is False and fit["degree"] == 2
+    assert caching.exact_polynomial([2, 4], [1, 2])["coefficients"] == [0, Fraction(1, 2)]
+    assert caching.polynomial_text([-24, -384, 600]) == "600·depth² - 384·depth - 24"
+    assert caching.polynomial_text([0]) == "0"
+
+
+def test_caching_laws_are_exact_per_convention():
+    rows = [caching.caching_row(d, 3, 0, st) for st in ("dense", "structured")
+            for d in (2, 3, 4, 5)]
+    laws = caching.caching_laws(pd.DataFrame(rows)).set_index(["convention", "method"])
+    assert laws["exact"].all()
+    assert laws.loc[(DENSE, "loss_first_cached"), "degree"] == 1
+    assert laws.loc[(STRUCTURED, "loss_first_uncached"), "degree"] == 2
+    # width w: the saving grows about 2/(w + 3)·depth dense, (w + 1)/(2w + 1)·depth structured
+    assert laws.loc[(DENSE, "loss_first_uncached"), "per_layer"] == pytest.approx(2 / 6)
+    assert laws.loc[(STRUCTURED, "loss_first_uncached"), "per_layer"] == pytest.approx(4 / 7)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from .base import (
     markdown_table,
     new_figure,
     note,
+    number_text,
     ratio_text,
     register_study,
 )
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["CachingStudy", "STUDY", "caching_row", "caching_fits", "caching_savings",
-           "plot_caching_vs_depth"]
+           "exact_polynomial", "polynomial_text", "caching_laws", "plot_caching_vs_depth"]
 
 _COLS = ("loss_first_cached_multiplications", "loss_first_uncached_multiplications",
          "input_first_multiplications")
@@ -106,6 +108,104 @@ def caching_fits(caching: pd.DataFrame) -> pd.DataFrame:
         out.append({"method": m.removesuffix("_multiplications"), **fit, "last_slope": last,
                     "ratio_at_max_depth": float(deepest[m]) / base})
     return pd.DataFrame(out)
+
+
+def exact_polynomial(xs: list[int], ys: list[int], max_degree: int = 2) -> dict[str, Any]:
+    """The lowest-degree polynomial through every point, in exact fractions, if one fits.
+
+    The polynomial of degree ``k`` through the ``k + 1`` smallest ``xs``
+    (Lagrange), for ``k = 0, 1, ...`` up to ``max_degree`` (and below the
+    number of points), until every point lies on it.
+
+    Returns
+    -------
+    dict
+        ``coefficients`` (constant term first; ints when whole), ``degree``,
+        ``exact`` (every point on it; False: the ``max_degree`` fit is returned),
+        ``points`` and ``checked`` (points beyond the ``degree + 1`` it was fitted to).
+
+    Examples
+    --------
+    >>> exact_polynomial([2, 4, 8, 16], [12, 40, 144, 544])   # 2·x² + 2·x
+    {'coefficients': [0, 2, 2], 'degree': 2, 'exact': True, 'points': 4, 'checked': 1}
+    """
+    pts = sorted(zip((int(x) for x in xs), (int(y) for y in ys), strict=True))
+    top = min(max_degree, len(pts) - 1)
+    for degree in range(top + 1):
+        coef = _through(pts[:degree + 1])
+        exact = all(sum(c * x**k for k, c in enumerate(coef)) == y for x, y in pts)
+        if exact or degree == top:
+            return {"coefficients": [int(c) if c.denominator == 1 else c for c in coef],
+                    "degree": degree, "exact": exact, "points": len(pts),
+                    "checked": len(pts) - degree - 1}
+    raise ValueError("exact_polynomial needs at least one point")
+
+
+def _through(pts: list[tuple[int, int]]) -> list[Fraction]:
+    """Coefficients (constant first) of the polynomial through ``pts`` (Lagrange form)."""
+    coef = [Fraction(0)] * len(pts)
+    for i, (xi, yi) in enumerate(pts):
+        basis, denom = [Fraction(1)], Fraction(1)  # prod_(j != i) (x - xj) / (xi - xj)
+        for j, (xj, _) in enumerate(pts):
+            if j != i:
+                basis = [(basis[k - 1] if k else 0) - xj * (basis[k] if k < len(basis) else 0)
+                         for k in range(len(basis) + 1)]
+                denom *= xi - xj
+        for k, b in enumerate(basis):
+            coef[k] += yi * b / denom
+    return coef
+
+
+def polynomial_text(coefficients: list[Any], var: str = "depth") -> str:
+    """``'1,152·depth² + 10,176·depth - 1,424'``: a polynomial as text, highest power first.
+
+    Examples
+    --------
+    >>> polynomial_text([-1424, 10176, 1152]), polynomial_text([0, Fraction(3, 2)])
+    ('1,152·depth² + 10,176·depth - 1,424', '3/2·depth')
+    """
+    powers = {0: "", 1: f"·{var}", 2: f"·{var}²", 3: f"·{var}³"}
+    terms = [(c, k) for k, c in enumerate(coefficients) if c != 0][::-1]
+    if not terms:
+        return "0"
+    out = ""
+    for n, (c, k) in enumerate(terms):
+        mag = abs(c)
+        num = f"{mag:,}" if isinstance(mag, int) else str(mag)
+        sign = ("-" if c < 0 else "") if n == 0 else (" - " if c < 0 else " + ")
+        out += sign + num + powers.get(k, f"·{var}^{k}")
+    return out
+
+
+def caching_laws(caching: pd.DataFrame) -> pd.DataFrame:
+    """Each way's count as an exact polynomial in depth, per convention (from the counts).
+
+    Returns
+    -------
+    DataFrame
+        ``convention, method, law, degree, exact, points, checked`` and
+        ``per_layer``: for a way quadratic in depth over the cached sweep's
+        affine count, the ratio of its depth² coefficient to the cached
+        depth coefficient (its cost over the cached sweep's grows about
+        ``per_layer × depth``); empty otherwise.
+    """
+    rows = []
+    for st in [s for s in CONVENTIONS if s in set(caching["structure"])]:
+        g = caching[caching["structure"] == st]
+        laws = {c: exact_polynomial(g["depth"].tolist(), g[c].tolist()) for c in _COLS}
+        base = laws["loss_first_cached_multiplications"]
+        for col, law in laws.items():
+            grows = (law["exact"] and base["exact"] and law["degree"] == 2
+                     and base["degree"] == 1)
+            rows.append({"convention": convention_label(st),
+                         "method": col.removesuffix("_multiplications"),
+                         "law": polynomial_text(law["coefficients"]),
+                         "degree": law["degree"], "exact": law["exact"],
+                         "points": law["points"], "checked": law["checked"],
+                         "per_layer": float(Fraction(law["coefficients"][2])
+                                            / Fraction(base["coefficients"][1]))
+                         if grows else None})
+    return pd.DataFrame(rows)
 
 
 def caching_savings(caching: pd.DataFrame) -> pd.DataFrame:
@@ -199,7 +299,10 @@ class CachingStudy(Study):
         if "structured" in set(caching["structure"]):
             findings = [_headline(caching, fits), *findings,
                         _structured_finding(caching, fits)]
+        laws = caching_laws(caching)
         findings.append(_growth_finding(caching, fits))
+        if laws["exact"].all() and laws["checked"].min() >= 1:
+            findings.append(_law_finding(laws, int(caching["width"].iloc[0])))
         findings.append(f"Both ways give the same gradients in both conventions: largest "
                         f"absolute difference {caching['max_abs_difference'].max():.1e}.")
         width = int(caching["width"].iloc[0])
@@ -236,6 +339,17 @@ class CachingStudy(Study):
             "## Counts",
             "",
             ctx.table(table, "caching", counted=True),
+            "",
+            "## Exact laws in depth",
+            "",
+            "Each count as the lowest-degree polynomial in depth through the smallest depths, "
+            "exact fractions; `checked` counts the further depths that lie on it. `per_layer`: "
+            "the depth² coefficient over the cached sweep's depth coefficient, so its cost over "
+            "the cached sweep's grows about `per_layer × depth`.",
+            "",
+            ctx.table(laws, "caching-laws", counted=True),
+            "",
+            "Log-log fits of the same counts (the slope tends to the degree as depth grows):",
             "",
             ctx.table(fit_table, "caching-fits", counted=True),
             "",
@@ -299,6 +413,32 @@ def _structured_finding(caching: pd.DataFrame, fits: pd.DataFrame) -> str:
         "the steps the uncached chains repeat weigh more. Input-first costs "
         f"{ratio_text(f.loc['input_first', 'ratio_at_max_depth'])} the cached sweep "
         f"({ratio_text(dense.loc['input_first', 'ratio_at_max_depth'])} dense).")
+
+
+def _law_finding(laws: pd.DataFrame, width: int) -> str:
+    law = laws.set_index(["convention", "method"])
+    d, st = convention_label("dense"), convention_label("structured")
+    parts, per = [], {}
+    for c in (d, st):
+        if (c, "loss_first_cached") not in law.index:
+            continue
+        per[c] = law.loc[(c, "loss_first_uncached"), "per_layer"]
+        parts.append(f"{c}: cached {law.loc[(c, 'loss_first_cached'), 'law']}, one chain per "
+                     f"parameter {law.loc[(c, 'loss_first_uncached'), 'law']}")
+    # the per-layer rates these laws give for an MLP of this width, if they hold
+    known = {d: Fraction(2, width + 3), st: Fraction(width + 1, 2 * width + 1)}
+    why = [f"{'2/(width + 3)' if c == d else '(width + 1)/(2·width + 1)'}"
+           for c in per if per[c] is not None and not math.isnan(per[c])
+           and per[c] == float(known[c])]
+    checked = int(laws["checked"].min())
+    text = (f"Exact in depth (fitted through the smallest depths, and {checked} or more "
+            f"further depths on each): " + "; ".join(parts) + ".")
+    if len(per) == 2 and all(v is not None and not math.isnan(v) for v in per.values()):
+        text += (f" What caching saves grows without bound, about "
+                 f"{number_text(per[d])}·depth dense and {number_text(per[st])}·depth "
+                 "structured")
+        text += (f" (= {why[0]} and {why[1]} at width {width})." if len(why) == 2 else ".")
+    return text
 
 
 def _growth_finding(caching: pd.DataFrame, fits: pd.DataFrame) -> str:

@@ -38,7 +38,7 @@ TINIER = ReportSettings.preset(
     article_sizes=1, optimizer_ns=(5,), check_chains=20,
 )
 PAGES = ["01-article", "02-when-loss-first-wins", "03-flops-vs-time", "04-growth-with-x",
-         "05-caching", "06-optimizer", "07-optimizer-speed", "08-structured-article"]
+         "05-caching", "06-optimizer", "07-optimizer-speed", "10-structured-article"]
 FIGURES = ["multiplications-vs-x", "growth-counted", "time-vs-x", "time-ratio-vs-flop-ratio",
            "roofline", "random-chain-ratios", "caching-vs-depth", "batch-costs", "optimizer-times",
            "structured-article-costs", "structured-article-ratio"]
@@ -145,7 +145,7 @@ def test_findings_are_computed(first):
                        "structured: diagonal activations, I ⊗ xᵀ weights"):
         assert f"loss-first uncached / cached, {convention} |" in caching
     assert re.search(r"caching saves [\d.]+x, against [\d.]+x dense", caching)
-    structured = (first / "08-structured-article.md").read_text()
+    structured = (first / "10-structured-article.md").read_text()
     for part in ("loss-first 111,000 and input-first 11,010,000 scalar multiplications, 99.19x",
                  "101,100 and 1,110,000, 10.98x", "110.1x dense vs 11.1x structured",
                  "| input-first, affine in \\|x\\| | 11,010·\\|x\\| | 1,110·\\|x\\| |",

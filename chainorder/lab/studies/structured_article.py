@@ -1,4 +1,4 @@
-"""Study 8: the article's claims counted twice, densely (its convention) and structurally."""
+"""Study 10: the article's claims counted twice, densely (its convention) and structurally."""
 
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["StructuredArticleStudy", "STUDY", "Z1", "Z3", "WORKED_X", "XS", "BATCHES",
-           "count_limit", "convention_costs", "affine_in_x", "batch_costs", "bilinear_costs",
-           "batch_crossover_exact", "crossovers", "claims_table", "plot_costs_vs_x",
-           "plot_ratio_and_crossover"]
+           "CROSSOVER_XS", "count_limit", "convention_costs", "affine_in_x", "batch_costs",
+           "bilinear_costs", "batch_crossover_exact", "crossovers", "claims_table",
+           "plot_costs_vs_x", "plot_ratio_and_crossover"]
 
 #: |z1| = |z2| and |z3| of the article's network.
 Z1, Z3 = 100, 10
@@ -394,7 +394,7 @@ def plot_ratio_and_crossover(costs: pd.DataFrame, fits: pd.DataFrame,
 class StructuredArticleStudy(Study):
     """The article's worked example, growth with |x| and crossovers under both conventions."""
 
-    slug = "08-structured-article"
+    slug = "10-structured-article"
     title = "The article's claims under dense and structured counts"
     question = ("Do the article's claims hold when diag(σ') is counted as the diagonal it is, "
                 "and by how much?")

@@ -25,6 +25,7 @@ MODULES: tuple[str, ...] = (
     "caching",
     "optimizer",
     "optimizer_speed",
+    "structured_article",
 )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from .algebra.chain import Chain
 from .algebra.costs import flops
 from .algebra.execute import Trace, multiply
+from .algebra.jax_chain import jacobian, recommend
 from .algebra.orders import available_orders, optimize, plan, register_order
 from .algebra.plan import Plan, parse_bracketing
 from .networks.article import article_costs, article_table
@@ -51,11 +52,13 @@ __all__ = [
     "finite_difference_gradients",
     "flops",
     "input_first_gradients",
+    "jacobian",
     "loss_first_gradients",
     "multiply",
     "optimize",
     "parse_bracketing",
     "plan",
+    "recommend",
     "recurrent_chain",
     "register_order",
     "sgd_step",

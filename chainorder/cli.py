@@ -19,6 +19,7 @@ from .algebra.costs import COST_UNIT
 from .algebra.gjc import GJC_COST_UNIT, TIES, optimize_gjc
 from .algebra.gjc_format import read_chain
 from .algebra.orders import ORDERS, plan
+from .validation import format_bytes, parse_bytes
 from .version import __version__
 
 __all__ = ["main", "build_parser"]
@@ -134,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"chainorder {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. piped into `head`: stop quietly, as Unix tools do
+        sys.stderr.close()
+        return 0
 
 
 def _parse_dims(raw: Sequence[str]) -> list[int]:
@@ -182,30 +186,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-_BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-
-
 def _parse_bytes(text: str | None) -> int | None:
-    """``'8GB'``, ``'500 MiB'``, ``'1e9'`` or ``'123456'`` as bytes; None stays None."""
-    if text is None:
-        return None
-    raw = text.strip().lower().replace("_", "").replace(",", "")
-    number = raw.rstrip("kmgtib ")
-    unit = raw[len(number):].strip()
-    try:
-        value = float(number) * _BYTE_UNITS[unit]
-    except (ValueError, KeyError):
-        raise ValueError(
-            f"--max-memory must be a size such as 8GB, 500MB or 1000000, got {text!r}"
-        ) from None
-    if not value >= 1:
-        raise ValueError(f"--max-memory must be at least 1 byte, got {text!r}")
-    return int(value)
+    return None if text is None else parse_bytes(text, "--max-memory")
 
 
 def _cmd_article(args: argparse.Namespace) -> int:
-    from .networks.article import article_costs, article_table, format_bytes
+    from .networks.article import article_costs, article_table
 
     budget = _parse_bytes(args.max_memory)
     if not args.json:

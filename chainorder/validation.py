@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
@@ -12,11 +13,19 @@ import numpy as np
 __all__ = [
     "check_dims",
     "check_arrays",
+    "check_multi_dot_arrays",
+    "check_matmul_dtypes",
+    "chain_dims",
     "check_positive_int",
     "as_real_array",
     "check_finite",
     "check_vector",
     "check_matrix",
+    "MEMORY_FRACTION",
+    "memory_budget",
+    "parse_bytes",
+    "format_bytes",
+    "check_memory",
 ]
 
 
@@ -111,6 +120,102 @@ def check_arrays(arrays: Any, name: str = "arrays") -> list[np.ndarray]:
     return out
 
 
+def check_multi_dot_arrays(
+    arrays: Any, name: str = "arrays"
+) -> tuple[list[np.ndarray], tuple[int, ...]]:
+    """The inputs :func:`numpy.linalg.multi_dot` accepts, as arrays and chain dims ``p0..pn``.
+
+    At least two arrays; the first may be 1-D (a row vector) and the last
+    1-D (a column vector), every other one is 2-D (see :func:`chain_dims`).
+    Arrays are taken as they are (no copy, no dtype change, no scan of the
+    values: NaN and Inf are legal); 1-D ends stay 1-D, ``matmul`` treats
+    them as vectors.
+    """
+    if not isinstance(arrays, (list, tuple)):
+        arrays = _as_array_list(arrays, name)
+    mats = [_as_any_array(a, i, name) for i, a in enumerate(arrays)]
+    check_matmul_dtypes(mats, name)
+    return mats, chain_dims(tuple(a.shape for a in mats), name)
+
+
+def chain_dims(shapes: tuple[tuple[int, ...], ...], name: str = "arrays") -> tuple[int, ...]:
+    """Dims ``p0..pn`` of a chain of arrays with these shapes, under ``multi_dot``'s rules.
+
+    At least two shapes; the first may be 1-D (a row vector) and the last
+    1-D (a column vector), every other one 2-D; neighbours must fit and no
+    dim may be 0.
+
+    Examples
+    --------
+    >>> chain_dims(((3,), (3, 4), (4,)))
+    (1, 3, 4, 1)
+    """
+    n = len(shapes)
+    if n < 2:
+        raise ValueError(
+            f"{name} holds {n} array{'' if n == 1 else 's'}; a chain needs at least two "
+            "(as for numpy.linalg.multi_dot)"
+        )
+    as_2d = [_as_2d(s, i, n, name) for i, s in enumerate(shapes)]
+    for i in range(1, n):
+        cols, rows = as_2d[i - 1][1], as_2d[i][0]
+        if cols != rows:
+            raise ValueError(
+                f"{name}: matrix {i + 1} has {rows} rows but matrix {i} has {cols} columns "
+                f"(shapes {shapes[i - 1]} and {shapes[i]}, 1-based positions)"
+            )
+    for i, s in enumerate(shapes):
+        if 0 in s:
+            raise ValueError(
+                f"{name}[{i}] has an empty dimension, shape {s}; a chain's dims are >= 1"
+            )
+    return (as_2d[0][0], *(s[1] for s in as_2d))
+
+
+def _as_2d(shape: tuple[int, ...], i: int, n: int, name: str) -> tuple[int, int]:
+    if len(shape) == 2:
+        return shape  # type: ignore[return-value]
+    if len(shape) == 1 and i == 0:
+        return (1, shape[0])
+    if len(shape) == 1 and i == n - 1:
+        return (shape[0], 1)
+    end = i in (0, n - 1)
+    want = "a 1-D vector or a 2-D matrix" if end else "a 2-D matrix"
+    hint = " (only the first or last array may be 1-D)" if len(shape) == 1 else ""
+    raise ValueError(f"{name}[{i}] must be {want}{hint}, got {len(shape)}-D with shape {shape}")
+
+
+def check_matmul_dtypes(mats: Sequence[np.ndarray], name: str = "arrays") -> None:
+    """Raise a TypeError naming the first array whose dtype ``matmul`` cannot multiply."""
+    for i, a in enumerate(mats):
+        if a.dtype.kind not in _MATMUL_KINDS:
+            raise TypeError(f"{name}[{i}] must hold numbers, got dtype {a.dtype}")
+
+
+#: dtype kinds numpy's matmul multiplies: bool, ints, floats, complex, objects.
+_MATMUL_KINDS = frozenset("biufcO")
+
+
+def _as_array_list(arrays: Any, name: str) -> list[Any]:
+    if isinstance(arrays, np.ndarray) and arrays.ndim == 3:
+        return list(arrays)  # a stack of matrices, as multi_dot reads it
+    if isinstance(arrays, np.ndarray) or not isinstance(arrays, Sequence) or isinstance(
+        arrays, (str, bytes)
+    ):
+        raise TypeError(
+            f"{name} must be a list of arrays, got {type(arrays).__name__}; "
+            "wrap matrices as [A, B, ...]"
+        )
+    return list(arrays)
+
+
+def _as_any_array(a: Any, i: int, name: str) -> np.ndarray:
+    try:
+        return np.asanyarray(a)
+    except Exception as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name}[{i}] cannot be read as an array: {exc}") from None
+
+
 def _as_matrix(a: Any, i: int, last: int, name: str) -> np.ndarray:
     try:
         arr = np.asarray(a)
@@ -183,3 +288,101 @@ def check_matrix(value: Any, name: str, what: str) -> np.ndarray:
     if arr.ndim != 2 or 0 in arr.shape:
         raise ValueError(f"{name} must be a non-empty 2-D array ({what}), got shape {arr.shape}")
     return check_finite(arr, name)
+
+
+# ----------------------------------------------------------------------------- memory guard
+
+#: Share of the available memory (MemAvailable) dense Jacobians may take by default.
+MEMORY_FRACTION = 0.5
+
+#: The environment variable that sets the budget for every entry point at once.
+MEMORY_ENV = "CHAINORDER_MAX_MEMORY"
+
+_BYTE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_bytes(text: Any, name: str = "max_bytes") -> int:
+    """A size such as ``'8GB'``, ``'500 MiB'``, ``'1e9'`` or ``123456`` as bytes.
+
+    Examples
+    --------
+    >>> parse_bytes("8GB"), parse_bytes("512 MiB"), parse_bytes(1000)
+    (8000000000, 536870912, 1000)
+    """
+    if isinstance(text, numbers.Integral) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        raw = str(text).strip().lower().replace("_", "").replace(",", "")
+        number = raw.rstrip("kmgtib ")
+        try:
+            value = float(number) * _BYTE_UNITS[raw[len(number):].strip()]
+        except (ValueError, KeyError):
+            raise ValueError(
+                f"{name} must be a size such as 8GB, 500MB or 1000000, got {text!r}"
+            ) from None
+    if not value >= 1:
+        raise ValueError(f"{name} must be at least 1 byte, got {text!r}")
+    return int(value)
+
+
+def format_bytes(n: int) -> str:
+    """Bytes for people: ``'16.7 GB'`` (powers of 1000).
+
+    Examples
+    --------
+    >>> format_bytes(16_700_000_000), format_bytes(512)
+    ('16.7 GB', '512 B')
+    """
+    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def memory_budget(max_bytes: Any = None) -> int:
+    """Bytes dense Jacobians may take: ``max_bytes``, else ``$CHAINORDER_MAX_MEMORY``,
+    else :data:`MEMORY_FRACTION` of the available memory.
+
+    Available memory is ``MemAvailable`` from ``/proc/meminfo`` (Linux), else
+    the free physical pages the OS reports.
+    """
+    if max_bytes is not None:
+        return parse_bytes(max_bytes, "max_bytes")
+    if os.environ.get(MEMORY_ENV):
+        return parse_bytes(os.environ[MEMORY_ENV], MEMORY_ENV)
+    return int(MEMORY_FRACTION * _available_memory())
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - exotic platforms
+        return 4 * 2**30
+
+
+def check_memory(nbytes: int, what: str, max_bytes: Any = None) -> None:
+    """Refuse up front to allocate ``nbytes`` for ``what`` past the :func:`memory_budget`.
+
+    Examples
+    --------
+    >>> check_memory(10**6, "the dense chain", max_bytes="1MB")
+    >>> check_memory(10**9, "the dense chain", max_bytes="1MB")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: the dense chain would need 1.0 GB (1,000,000,000 bytes), over the memory ...
+    """
+    budget = memory_budget(max_bytes)
+    if nbytes > budget:
+        raise ValueError(
+            f"{what} would need {format_bytes(nbytes)} ({nbytes:,} bytes), over the memory "
+            f"budget of {format_bytes(budget)}; raise it with max_bytes=... (CLI: --max-memory) "
+            f"or {MEMORY_ENV}=32GB, or keep the Jacobians structured"
+        )

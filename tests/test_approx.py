@@ -170,7 +170,11 @@ def test_products_match_multi_dot(rng, order, n):
     plan = PLANNERS[order](tuple(dims))
     assert isinstance(plan, Plan) and plan.order == order
     assert plan.cost == steps_cost(dims, plan.step_array.tolist())
-    out, trace = co.multiply(arrays, plan, trace=True)
+    # multiply() wants two arrays at least, as multi_dot does; a Chain takes one
+    if n == 1:
+        out, trace = co.Chain(arrays).multiply(plan, trace=True)
+    else:
+        out, trace = co.multiply(arrays, plan, trace=True)
     expected = arrays[0] if n == 1 else np.linalg.multi_dot(arrays)
     np.testing.assert_allclose(out, expected, rtol=1e-10, atol=1e-12)
     assert trace.multiplications == plan.cost

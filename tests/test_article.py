@@ -14,9 +14,8 @@ from chainorder.networks.article import (
     article_dims,
     article_signature,
     article_table,
-    format_bytes,
-    memory_budget,
 )
+from chainorder.validation import format_bytes, memory_budget
 
 # The article: |x| = 1000, |z1| = |z2| = 100, |z3| = 10.
 #   forwards (loss-first):   1*10*100 + 1*100*100 + 1*100*1000           =    111,000
@@ -163,7 +162,7 @@ def test_memory_budget_predicts_without_counting() -> None:
     t = article_table(1000, 100, 10, max_bytes=10**6)
     assert t["counted"].tolist() == [111_000, "not counted (needs 1.8 MB)", 111_000]
     assert memory_budget(123) == 123 and memory_budget() > 0
-    with pytest.raises(ValueError, match="max_bytes must be >= 1"):
+    with pytest.raises(ValueError, match="max_bytes must be at least 1 byte"):
         memory_budget(0)
     with pytest.raises(ValueError, match="structure must be 'dense' or 'structured'"):
         article_costs(10, 3, 2, structure="sparse")

@@ -98,3 +98,14 @@ def test_python_dash_m_matches_the_console_script():
         capture_output=True, text=True, check=True,
     )
     assert json.loads(proc.stdout)["optimal"]["cost"] == 15125
+
+
+def test_output_piped_into_head_ends_quietly():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        f"{sys.executable} -m chainorder plan 30 35 15 5 10 20 25 --order best_fan | head -c 10",
+        shell=True, capture_output=True, text=True, check=True,
+    )
+    assert "Traceback" not in out.stderr and len(out.stdout) == 10

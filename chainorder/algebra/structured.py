@@ -22,13 +22,13 @@ from .costs import (
     KIND_NAMES,
     KindSig,
     densify_cost,
-    flops,
     stored_elements,
     structured_product,
     structured_steps_cost,
 )
 from .kinds import Kind, as_kind, check_factors, kind_matmul, signature_of
 from .plan import Plan, Step
+from .trace import Trace
 
 __all__ = [
     "STRUCTURES",
@@ -287,27 +287,16 @@ class KindStep:
 
 
 @dataclass
-class StructuredTrace:
+class StructuredTrace(Trace):
     """What :func:`multiply_structured` did: the plan, every step, and the final densify."""
 
-    plan: Plan
-    steps: list[KindStep] = field(default_factory=list)
+    steps: list[KindStep] = field(default_factory=list)  # type: ignore[assignment]
     finish: int = 0
 
     @property
     def multiplications(self) -> int:
         """Counted multiplications, steps plus densify (equals ``plan.cost``)."""
         return sum(s.multiplications for s in self.steps) + self.finish
-
-    @property
-    def flops(self) -> int:
-        """Twice :attr:`multiplications`."""
-        return flops(self.multiplications)
-
-    @property
-    def seconds(self) -> float:
-        """Wall time of the multiplications alone."""
-        return sum(s.seconds for s in self.steps)
 
     def to_records(self) -> list[dict[str, Any]]:
         """One dict per step, ready for ``pandas.DataFrame``."""

@@ -12,6 +12,7 @@ chains of one length at once, vectorized with numpy over the chains.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -225,7 +226,8 @@ def check_hu_shing(
     mismatches: list[dict] = []
     paths: list[str] = sorted(_solvers())
     done = 0
-    with ProcessPoolExecutor(jobs) as pool:
+    # forkserver, not fork: the parent may hold threads (BLAS, JAX) that a fork would copy mid-state
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("forkserver")) as pool:
         futures = [pool.submit(check_block, seed, b, c) for b, c in blocks]
         for (_, count), future in zip(blocks, futures, strict=True):
             result = future.result()

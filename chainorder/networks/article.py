@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,7 +11,7 @@ from ..algebra.costs import KindSig, flops
 from ..algebra.orders import plan as make_plan
 from ..algebra.plan import Plan
 from ..algebra.structured import check_structure
-from ..validation import check_positive_int
+from ..validation import check_positive_int, format_bytes, memory_budget
 from .network import article_network
 
 if TYPE_CHECKING:
@@ -24,14 +23,8 @@ __all__ = [
     "article_costs",
     "article_table",
     "article_bytes",
-    "memory_budget",
-    "format_bytes",
     "ARTICLE_NAMES",
-    "MEMORY_FRACTION",
 ]
-
-#: Share of the available memory (MemAvailable) the article table may use by default.
-MEMORY_FRACTION = 0.5
 
 #: order -> (the article's name, the automatic-differentiation name).
 ARTICLE_NAMES: dict[str, tuple[str, str]] = {
@@ -116,45 +109,6 @@ def article_costs(
         "loss_first": 1 * z3 * z2 + 1 * z2 * z1 + 1 * z1 * x,
         "input_first": z2 * z1 * x + z3 * z2 * x + 1 * z3 * x,
     }
-
-
-def memory_budget(max_bytes: int | None = None) -> int:
-    """Bytes the article table may use: ``max_bytes``, or :data:`MEMORY_FRACTION` of available.
-
-    Available memory is ``MemAvailable`` from ``/proc/meminfo`` (Linux), else
-    the free physical pages the OS reports.
-    """
-    if max_bytes is not None:
-        return check_positive_int(max_bytes, "max_bytes")
-    return int(MEMORY_FRACTION * _available_memory())
-
-
-def _available_memory() -> int:
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - exotic platforms
-        return 4 * 2**30
-
-
-def format_bytes(n: int) -> str:
-    """Bytes for people: ``'16.7 GB'`` (powers of 1000).
-
-    Examples
-    --------
-    >>> format_bytes(16_700_000_000), format_bytes(512)
-    ('16.7 GB', '512 B')
-    """
-    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
 
 
 def article_bytes(

@@ -13,7 +13,13 @@ import numpy as np
 
 from ..algebra.chain import Chain
 from ..algebra.structured import check_structure
-from ..validation import as_real_array, check_dims, check_positive_int, check_vector
+from ..validation import (
+    as_real_array,
+    check_dims,
+    check_memory,
+    check_positive_int,
+    check_vector,
+)
 from .layers import Activation, Affine, Layer, Softmax, glorot_uniform
 from .losses import Loss, SoftmaxCrossEntropy, make_loss
 
@@ -137,20 +143,33 @@ class Network:
 
     # --- chains
 
-    def input_chain(self, x: Any, y: Any, *, structure: str = "structured") -> Chain:
+    def input_chain(
+        self, x: Any, y: Any, *, structure: str = "structured", max_bytes: Any = None
+    ) -> Chain:
         """The chain ``dl/dz_L · dz_L/dz_(L-1) ··· dz_1/dx``; its product is ``dl/dx`` (1 x |x|).
 
         With ``structure='structured'`` (the default) each Jacobian is kept in
         its kind (diagonal for an elementwise activation, ...); with
         ``'dense'`` every one is a dense array. ``chain.matrices`` is dense
-        either way.
+        either way. Dense chains past the memory budget are refused up front
+        (``max_bytes``; see :func:`chainorder.validation.memory_budget`).
         """
         fp = self.forward(x, y)
-        mats, names = self._upper_chain(fp, 0, check_structure(structure))
+        structure = check_structure(structure)
+        if structure == "dense":
+            self._check_dense_bytes(fp, 0, None, max_bytes)
+        mats, names = self._upper_chain(fp, 0, structure)
         return Chain(mats, names)
 
     def param_chain(
-        self, x: Any, y: Any, layer: int, name: str, *, structure: str = "structured"
+        self,
+        x: Any,
+        y: Any,
+        layer: int,
+        name: str,
+        *,
+        structure: str = "structured",
+        max_bytes: Any = None,
     ) -> Chain:
         """The chain ``dl/dz_L ··· dz_(k+2)/dz_(k+1) · dz_(k+1)/dparam`` of layer ``k``'s param.
 
@@ -163,7 +182,21 @@ class Network:
         >>> net.param_chain([1.0, 2.0, 3.0, 4.0], [0.0, 0.0], 0, "W")
         <Chain of 4: dl/dz3[1x2] · dz3/dz2[2x3] · dz2/dz1[3x3 diagonal] · dz1/dW1[3x12 kronecker]>
         """
-        return self._param_chain(self.forward(x, y), layer, name, check_structure(structure))
+        fp, structure = self.forward(x, y), check_structure(structure)
+        if structure == "dense":
+            self._check_param(layer, name)
+            self._check_dense_bytes(fp, layer + 1, (layer, name), max_bytes)
+        return self._param_chain(fp, layer, name, structure)
+
+    def _check_dense_bytes(
+        self, fp: ForwardPass, stop: int, param: tuple[int, str] | None, max_bytes: Any
+    ) -> None:
+        """Refuse a dense chain whose Jacobians would not fit the memory budget."""
+        kinds, _ = self._upper_chain(fp, stop, "structured")
+        if param is not None:
+            kinds.append(self.layers[param[0]]._param_kinds(fp.zs[param[0]])[param[1]])
+        needed = sum(8 * k.shape[0] * k.shape[1] for k in kinds)
+        check_memory(needed, f"the dense chain of {len(kinds)} Jacobians", max_bytes)
 
     def _param_chain(
         self, fp: ForwardPass, layer: int, name: str, structure: str = "structured"

@@ -27,6 +27,7 @@ MODULES: tuple[str, ...] = (
     "optimizer_speed",
     "time_model",
     "time_optimal",
+    "structured_article",
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -117,10 +118,12 @@ class TimeModelStudy(Study):
         s = ctx.settings
         runs = []
         for threads in s.calibration_threads:
+            asked = datetime.now(timezone.utc).isoformat(timespec="seconds")
             model = calibrated_model(threads, s.quick)
             records = predicted_vs_measured(s.grid(), ORDERS, model=model, threads=threads,
                                             repeats=s.time_repeats, warmup=1)
-            runs.append({"threads": threads, "model": model.to_dict(), "records": records})
+            runs.append({"threads": threads, "model": model.to_dict(), "records": records,
+                         "asked": asked})
         doc = {"goal": GOAL, "orders": list(ORDERS), "runs": runs}
         (ctx.data_dir / DATA_FILE).write_text(json.dumps(doc, indent=1, default=str) + "\n",
                                               encoding="utf-8")
@@ -181,8 +184,14 @@ class TimeModelStudy(Study):
         ]
         summary = run["model"].get("summary", {})
         roof = (summary.get("peak_gflops") or {}).get("best")
+        cached = str(meta.get("created", "")) < str(run.get("asked", ""))
+        source = (f"From the cache: calibrated before this report (`chainorder calibrate "
+                  f"--threads {threads} --force` measures it again; do so after chainorder "
+                  "changed how it multiplies, which the cache key does not see). "
+                  if cached else "Calibrated during this report. ")
         body = [f"## {tt}", "",
-                f"Model calibrated {meta.get('created', '?')} in {meta.get('seconds', '?')} s "
+                source + f"Model calibrated {meta.get('created', '?')} in "
+                f"{meta.get('seconds', '?')} s "
                 f"({'quick' if meta.get('quick') else 'full'} calibration, "
                 f"{meta.get('points', '?')} measured points, load average "
                 f"{meta.get('loadavg_start')} → {meta.get('loadavg_end')})"

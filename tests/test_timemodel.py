@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import os
 from functools import cache
 
 import numpy as np
@@ -13,6 +14,7 @@ import chainorder as co
 from chainorder.algebra.dp import dp_steps, dp_steps_by
 from chainorder.algebra.timemodel import (
     FEATURES,
+    MODEL_VERSION,
     SHAPE_CLASSES,
     NotCalibratedError,
     TimeModel,
@@ -117,9 +119,30 @@ def test_uncalibrated_machine_says_how_to_calibrate(tmp_path, monkeypatch):
     with pytest.raises(NotCalibratedError, match="chainorder calibrate"):
         contextvars.Context().run(lambda: p.predicted_seconds)
     m = _random_model(4)
+    m.fingerprint = machine_fingerprint()
     m.save(cache_path(machine_fingerprint(), tmp_path))
     got = contextvars.Context().run(lambda: p.predicted_seconds)
     assert got == pytest.approx(m.plan_seconds(p.dims, p.step_array))
+
+
+def test_a_model_of_another_version_is_not_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHAINORDER_CACHE_DIR", str(tmp_path))
+    fp = machine_fingerprint()
+    assert fp["chainorder"] == co.__version__ and fp["model_version"] == MODEL_VERSION
+    old = {**fp, "chainorder": "0.0.1", "model_version": MODEL_VERSION - 1}
+    m = _random_model(4)
+    m.fingerprint = old
+    m.save(cache_path(old, tmp_path))  # where the old version cached it
+    with pytest.raises(NotCalibratedError, match=r"stale and not reused.*made by chainorder "
+                       r"'0\.0\.1'.*chainorder calibrate"):
+        load_model()
+    # the same model under this version's name (copied by hand): refused too
+    m.save(cache_path(fp, tmp_path))
+    with pytest.raises(NotCalibratedError, match="is stale .*model form.*--force"):
+        load_model()
+    m.fingerprint = fp
+    os.utime(m.save(cache_path(fp, tmp_path)), (1, 1))  # a new stamp: not the loaded copy
+    assert load_model().fingerprint == fp
 
 
 def test_the_machine_argument_wins_over_the_active_model():

@@ -62,7 +62,11 @@ What the model does not capture:
 Models are cached as JSON under ``$CHAINORDER_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/chainorder``, else ``~/.cache/chainorder``, one file per
 machine fingerprint (CPU, cores, numpy, BLAS library, version, threading
-layer and thread count). With none cached, :func:`active_model` raises
+layer and thread count) and software version (chainorder's version and
+:data:`MODEL_VERSION`, the version of the model's form): a model cached by
+another chainorder or for another model form is never reused -- it may
+describe multiplication code or features that are no longer those run and
+predicted, and would go stale silently. With none cached, :func:`active_model` raises
 :class:`NotCalibratedError` saying how to calibrate: a silent quick
 calibration inside a property would spend seconds and give noisy answers
 nobody asked for.
@@ -83,9 +87,12 @@ from typing import Any
 
 import numpy as np
 
+from ..version import __version__
+
 __all__ = [
     "SHAPE_CLASSES",
     "FEATURES",
+    "MODEL_VERSION",
     "TimeModel",
     "NotCalibratedError",
     "shape_class",
@@ -97,6 +104,8 @@ __all__ = [
     "cache_dir",
     "cache_path",
     "load_model",
+    "version_mismatch",
+    "stale_models",
     "active_model",
     "use_machine",
 ]
@@ -120,6 +129,11 @@ FEATURES: tuple[str, ...] = (
 )
 #: Version of the JSON layout written by :meth:`TimeModel.save`.
 FORMAT = "chainorder-timemodel/1"
+#: Version of the model's form: its features, shape classes, cold rule and calibration.
+#: Bump it whenever one of these changes, so models cached by the old form are not reused.
+MODEL_VERSION = 1
+#: Keys of a fingerprint that name the software, not the machine.
+VERSION_KEYS: tuple[str, ...] = ("chainorder", "model_version")
 
 
 class NotCalibratedError(LookupError, ValueError):
@@ -348,7 +362,8 @@ def _numpy_blas() -> dict[str, Any]:
 
 
 def machine_fingerprint() -> dict[str, Any]:
-    """What a time model depends on: CPU, cores, numpy, BLAS and its current thread count.
+    """What a time model depends on: CPU, cores, numpy, BLAS and its current thread count,
+    and the software: chainorder's version and :data:`MODEL_VERSION`.
 
     Examples
     --------
@@ -367,6 +382,8 @@ def machine_fingerprint() -> dict[str, Any]:
         "blas_threading_layer": blas.get("threading_layer"),
         "blas_architecture": blas.get("architecture"),
         "blas_threads": blas.get("num_threads"),
+        "chainorder": __version__,
+        "model_version": MODEL_VERSION,
     }
 
 
@@ -404,27 +421,66 @@ _LOADED: dict[Path, tuple[float, TimeModel]] = {}
 def load_model(directory: str | Path | None = None) -> TimeModel:
     """The cached model of this machine at its current BLAS thread count.
 
+    Only a model made by this chainorder version and :data:`MODEL_VERSION` is
+    used; one cached by another version is stale and ignored.
+
     Raises
     ------
     NotCalibratedError
-        If none is cached; the message says how to make one.
+        If none is cached (or only stale ones); the message says how to make one.
     """
     fp = machine_fingerprint()
     path = cache_path(fp, directory)
+    threads = fp.get("blas_threads")
+    how = (f"run 'chainorder calibrate --threads {threads}' "
+           "(under a minute; '--quick' takes seconds), or call "
+           "chainorder.lab.calibrate.calibrate(threads=...), or pass machine=TimeModel.load(...)")
     try:
         stamp = path.stat().st_mtime
     except OSError:
-        threads = fp.get("blas_threads")
+        stale = stale_models(fp, path.parent)
+        why = "" if not stale else (
+            f"; the model(s) cached for it by another version are stale and not reused "
+            f"({'; '.join(stale)})")
         raise NotCalibratedError(
-            f"no time model cached for this machine with {threads} BLAS thread(s) "
-            f"(looked for {path}); run 'chainorder calibrate --threads {threads}' "
-            "(under a minute; '--quick' takes seconds), or call "
-            "chainorder.lab.calibrate.calibrate(threads=...), or pass machine=TimeModel.load(...)"
-        ) from None
+            f"no time model cached for this machine with {threads} BLAS thread(s) by "
+            f"chainorder {__version__} (model form {MODEL_VERSION}) (looked for {path}){why}; "
+            + how) from None
     hit = _LOADED.get(path)
     if hit is None or hit[0] != stamp:
         hit = _LOADED[path] = (stamp, TimeModel.load(path))
+    reason = version_mismatch(hit[1].fingerprint, fp)
+    if reason:
+        raise NotCalibratedError(f"the time model cached at {path} is stale ({reason}); "
+                                 f"recalibrate: {how} with '--force'")
     return hit[1]
+
+
+def version_mismatch(cached: Mapping[str, Any], current: Mapping[str, Any]) -> str:
+    """Why a model of fingerprint ``cached`` must not be used now (``''``: it may).
+
+    Examples
+    --------
+    >>> version_mismatch({"chainorder": "0.1.0", "model_version": 1},
+    ...                  {"chainorder": "0.2.0", "model_version": 1})
+    "made by chainorder '0.1.0', this is '0.2.0'"
+    """
+    names = {"chainorder": "chainorder", "model_version": "model form"}
+    return "; ".join(f"made by {names[k]} {cached.get(k)!r}, this is {current.get(k)!r}"
+                     for k in VERSION_KEYS if cached.get(k) != current.get(k))
+
+
+def stale_models(fingerprint: Mapping[str, Any], directory: str | Path) -> list[str]:
+    """Models cached in ``directory`` for this machine and thread count by another version,
+    one line each (``'path: made by ...'``); unreadable files are skipped."""
+    machine = {k: v for k, v in fingerprint.items() if k not in VERSION_KEYS}
+    out = []
+    for f in sorted(Path(directory).glob("timemodel-*.json")):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            fp = json.loads(f.read_text()).get("fingerprint", {})
+            if {k: v for k, v in fp.items() if k not in VERSION_KEYS} == machine:
+                out.append(f"{f}: {version_mismatch(fp, fingerprint)}")
+    return out
 
 
 _ACTIVE: contextvars.ContextVar[TimeModel | None] = contextvars.ContextVar(

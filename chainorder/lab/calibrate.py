@@ -45,6 +45,7 @@ from ..algebra.timemodel import (
     shape_class,
     shape_classes,
     step_features,
+    version_mismatch,
 )
 from ..validation import check_dims
 from .cases import Case, select_cases
@@ -419,7 +420,8 @@ def calibrate(*, threads: int | None = None, quick: bool = False, force: bool = 
         path = cache_path(fp, directory)
         if path.exists() and not force:
             cached = TimeModel.load(path)
-            if quick or not cached.meta.get("quick"):
+            fresh = not version_mismatch(cached.fingerprint, fp)
+            if fresh and (quick or not cached.meta.get("quick")):
                 return cached
         t0, load0 = time.perf_counter(), loadavg()
         shapes = calibration_shapes(quick, seed)

@@ -87,6 +87,10 @@ def test_fit_recovers_a_known_model():
         mine = np.array([s for s in shapes if shape_class(*s) == cls])
         support = (step_features(*mine.T, True, True) > 0).sum(axis=0) >= cal.MIN_SUPPORT
         coef[cls] = list(np.where(support, TRUE.coefficients[cls], 0.0))
+    # the bandwidth-bound classes share the coefficients of bytes read past the cache
+    for cls in cal.BANDWIDTH_CLASSES:
+        for f in cal.SHARED_FEATURES:
+            coef[cls][FEATURES.index(f)] = coef["vecmat"][FEATURES.index(f)]
     true = TimeModel(coef)
     records = _records_from(true, shapes) + _records_from(true, shapes, cold=True)
     model = cal.fit_model(records, fingerprint={"blas_threads": 1})
@@ -108,6 +112,23 @@ def test_a_feature_too_few_points_exercise_gets_no_coefficient():
     model = cal.fit_model(records)
     assert model.coefficients["vecmat"][FEATURES.index("bytes_in_over_64MiB")] == 0.0
     assert all(c >= 0 for c in model.coefficients["vecmat"])
+
+
+def test_bandwidth_classes_share_the_cost_of_bytes_past_the_cache(rng):
+    # noisy points: fitted apart, each class would get its own cost of the same bytes
+    shapes = [s for s in cal.calibration_shapes(quick=False)
+              if shape_class(*s) in cal.BANDWIDTH_CLASSES]
+    records = _records_from(TRUE, shapes) + _records_from(TRUE, shapes, cold=True)
+    for r in records:
+        r["seconds_min"] *= float(rng.uniform(0.7, 1.5))
+    model = cal.fit_model(records)
+    for f in cal.SHARED_FEATURES:
+        got = {model.coefficients[c][FEATURES.index(f)] for c in cal.BANDWIDTH_CLASSES}
+        assert len(got) == 1, f
+    # one 68 MB matrix read once: a vector times it costs about the same from either side
+    vecmat, matvec = model.step_seconds(1, 3338, 2533, False, True), model.step_seconds(
+        3338, 2533, 1, True, False)
+    assert vecmat == pytest.approx(matvec, rel=0.25)
 
 
 def test_fit_refuses_no_records():

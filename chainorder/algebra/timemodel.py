@@ -35,7 +35,12 @@ which stays exact for the model. Non-negative coefficients make time grow
 with work and with the working set.
 
 The coefficients come from measurements (``chainorder calibrate``,
-:mod:`chainorder.lab.calibrate`) fitted per class to relative error; the
+:mod:`chainorder.lab.calibrate`) fitted per class to relative error, the
+bandwidth-bound classes (``dot``, ``vecmat``, ``matvec``) jointly with one
+coefficient for the bytes read past the cache (cold bytes, bytes past each
+knot): a matrix streamed from memory costs the same whichever of them reads
+it, and per-class fits of a few noisy points made the time-optimal plan
+chase differences that were not there. The
 model also keeps the roofline's measured facts -- the best rate achieved by
 matrix-matrix products (the roof), the best bandwidth, the per-call overhead
 -- each as best, median and spread. A plan's predicted time is the sum of
@@ -131,7 +136,7 @@ FEATURES: tuple[str, ...] = (
 FORMAT = "chainorder-timemodel/1"
 #: Version of the model's form: its features, shape classes, cold rule and calibration.
 #: Bump it whenever one of these changes, so models cached by the old form are not reused.
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 #: Keys of a fingerprint that name the software, not the machine.
 VERSION_KEYS: tuple[str, ...] = ("chainorder", "model_version")
 

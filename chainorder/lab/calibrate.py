@@ -37,6 +37,7 @@ from ..algebra.orders import plan as make_plan
 from ..algebra.plan import Plan
 from ..algebra.timemodel import (
     COLD_CHAIN_BYTES,
+    FEATURES,
     SHAPE_CLASSES,
     TimeModel,
     cache_path,
@@ -71,6 +72,15 @@ __all__ = [
 
 #: Points of a class that must exercise a feature before it gets a coefficient.
 MIN_SUPPORT = 4
+#: Classes bound by memory bandwidth. Reading a matrix from memory costs what the memory
+#: gives, whichever of these kernels reads it, so they share the coefficients of
+#: :data:`SHARED_FEATURES`, fitted jointly: fitted apart, a few noisy points per class
+#: past the cache made a vector-matrix and a matrix-vector product reading the same
+#: 68 MB matrix differ by a factor, and the time-optimal plan chase that difference.
+BANDWIDTH_CLASSES: tuple[str, ...] = ("dot", "vecmat", "matvec")
+#: Features of the bytes read past the cache: cold operands and the working set past each knot.
+SHARED_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES
+                                         if f == "bytes_cold" or f.startswith("bytes_in_over"))
 #: Orders :func:`predicted_vs_measured` checks by default (the benchmark grid's).
 DEFAULT_ORDERS: tuple[str, ...] = ("loss_first", "input_first", "optimal")
 
@@ -309,29 +319,28 @@ def fit_model(records: Sequence[dict[str, Any]], *, fingerprint: dict[str, Any] 
     tenfold; on a quiet machine the two differ by a few percent.) A feature that fewer than
     :data:`MIN_SUPPORT` points of a class exercise (a cache knot no shape
     passed) keeps coefficient 0 rather than extrapolate from one point. A
-    class without measurements borrows the coefficients of ``matmat``.
+    class without measurements borrows the coefficients of ``matmat``. The
+    classes of :data:`BANDWIDTH_CLASSES` are fitted together, with one
+    coefficient each for :data:`SHARED_FEATURES` (the bytes read past the cache).
     """
-    from scipy.optimize import nnls
-
     coefficients: dict[str, list[float]] = {}
     fit: dict[str, Any] = {}
+    blocks = []
     for cls in SHAPE_CLASSES:
         rows = [r for r in records if r["shape_class"] == cls]
-        if not rows:
-            continue
-        X = step_features(*([r.get(k, False) for r in rows]
-                            for k in ("p", "q", "r", "cold_left", "cold_right")))
-        y = np.array([r[target] for r in rows])
-        used = (X > 0).sum(axis=0) >= min(MIN_SUPPORT, len(rows))
-        A = X[:, used] / y[:, None]
-        # columns scaled to unit size so NNLS is well conditioned, then scaled back
-        scale = np.maximum(np.abs(A).max(axis=0), 1e-300)
-        sol, _ = nnls(A / scale, np.ones(len(y)))
-        coef = np.zeros(X.shape[1])
-        coef[used] = sol / scale
-        err = np.abs(X @ coef / y - 1)
-        coefficients[cls] = [float(c) for c in coef]
-        fit[cls] = {"points": len(rows), "median_rel_error": float(np.median(err)),
+        if rows:
+            X = step_features(*([r.get(k, False) for r in rows]
+                                for k in ("p", "q", "r", "cold_left", "cold_right")))
+            blocks.append((cls, X, np.array([r[target] for r in rows])))
+    shared = [FEATURES.index(f) for f in SHARED_FEATURES]
+    groups = [[b for b in blocks if b[0] in BANDWIDTH_CLASSES]]
+    groups += [[b] for b in blocks if b[0] not in BANDWIDTH_CLASSES]
+    for group in groups:
+        if group:
+            coefficients.update(_fit_group(group, shared if len(group) > 1 else []))
+    for cls, X, y in blocks:
+        err = np.abs(X @ np.array(coefficients[cls]) / y - 1)
+        fit[cls] = {"points": len(y), "median_rel_error": float(np.median(err)),
                     "max_rel_error": float(err.max())}
     if not coefficients:
         raise ValueError("records hold no measurements; nothing to fit")
@@ -340,6 +349,42 @@ def fit_model(records: Sequence[dict[str, Any]], *, fingerprint: dict[str, Any] 
         coefficients.setdefault(cls, list(fallback))
     return TimeModel(coefficients, dict(fingerprint or {}), roofline_summary(records), fit,
                      dict(meta or {}))
+
+
+def _fit_group(blocks: Sequence[tuple[str, np.ndarray, np.ndarray]],
+               shared: Sequence[int]) -> dict[str, list[float]]:
+    """One NNLS fit of classes ``(cls, X, y)`` whose ``shared`` feature columns have one
+    coefficient for them all, by relative error; the other columns are fitted per class."""
+    from scipy.optimize import nnls
+
+    n_feat = blocks[0][1].shape[1]
+    own = [j for j in range(n_feat) if j not in shared]
+    cols: list[tuple[str | None, int]] = []  # (class, or None if shared; feature)
+    for cls, X, _ in blocks:
+        support = (X > 0).sum(axis=0) >= min(MIN_SUPPORT, len(X))
+        cols += [(cls, j) for j in own if support[j]]
+    stacked = np.concatenate([X for _, X, _ in blocks])
+    support = (stacked > 0).sum(axis=0) >= min(MIN_SUPPORT, len(stacked))
+    cols += [(None, j) for j in shared if support[j]]
+    A = np.zeros((len(stacked), len(cols)))
+    start = 0
+    for cls, X, y in blocks:
+        for c, (owner, j) in enumerate(cols):
+            if owner in (cls, None):
+                A[start:start + len(X), c] = X[:, j] / y
+        start += len(X)
+    # columns scaled to unit size so NNLS is well conditioned, then scaled back
+    scale = np.maximum(np.abs(A).max(axis=0), 1e-300)
+    sol, _ = nnls(A / scale, np.ones(len(A)))
+    sol = sol / scale
+    out = {}
+    for cls, _, _ in blocks:
+        coef = np.zeros(n_feat)
+        for c, (owner, j) in enumerate(cols):
+            if owner in (cls, None):
+                coef[j] = sol[c]
+        out[cls] = [float(x) for x in coef]
+    return out
 
 
 def _distribution(values: Sequence[float], best: Callable[..., float] = max) -> dict[str, float]:

@@ -10,6 +10,7 @@ import pytest
 from chain_helpers import ADMISSION_ANSWERS
 
 import chainorder as co
+from chainorder.algebra.gjc import optimize_gjc
 from chainorder.lab.settings import ReportSettings
 from chainorder.lab.studies import generalized_chain as gc
 from chainorder.lab.studies.base import ReportContext
@@ -91,3 +92,11 @@ def test_a_jax_case_is_timed_against_the_peers():
     for k in ("optimal", "jacfwd", "jacrev"):
         assert 0 < row[f"{k}_min_s"] <= row[f"{k}_median_s"] <= row[f"{k}_max_s"]
         assert row[f"{k}_compile_s"] > 0
+
+
+def test_memory_threshold_is_the_least_bound_reaching_the_optimum():
+    f = gc.admission_factors("problem_dense100")
+    m = gc.memory_threshold(f)
+    assert m == 8206
+    free = ADMISSION_ANSWERS["problem_dense100"][0]
+    assert optimize_gjc(f, m).cost == free < optimize_gjc(f, m - 1).cost

@@ -164,6 +164,9 @@ def test_findings_are_computed(first):
                  "| input-first, affine in \\|x\\| | 11,010·\\|x\\| | 1,110·\\|x\\| |",
                  "from B > 108.9 dense but B > 12.07 structured", "formula (not multiplied"):
         assert part in structured, part
+    general = (first / "11-generalized-chain.md").read_text()
+    assert "numbers per instance are reproduced exactly" in general
+    assert "needs M >= 8,206 exactly" in general
     random = (first / "06-optimizer.md").read_text()
     assert "within 1% of optimal in" in random and "log-uniform in 1..1024" in random
     assert re.search(r"loss-first is exactly optimal in [\d.]+% at n = 3, [\d.]+% at n = 5", random)

@@ -477,7 +477,13 @@ def _timing_plan(ctx: ReportContext) -> tuple[tuple[str, ...], int, float]:
 
 
 class GeneralizedChainStudy(Study):
-    """The generalized optimum against tangent, adjoint, preaccumulation; then run on JAX."""
+    """The generalized optimum against tangent, adjoint, preaccumulation; then run on JAX.
+
+    ``collect`` times the JAX cases (``settings.jax_cases``, else :data:`QUICK_TIMED` in a
+    quick report and every case in a full one). When JAX is not imported yet it first sets
+    ``XLA_FLAGS`` to :data:`XLA_ONE_THREAD` unless the variable is set (XLA reads it once),
+    so the report process runs XLA on one thread, as the JAX benchmarks do.
+    """
 
     slug = "11-generalized-chain"
     title = "The matrix-free Jacobian chain: optimal mixed modes, counted and run on JAX"

@@ -1,4 +1,4 @@
-"""Seeded chains shared by the test modules."""
+"""Seeded chains and pinned reference answers shared by the test modules."""
 
 from __future__ import annotations
 
@@ -15,3 +15,15 @@ def random_chain(rng: np.random.Generator, dims: list[int]) -> list[np.ndarray]:
     return [
         rng.standard_normal((p, q)) / np.sqrt(q) for p, q in zip(dims[:-1], dims[1:], strict=True)
     ]
+
+
+#: What ADMission's gdjcpb_solve prints (STCE-at-RWTH/ADMission, commit 9ebfa24, app/
+#: gdjcpb_solve.cpp; the numbers as recorded in chainorder/lab/data/admission/README.md):
+#: optimal, homogeneous tangent, homogeneous adjoint, global preaccumulation.
+ADMISSION_ANSWERS = {
+    "problem_dense10": (296, 296, 2072, 779),
+    "problem_dense50": (135228, 839925, 604746, 740518),
+    "problem_dense100": (231143, 19160886, 21611697, 9034346),
+    "problem_dense150": (852466, 56863838, 47527984, 53425505),
+    "problem_dense200": (2041326, 34648499, 381133489, 174604509),
+}

@@ -7,10 +7,12 @@ import json
 import subprocess
 import sys
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 import pytest
+from chain_helpers import ADMISSION_ANSWERS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,8 +33,9 @@ from chainorder.algebra.gjc import (
 from chainorder.algebra.gjc_format import format_chain, parse_chain, read_chain, write_chain
 from chainorder.cli import main
 
-#: ADMission's public chain instances (MIT; provenance and licence in the folder's README.md)
-ADMISSION = Path(__file__).resolve().parent / "data" / "admission"
+#: ADMission's public chain instances, shipped as package data (MIT; provenance and licence in
+#: the folder's README.md)
+ADMISSION = Path(str(files("chainorder.lab") / "data" / "admission"))
 
 # ----------------------------------------------------------------------------- brute force
 #
@@ -386,16 +389,6 @@ def test_schedule_text_and_dict():
 
 # ----------------------------------------------------------------------------- ADMission
 
-#: What ADMission's gdjcpb_solve prints (STCE-at-RWTH/ADMission, commit 9ebfa24, app/
-#: gdjcpb_solve.cpp; the numbers as recorded in tests/data/admission/README.md):
-#: optimal, homogeneous tangent, homogeneous adjoint, global preaccumulation.
-ADMISSION_ANSWERS = {
-    "problem_dense10": (296, 296, 2072, 779),
-    "problem_dense50": (135228, 839925, 604746, 740518),
-    "problem_dense100": (231143, 19160886, 21611697, 9034346),
-    "problem_dense150": (852466, 56863838, 47527984, 53425505),
-    "problem_dense200": (2041326, 34648499, 381133489, 174604509),
-}
 
 
 @pytest.mark.parametrize("name", list(ADMISSION_ANSWERS))

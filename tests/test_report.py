@@ -30,21 +30,23 @@ TINY = ReportSettings.preset(
     repeats=2, warmup=0, min_seconds=0.0, peak_seconds=0.05, random_chains=6,
     random_lengths=(3, 5), caching_depths=(2, 3, 4), caching_width=3, article_sizes=2,
     optimizer_ns=(5, 10), check_chains=200, time_repeats=3, differing_chains=3,
+    jax_cases=("bottleneck-800-10-800",),
 )
 #: Smaller still, for the runs that are interrupted in a subprocess.
 TINIER = ReportSettings.preset(
     True, cases=("article-x10", "article-x100"), repeats=1, warmup=0, min_seconds=0.0,
     peak_seconds=0, random_chains=2, random_lengths=(3,), caching_depths=(2, 3), caching_width=3,
     article_sizes=1, optimizer_ns=(5,), check_chains=20, calibration_threads=(1,),
-    time_repeats=2, differing_chains=1,
+    time_repeats=2, differing_chains=1, jax_cases=(),
 )
 PAGES = ["01-article", "02-when-loss-first-wins", "03-flops-vs-time", "04-growth-with-x",
          "05-caching", "06-optimizer", "07-optimizer-speed", "08-time-model", "09-time-optimal",
-         "10-structured-article"]
+         "10-structured-article", "11-generalized-chain"]
 FIGURES = ["multiplications-vs-x", "growth-counted", "time-vs-x", "time-ratio-vs-flop-ratio",
            "roofline", "random-chain-ratios", "caching-vs-depth", "batch-costs", "optimizer-times",
            "time-model-residuals-1t", "time-model-residuals-2t", "time-optimal-speedups",
-           "structured-article-costs", "structured-article-ratio"]
+           "structured-article-costs", "structured-article-ratio",
+           "generalized-chain-cost-ratios", "generalized-chain-memory"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -162,6 +164,9 @@ def test_findings_are_computed(first):
                  "| input-first, affine in \\|x\\| | 11,010·\\|x\\| | 1,110·\\|x\\| |",
                  "from B > 108.9 dense but B > 12.07 structured", "formula (not multiplied"):
         assert part in structured, part
+    general = (first / "11-generalized-chain.md").read_text()
+    assert "numbers per instance are reproduced exactly" in general
+    assert "needs M >= 8,206 exactly" in general
     random = (first / "06-optimizer.md").read_text()
     assert "within 1% of optimal in" in random and "log-uniform in 1..1024" in random
     assert re.search(r"loss-first is exactly optimal in [\d.]+% at n = 3, [\d.]+% at n = 5", random)

@@ -57,6 +57,23 @@ REFERENCES: dict[str, Reference] = {r.key: r for r in (
               "Johnnie Gray and Stefanos Kourtis, \"Hyper-optimized tensor network "
               "contraction\", *Quantum* 5, 410, 2021 (cotengra).",
               "peer contraction-path optimizers"),
+    Reference("naumann2020",
+              "Optimization of Generalized Jacobian Chain Products without Memory Constraints",
+              "Uwe Naumann, \"Optimization of Generalized Jacobian Chain Products without "
+              "Memory Constraints\", arXiv:2003.05755, 2020.",
+              "the generalized (matrix-free) Jacobian chain problem and its dynamic program"),
+    Reference("naumann2024", "Matrix-Free Jacobian Chaining",
+              "Uwe Naumann, \"Matrix-Free Jacobian Chaining\", arXiv:2406.11862, 2024.",
+              "the matrix-free chain under a memory (tape) bound"),
+    Reference("admission", "ADMission",
+              "STCE, RWTH Aachen University, *ADMission* (software, MIT licence), release "
+              "0.1.0, 2022, https://github.com/STCE-at-RWTH/ADMission.",
+              "the five public `problem_dense*` chains and the costs its `gdjcpb_solve` prints "
+              "for them"),
+    Reference("jacobian_chaining", "Jacobian-Chaining",
+              "STCE, RWTH Aachen University, *Jacobian-Chaining* (software), "
+              "https://github.com/STCE-at-RWTH/Jacobian-Chaining.",
+              "the memory-bounded optimizer the bound here follows"),
 )}
 
 #: chainorder itself, as ``CITATION.cff`` describes it.

@@ -48,6 +48,9 @@ class ReportSettings:
     differing_chains : int
         Random chains, chosen where the time-optimal and FLOP-optimal plans
         differ most, timed beside the grid on the time-optimal page.
+    jax_cases : tuple of str or None
+        Ids of :data:`chainorder.lab.jax_cases.JAX_CASES` the generalized-chain study
+        times on JAX (None: its quick or full default; ``()``: none).
     seed : int
         Seed of the random chains and random article sizes.
     """
@@ -70,6 +73,7 @@ class ReportSettings:
     calibration_threads: tuple[int, ...] = (1, 2)
     time_repeats: int = 7
     differing_chains: int = 6
+    jax_cases: tuple[str, ...] | None = None
     seed: int = 0
 
     @classmethod
@@ -109,4 +113,6 @@ class ReportSettings:
                 f"{'/'.join(map(str, self.calibration_threads))} BLAS threads "
                 f"({'quick' if self.quick else 'full'} calibration), {self.time_repeats} "
                 f"interleaved rounds per check, {self.differing_chains} differing chains; "
+                f"JAX cases "
+                f"{'default' if self.jax_cases is None else list(self.jax_cases)}; "
                 f"seed {self.seed}")

@@ -28,6 +28,7 @@ MODULES: tuple[str, ...] = (
     "time_model",
     "time_optimal",
     "structured_article",
+    "generalized_chain",
 )
 
 

@@ -131,7 +131,7 @@ def test_each_page_carries_its_provenance_and_citations(first):
         for part in ("## Findings", "## Reproduce", "## Machine", "## References", "## Cite",
                      "@software{chainorder", f"chainorder | {co.__version__}", "measured rates",
                      "BLAS (threadpoolctl)", "scalar multiplications", "generate_report(",
-                     'pip install -e ".[fast,peers]"', desai):
+                     'pip install -e ".[fast,peers,jax]"', desai):
             assert part in text, (page, part)
         findings = text.split("## Findings")[1].split("\n## ")[0]
         assert findings.count("\n- ") >= 1 and "nan" not in findings.lower()
@@ -301,8 +301,16 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 _CHILD = """
-import sys
+import sys, time
+from chainorder.lab import report
 from chainorder.lab.report import ReportSettings, generate_report
+log = report._log
+def held(progress, text):  # hold at the chosen moment, so the signal lands there, not later
+    log(progress, text)
+    if sys.argv[2] in text:
+        sys.stderr.flush()
+        time.sleep(60)
+report._log = held
 generate_report(sys.argv[1], settings={settings!r}, progress=True)
 """
 
@@ -311,7 +319,7 @@ def _interrupted(out: Path, moment: str, sig: int) -> int:
     """Run the report in a child, send ``sig`` when its progress prints ``moment``."""
     code = _CHILD.format(settings=TINIER)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-c", code, str(out)], stderr=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, "-c", code, str(out), moment], stderr=subprocess.PIPE,
                              stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
     assert child.stderr is not None
     for line in child.stderr:

@@ -114,7 +114,9 @@ class Study:
     def render(self, ctx: ReportContext) -> StudyPage:
         """Read the saved data and return the page."""
         if self._render_fn is None:
-            raise NotImplementedError(f"study {self.slug!r} defines no render")
+            raise TypeError(
+                f"study {self.slug!r} defines no render: pass render= or override render()"
+            )
         return self._render_fn(ctx)
 
     def __repr__(self) -> str:

@@ -9,11 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from ..algebra.execute import counted_matmul
 from ..algebra.kinds import Dense, Kind, kind_matmul
 from ..algebra.structured import check_structure
 from ..validation import as_real_array, check_finite, check_positive_int
-from .network import ForwardPass, Network
+from .network import Network
 
 __all__ = [
     "Gradients",
@@ -124,39 +123,27 @@ def loss_first_gradients(net: Network, x: Any, y: Any, *, structure: str = "stru
     88
     """
     fp = _check_net(net).forward(x, y)
-    if check_structure(structure) == "dense":
-        return _dense_sweep(net, fp)
+    dense = check_structure(structure) == "dense"
     row: Kind = Dense(net.loss_fn._gradient(fp.zs[-1], fp.y))  # dl/dz_L, 1 x |z_L|
     grads: dict[ParamKey, np.ndarray] = {}
     count = 0
     for k in range(len(net.layers) - 1, -1, -1):
-        layer = net.layers[k]
+        layer, z_in, z_out = net.layers[k], fp.zs[k], fp.zs[k + 1]
+        if dense:  # the article's convention: every Jacobian a full matrix, p*q*r a product
+            params = {n: Dense(j) for n, j in layer._param_jacobians(z_in).items()}
+            step: Kind = Dense(layer._input_jacobian(z_in, z_out))
+        else:
+            params, step = layer._param_kinds(z_in), layer._input_kind(z_in, z_out)
         # row is dl/dz_(k+1): cached, and reused by each parameter of layer k
-        for name, jac in layer._param_kinds(fp.zs[k]).items():
+        for name, jac in params.items():
             product, mults = kind_matmul(row, jac)
             grad, spent = product.densify()
             grads[(k, name)] = grad.reshape(layer.params[name].shape)
             count += mults + spent
-        row, mults = kind_matmul(row, layer._input_kind(fp.zs[k], fp.zs[k + 1]))
+        row, mults = kind_matmul(row, step)
         count += mults
     dx, spent = row.densify()
     return Gradients(grads, dx[0], count + spent, "loss_first", _labels(net))
-
-
-def _dense_sweep(net: Network, fp: ForwardPass) -> Gradients:
-    """The loss-first sweep over dense Jacobians, each product counted ``p*q*r``."""
-    row = net.loss_fn._gradient(fp.zs[-1], fp.y)
-    grads: dict[ParamKey, np.ndarray] = {}
-    count = 0
-    for k in range(len(net.layers) - 1, -1, -1):
-        layer = net.layers[k]
-        for name, jac in layer._param_jacobians(fp.zs[k]).items():
-            grad, mults = counted_matmul(row, jac)
-            grads[(k, name)] = grad.reshape(layer.params[name].shape)
-            count += mults
-        row, mults = counted_matmul(row, layer._input_jacobian(fp.zs[k], fp.zs[k + 1]))
-        count += mults
-    return Gradients(grads, row[0], count, "loss_first", _labels(net))
 
 
 def input_first_gradients(net: Network, x: Any, y: Any, *, structure: str = "structured"

@@ -478,6 +478,12 @@ def _print_model(model: Any, path: Path, took: float) -> None:
     print(f"  roof (matrix-matrix):  {_rate_text(s.get('peak_gflops', {}), 'GFLOP/s')}")
     print(f"  memory bandwidth:      {_rate_text(s.get('bandwidth_gbs', {}), 'GB/s')}")
     print(f"  per-call overhead:     {_rate_text(s.get('overhead_seconds', {}), 'us', 1e6)}")
+    ratio = s.get("plan_ratio_error")
+    if ratio:
+        print(f"  plan-time ratios:      median error {ratio['median']:.1%}, 90th percentile "
+              f"{ratio['p90']:.1%} ({ratio['pairs']} pairs of plans on held-out chains); "
+              f"objective='time' leaves the FLOP optimum only past a {ratio['margin']:.1%} "
+              "predicted gain")
     print("  class     points  fit median err  best GFLOP/s  best GB/s   (fit: vs fastest runs)")
     for cls in SHAPE_CLASSES:
         f, r = model.fit.get(cls, {}), s.get("rates", {}).get(cls, {})

@@ -17,6 +17,7 @@ __all__ = [
     "check_matmul_dtypes",
     "chain_dims",
     "check_positive_int",
+    "check_nonnegative_float",
     "as_real_array",
     "check_finite",
     "check_vector",
@@ -42,6 +43,22 @@ def check_positive_int(value: Any, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
     return value
+
+
+def check_nonnegative_float(value: Any, name: str) -> float:
+    """Return ``value`` as a float, or raise naming ``name`` if it is not a finite real >= 0.
+
+    Examples
+    --------
+    >>> check_nonnegative_float(0.25, "margin")
+    0.25
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number >= 0, got {value!r} "
+                        f"({type(value).__name__})")
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
 
 
 def check_dims(dims: Any, name: str = "dims") -> tuple[int, ...]:

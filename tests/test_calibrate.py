@@ -26,7 +26,7 @@ from chainorder.algebra.timemodel import (
 from chainorder.cli import main
 
 TRUE = TimeModel({c: list(np.array([0.8e-6, 3e-6, 2e-11, 4e-11, 9e-11, 6e-11, 1e-11, 1e-11,
-                                     2e-11, 1e-10]) * (1 + 0.3 * n))
+                                     2e-11, 1e-10, 5e-11, 2e-10]) * (1 + 0.3 * n))
                   for n, c in enumerate(SHAPE_CLASSES)})
 
 
@@ -87,10 +87,13 @@ def test_fit_recovers_a_known_model():
         mine = np.array([s for s in shapes if shape_class(*s) == cls])
         support = (step_features(*mine.T, True, True) > 0).sum(axis=0) >= cal.MIN_SUPPORT
         coef[cls] = list(np.where(support, TRUE.coefficients[cls], 0.0))
-    # the bandwidth-bound classes share the coefficients of bytes read past the cache
-    for cls in cal.BANDWIDTH_CLASSES:
-        for f in cal.SHARED_FEATURES:
-            coef[cls][FEATURES.index(f)] = coef["vecmat"][FEATURES.index(f)]
+    # every class shares the coefficients of memory traffic (bytes past the cache, written)
+    every = np.array(shapes)
+    exercised = (step_features(*every.T, True, True) > 0).sum(axis=0) >= cal.MIN_SUPPORT
+    for f in cal.SHARED_FEATURES:
+        j = FEATURES.index(f)
+        for cls in SHAPE_CLASSES:
+            coef[cls][j] = TRUE.coefficients["vecmat"][j] if exercised[j] else 0.0
     true = TimeModel(coef)
     records = _records_from(true, shapes) + _records_from(true, shapes, cold=True)
     model = cal.fit_model(records, fingerprint={"blas_threads": 1})
@@ -114,16 +117,15 @@ def test_a_feature_too_few_points_exercise_gets_no_coefficient():
     assert all(c >= 0 for c in model.coefficients["vecmat"])
 
 
-def test_bandwidth_classes_share_the_cost_of_bytes_past_the_cache(rng):
+def test_classes_share_the_cost_of_memory_traffic(rng):
     # noisy points: fitted apart, each class would get its own cost of the same bytes
-    shapes = [s for s in cal.calibration_shapes(quick=False)
-              if shape_class(*s) in cal.BANDWIDTH_CLASSES]
+    shapes = cal.calibration_shapes(quick=False)
     records = _records_from(TRUE, shapes) + _records_from(TRUE, shapes, cold=True)
     for r in records:
         r["seconds_min"] *= float(rng.uniform(0.7, 1.5))
     model = cal.fit_model(records)
     for f in cal.SHARED_FEATURES:
-        got = {model.coefficients[c][FEATURES.index(f)] for c in cal.BANDWIDTH_CLASSES}
+        got = {model.coefficients[c][FEATURES.index(f)] for c in SHAPE_CLASSES}
         assert len(got) == 1, f
     # one 68 MB matrix read once: a vector times it costs about the same from either side
     vecmat, matvec = model.step_seconds(1, 3338, 2533, False, True), model.step_seconds(
@@ -134,6 +136,55 @@ def test_bandwidth_classes_share_the_cost_of_bytes_past_the_cache(rng):
 def test_fit_refuses_no_records():
     with pytest.raises(ValueError, match="no measurements"):
         cal.fit_model([])
+
+
+def _chain_records(model: TimeModel, chains, noise=None) -> list[dict]:
+    """Records of loss-first, input-first and the FLOP optimum on each chain, timed by ``model``
+    (times scaled by ``noise(plan)`` if given), as :func:`measure_chain_steps` makes them."""
+    from chainorder import plan as make_plan
+
+    out = []
+    for d in chains:
+        for order in ("loss_first", "input_first", "optimal"):
+            scale = 1.0 if noise is None else noise(order)
+            for i, k, j in make_plan(d, order).step_array.tolist():
+                t = model.step_seconds(d[i], d[k], d[j]) * scale
+                out.append(cal._step_record(d[i], d[k], d[j], [t, t, t], None,
+                                            chain="x".join(map(str, d)), plan=order))
+    return out
+
+
+CHAINS = [(1, 30, 200, 40, 500), (1, 8, 900, 20, 60, 700), (5, 300, 2, 400), (1, 64, 64, 64, 64),
+          (1, 1000, 10, 100, 3), (2, 50, 50, 700, 9), (1, 7, 300, 7, 300)]
+
+
+def test_a_model_that_times_its_plans_exactly_has_no_margin():
+    shapes = _records_from(TRUE, cal.calibration_shapes())
+    exact = cal.fit_model(shapes)  # TRUE on every feature the shapes exercise
+    model = cal.fit_model(shapes + _chain_records(exact, CHAINS))
+    ratio = model.summary["plan_ratio_error"]
+    assert ratio["chains"] == len(CHAINS) and ratio["quantile"] == cal.MARGIN_QUANTILE
+    # pairs of identical plans (loss-first that is also optimal) are left out
+    assert 0 < ratio["pairs"] < 3 * len(CHAINS)
+    assert model.margin == ratio["margin"] == pytest.approx(0, abs=1e-6)
+
+
+def test_the_margin_is_the_held_out_error_of_predicted_ratios():
+    # input-first measured 1.3x slower than the model says, the others as predicted: every
+    # pair with input-first is off by 30% in ratio, the rest by nothing
+    shapes = _records_from(TRUE, cal.calibration_shapes())
+    records = shapes + _chain_records(
+        TRUE, CHAINS, noise=lambda order: 1.3 if order == "input_first" else 1.0)
+    errs = cal.plan_ratio_errors(TRUE, [r for r in records if r["chain"]])
+    assert set(np.round(np.expm1(errs), 6)) <= {0.0, 0.3}
+    ratio = cal.fit_model(records).summary["plan_ratio_error"]
+    assert ratio["margin"] == ratio["median"] > 0 and ratio["p90"] >= ratio["median"]
+
+
+def test_too_few_chains_give_no_margin():
+    records = _records_from(TRUE, [(1, 1, 1), (64, 64, 64)]) + _chain_records(TRUE, CHAINS[:3])
+    model = cal.fit_model(records)
+    assert "plan_ratio_error" not in model.summary and model.margin == 0.0
 
 
 def test_roofline_summary_reports_the_best_rate_achieved():

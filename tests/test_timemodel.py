@@ -30,7 +30,8 @@ from chainorder.algebra.timemodel import (
 def _random_model(seed: int) -> TimeModel:
     """Coefficients that differ by class, so class boundaries matter to the optimum."""
     rng = np.random.default_rng(seed)
-    scale = np.array([1e-6, 5e-6, 2e-11, 5e-11, 1e-10, 5e-11, 2e-11, 2e-11, 2e-11, 1e-10])
+    scale = np.array([1e-6, 5e-6, 2e-11, 5e-11, 1e-10, 5e-11, 2e-11, 2e-11, 2e-11, 1e-10, 3e-11,
+                      1e-10])
     coef = {c: list(scale * rng.uniform(0, 2, len(FEATURES))) for c in SHAPE_CLASSES}
     return TimeModel(coef)
 
@@ -56,9 +57,11 @@ def test_features_are_counts_of_work_and_bytes():
     f = step_features(10, 100, 5)
     assert f.shape == (len(FEATURES),)
     assert f.tolist()[:6] == [1.0, 0.0, 2 * 10 * 100 * 5, 8 * (10 * 100 + 100 * 5), 0.0, 8 * 50]
-    assert f[6:].tolist() == [0.0] * 4  # far below every knot
+    assert f[6:].tolist() == [0.0] * 6  # far below every knot
     big = step_features(1, 4096, 4096)  # a 128 MiB matrix: past every input knot
-    assert np.all(big[6:9] > 0) and big[9] == 0
+    assert np.all(big[6:9] > 0) and np.all(big[9:] == 0)
+    wide = step_features(3000, 1, 3000)  # a 72 MB result: past every result knot
+    assert np.all(wide[9:] > 0) and np.all(wide[6:9] == 0)
     cold = step_features(10, 100, 5, cold_left=True, cold_right=True)
     assert cold[1] == 1 and cold[3] == 0 and cold[4] == f[3]
 
@@ -200,6 +203,46 @@ def test_objective_time_is_the_time_optimal_order():
     assert a == b and a.order == b.order == "time_optimal"
     with use_machine(m):  # the active model is the default
         assert co.optimize(dims, objective="time") == a
+
+
+def _with_margin(m: TimeModel, margin: float) -> TimeModel:
+    summary = {**m.summary, "plan_ratio_error": {"margin": margin}}
+    return TimeModel(m.coefficients, m.fingerprint, summary, m.fit, m.meta)
+
+
+@pytest.mark.parametrize("dims", _chains(11, 40))
+def test_the_margin_keeps_the_flop_optimum_unless_the_gain_passes_it(dims):
+    m = _with_margin(MODELS["random-classes-1"], 0.3)
+    assert m.margin == 0.3
+    flop = co.optimize(dims, machine=m)
+    exact = co.optimize(dims, objective="time", machine=m, margin=0)
+    assert exact.predicted_seconds == pytest.approx(_exhaustive_best(dims, m), rel=1e-9)
+    chosen = co.optimize(dims, objective="time", machine=m)  # the model's margin
+    assert chosen == co.optimize(dims, objective="time", machine=m, margin=0.3)
+    gain = flop.predicted_seconds / exact.predicted_seconds
+    want = exact if gain > 1.3 else flop
+    assert np.array_equal(chosen.step_array, want.step_array), gain
+    assert chosen.order == "time_optimal"
+
+
+def test_a_model_without_a_measured_margin_has_margin_zero():
+    assert MODELS["roofline"].margin == 0.0
+
+
+@pytest.mark.parametrize(("margin", "error", "match"), [
+    ("0.1", TypeError, "margin must be a real number >= 0, got '0.1'"),
+    (True, TypeError, "margin must be a real number >= 0, got True"),
+    (-0.1, ValueError, "margin must be a finite number >= 0, got -0.1"),
+    (float("nan"), ValueError, "margin must be a finite number >= 0, got nan"),
+])
+def test_bad_margin(margin, error, match):
+    with pytest.raises(error, match=match):
+        co.optimize([2, 3, 4], objective="time", machine=MODELS["roofline"], margin=margin)
+
+
+def test_margin_needs_the_time_objective():
+    with pytest.raises(ValueError, match="margin= applies to objective='time'"):
+        co.optimize([2, 3, 4], margin=0.1)
 
 
 def test_time_dp_with_the_flop_cost_is_the_flop_dp(rng):

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..validation import check_dims
+from ..validation import check_dims, check_nonnegative_float
 from .approx import best_fan_steps, greedy_steps
 from .costs import KindSig, input_first_cost, loss_first_cost
 from .dp import DP_MAX_MATRICES, dp_steps, dp_steps_by
@@ -283,6 +283,7 @@ def optimize(
     structure: str = "dense",
     objective: str = "flops",
     machine: TimeModel | None = None,
+    margin: float | None = None,
 ) -> Plan:
     """The cheapest bracketing of a chain, exactly: fewest multiplications, or least time.
 
@@ -310,6 +311,14 @@ def optimize(
         The time model for ``objective='time'`` and for the plan's
         :attr:`~Plan.predicted_seconds` (default: this machine's cached one,
         see :func:`~chainorder.algebra.timemodel.active_model`).
+    margin : float, optional
+        ``objective='time'`` only: keep the FLOP optimum unless the model's
+        least-time plan is predicted more than ``1 + margin`` times as fast.
+        Default: the model's own :attr:`~chainorder.algebra.timemodel.TimeModel.margin`,
+        the error of its predicted time ratios measured at calibration (0
+        for a model without one). ``margin=0`` returns the model's exact
+        optimum (the FLOP optimum when it ties). A model's error is larger
+        than the small gains it predicts, so a margin of 0 chases noise.
 
     Notes
     -----
@@ -337,6 +346,10 @@ def optimize(
     """
     if objective not in ("flops", "time"):
         raise ValueError(f"objective must be 'flops' or 'time', got {objective!r}")
+    if margin is not None:
+        margin = check_nonnegative_float(margin, "margin")
+        if objective != "time":
+            raise ValueError(f"margin= applies to objective='time', got objective={objective!r}")
     sigs = signatures(dims)
     if check_structure(structure) == "structured":
         if objective == "time" or machine is not None:
@@ -351,7 +364,7 @@ def optimize(
         return StructuredPlan(sigs, steps, "optimal", cost=cost, check=False)
     dims = check_dims(dims if sigs is None else dims_of(sigs))
     if objective == "time":
-        return _time_optimal(dims, method, machine)
+        return _time_optimal(dims, method, machine, margin)
     key = _normalize(method).replace("_", "-") if isinstance(method, str) else method
     if key == "auto":
         key = "dp" if len(dims) - 1 <= _AUTO_DP_UP_TO else "hu-shing"
@@ -377,7 +390,8 @@ def optimize(
 TIME_DP_MAX_MATRICES = 1000
 
 
-def _time_optimal(dims: tuple[int, ...], method: str, machine: TimeModel | None) -> Plan:
+def _time_optimal(dims: tuple[int, ...], method: str, machine: TimeModel | None,
+                  margin: float | None = None) -> Plan:
     if method not in ("auto", "dp"):
         raise ValueError(f"objective='time' runs the dynamic program; method must be 'auto' or "
                          f"'dp', got {method!r}")
@@ -388,6 +402,10 @@ def _time_optimal(dims: tuple[int, ...], method: str, machine: TimeModel | None)
         )
     model = active_model() if machine is None else machine
     steps, _ = dp_steps_by(dims, model.step_cost(dims))
+    flop_steps = optimize(dims).step_array
+    keep = model.margin if margin is None else margin
+    if model.plan_seconds(dims, flop_steps) <= (1 + keep) * model.plan_seconds(dims, steps):
+        steps = flop_steps  # not predicted faster than the model can tell: fewest FLOPs
     out = Plan(dims, steps, "time_optimal", check=False)
     out.machine = model  # predicted_seconds uses the model the plan was made for
     return out

@@ -22,9 +22,11 @@ features a roofline reasons with::
       + c_hot * hot_bytes + c_cold * cold_bytes  # operands read (8pq + 8qr in all)
       + c_out * bytes_out                        # the result written (8pr)
       + sum_K c_K * max(bytes_in - K, 0)         # slower past each cache knot K
-      + c_fault * max(bytes_out - 128 KiB, 0)    # a fresh large result is paged in
+      + sum_J c_J * max(bytes_out - J, 0)        # slower writes past each result knot J
 
-(knots ``K`` = 2 MiB, 16 MiB, 64 MiB). An operand is *cold* when it is one
+(knots ``K`` = 2 MiB, 16 MiB, 64 MiB; ``J`` = 128 KiB, where a result may be
+freshly mapped memory paged in on first touch, 2 MiB, past the level-2
+cache, and 32 MiB, past which glibc maps every result afresh). An operand is *cold* when it is one
 of the chain's own matrices (not a product made by the step before) and the
 chain's matrices together pass :data:`COLD_CHAIN_BYTES`: a plan run again
 and again then finds its matrices evicted from the nearest cache, while the
@@ -35,12 +37,15 @@ which stays exact for the model. Non-negative coefficients make time grow
 with work and with the working set.
 
 The coefficients come from measurements (``chainorder calibrate``,
-:mod:`chainorder.lab.calibrate`) fitted per class to relative error, the
-bandwidth-bound classes (``dot``, ``vecmat``, ``matvec``) jointly with one
-coefficient for the bytes read past the cache (cold bytes, bytes past each
-knot): a matrix streamed from memory costs the same whichever of them reads
-it, and per-class fits of a few noisy points made the time-optimal plan
-chase differences that were not there. The
+:mod:`chainorder.lab.calibrate`) fitted to relative error: per class for the
+call, compute and in-cache reads, and jointly for memory traffic, with one
+coefficient for all classes for each of the bytes read past the cache (cold
+bytes, bytes past each knot) and the bytes written (the result, past each
+result knot): a matrix streamed from memory or a result written to it costs
+the same whichever kernel moves it, and per-class fits of a few noisy points
+made the time-optimal plan chase differences that were not there. The
+product timed is the executor's own (``np.dot``), whose BLAS calls differ
+from ``np.matmul``'s on some shapes. The
 model also keeps the roofline's measured facts -- the best rate achieved by
 matrix-matrix products (the roof), the best bandwidth, the per-call overhead
 -- each as best, median and spread. A plan's predicted time is the sum of
@@ -123,20 +128,23 @@ SMALL_MULTIPLICATIONS = 4096
 ITEMSIZE = 8
 #: Working-set knots (bytes of the operands) past which each byte may cost more.
 IN_KNOTS: tuple[int, ...] = (2**21, 2**24, 2**26)
-#: Results larger than this are freshly mapped memory: their pages fault in on first touch.
-OUT_KNOT = 2**17
+#: Result sizes (bytes) past which each byte written costs more: past 128 KiB a result may be
+#: freshly mapped memory whose pages fault in on first touch; past 32 MiB (glibc's largest
+#: dynamic mmap threshold) it always is, on every call.
+OUT_KNOTS: tuple[int, ...] = (2**17, 2**21, 2**25)
 #: A chain whose matrices pass this many bytes finds them out of cache on each run.
 COLD_CHAIN_BYTES = 2**21
 #: Names of the model's features, the columns of :func:`step_features`.
 FEATURES: tuple[str, ...] = (
     "call", "cold_call", "flops", "bytes_hot", "bytes_cold", "bytes_out",
-    *(f"bytes_in_over_{k >> 20}MiB" for k in IN_KNOTS), f"bytes_out_over_{OUT_KNOT >> 10}KiB",
+    *(f"bytes_in_over_{k >> 20}MiB" for k in IN_KNOTS),
+    *(f"bytes_out_over_{k >> 10}KiB" for k in OUT_KNOTS),
 )
 #: Version of the JSON layout written by :meth:`TimeModel.save`.
 FORMAT = "chainorder-timemodel/1"
 #: Version of the model's form: its features, shape classes, cold rule and calibration.
 #: Bump it whenever one of these changes, so models cached by the old form are not reused.
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 #: Keys of a fingerprint that name the software, not the machine.
 VERSION_KEYS: tuple[str, ...] = ("chainorder", "model_version")
 
@@ -174,7 +182,7 @@ def shape_classes(p: np.ndarray, q: np.ndarray, r: np.ndarray) -> np.ndarray:
 
 def step_features(p: Any, q: Any, r: Any, cold_left: Any = False,
                   cold_right: Any = False) -> np.ndarray:
-    """The model's features (:data:`FEATURES`) of products ``p x q @ q x r``, shape ``(..., 10)``.
+    """The model's features (:data:`FEATURES`) of products ``p x q @ q x r``, shape ``(..., 12)``.
 
     ``cold_left`` / ``cold_right``: the operand is out of cache (see the
     module docstring). Dims are taken as floats: features are magnitudes for
@@ -194,7 +202,7 @@ def step_features(p: Any, q: Any, r: Any, cold_left: Any = False,
     b_out = ITEMSIZE * p * r
     cols = [np.ones_like(p), np.maximum(cl, cr), 2.0 * p * q * r, b_in - cold, cold, b_out]
     cols += [np.maximum(b_in - k, 0.0) for k in IN_KNOTS]
-    cols.append(np.maximum(b_out - OUT_KNOT, 0.0))
+    cols += [np.maximum(b_out - k, 0.0) for k in OUT_KNOTS]
     return np.stack(cols, axis=-1)
 
 
@@ -269,6 +277,19 @@ class TimeModel:
         return cls({c: list(coef) for c in SHAPE_CLASSES}, summary=summary, **kw)
 
     shape_class = staticmethod(shape_class)
+
+    @property
+    def margin(self) -> float:
+        """The smallest predicted speed-up, minus one, this model can tell from its error.
+
+        Measured at calibration (``summary['plan_ratio_error']``): how far
+        predicted ratios of two plans' times missed measured ones on held-out
+        chains, at the :data:`~chainorder.lab.calibrate.MARGIN_QUANTILE`
+        quantile. ``objective='time'`` leaves the FLOP optimum only for a
+        plan predicted faster than this. 0 for a model without it (such as
+        :meth:`from_rates`).
+        """
+        return float(self.summary.get("plan_ratio_error", {}).get("margin", 0.0))
 
     @property
     def threads(self) -> int | None:

@@ -67,20 +67,24 @@ __all__ = [
     "prediction_errors",
     "time_vs_flops",
     "differing_chains",
+    "plan_ratio_errors",
+    "plan_ratio_error",
     "DEFAULT_ORDERS",
+    "MARGIN_QUANTILE",
 ]
 
 #: Points of a class that must exercise a feature before it gets a coefficient.
 MIN_SUPPORT = 4
-#: Classes bound by memory bandwidth. Reading a matrix from memory costs what the memory
-#: gives, whichever of these kernels reads it, so they share the coefficients of
-#: :data:`SHARED_FEATURES`, fitted jointly: fitted apart, a few noisy points per class
-#: past the cache made a vector-matrix and a matrix-vector product reading the same
-#: 68 MB matrix differ by a factor, and the time-optimal plan chase that difference.
-BANDWIDTH_CLASSES: tuple[str, ...] = ("dot", "vecmat", "matvec")
-#: Features of the bytes read past the cache: cold operands and the working set past each knot.
-SHARED_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES
-                                         if f == "bytes_cold" or f.startswith("bytes_in_over"))
+#: Features of memory traffic: the bytes read past the cache (cold operands, the working set
+#: past each knot) and the bytes written (the result, and past each result knot). Every shape
+#: class shares one coefficient for each, fitted jointly: a byte streamed from memory or
+#: written to it costs what the memory gives, whichever kernel moves it. Fitted apart, a few
+#: noisy points per class made a vector-matrix and a matrix-vector product reading the same
+#: 68 MB matrix differ by a factor, and an outer product and a thin matrix product writing
+#: the same 10 MB result differ by 30%, and the time-optimal plan chased those differences.
+SHARED_FEATURES: tuple[str, ...] = tuple(
+    f for f in FEATURES if f in ("bytes_cold", "bytes_out") or f.startswith("bytes_in_over")
+    or f.startswith("bytes_out_over"))
 #: Orders :func:`predicted_vs_measured` checks by default (the benchmark grid's).
 DEFAULT_ORDERS: tuple[str, ...] = ("loss_first", "input_first", "optimal")
 
@@ -156,21 +160,26 @@ def pinned_threads(threads: int | None) -> Iterator[None]:
 
 
 def _time_product(a: np.ndarray, b: np.ndarray, runs: int, budget: float) -> list[float]:
-    """Seconds of ``a @ b``, back to back, after one untimed run: at least ``runs``, up to
+    """Seconds of ``a`` times ``b``, back to back, after one untimed run: at least ``runs``, up to
     ``budget`` seconds (and 200 runs).
 
     Timed as :func:`~chainorder.algebra.execute.execute` times a step (the
-    call of :func:`~chainorder.algebra.execute.counted_matmul` and the store
-    of its result), so the per-call overhead is the one a plan pays.
+    call of :func:`~chainorder.algebra.execute.counted_matmul`, the executor's
+    own kernel, and the store of its result), so the per-call overhead and
+    the BLAS call are those a plan pays. Each result is dropped before the
+    next call, as a plan run again and again drops its product, so the next
+    result may land in the memory (and the cache lines) just freed. Holding
+    it instead alternates two buffers: a 217 x 994 result (1.7 MB) then took
+    1.4x as long on a 2 MiB level-2 cache, where plans never paid that.
     """
-    out: dict[int, np.ndarray] = {}
-    out[0], _ = counted_matmul(a, b)
+    counted_matmul(a, b)
     clock, times = time.perf_counter, []
     start = clock()
     while len(times) < runs or (clock() - start < budget and len(times) < 200):
         t0 = clock()
-        out[0], _ = counted_matmul(a, b)
+        product, _ = counted_matmul(a, b)
         times.append(clock() - t0)
+        del product
     return times
 
 
@@ -218,11 +227,12 @@ def measure_steps(shapes: Iterable[tuple[int, int, int]], *, quick: bool = False
 
 def _step_record(p: int, q: int, r: int, times: Sequence[float], load: float | None,
                  cold_left: bool = False, cold_right: bool = False,
-                 chain: str | None = None) -> dict[str, Any]:
+                 chain: str | None = None, plan: str | None = None) -> dict[str, Any]:
     best = min(times)
     b_in, b_out = 8 * (p * q + q * r), 8 * p * r
     return {
         "shape_class": shape_class(p, q, r), "p": p, "q": q, "r": r, "chain": chain,
+        "plan": plan,
         "cold_left": bool(cold_left), "cold_right": bool(cold_right),
         "flops": 2 * p * q * r, "bytes_in": b_in, "bytes_out": b_out,
         "seconds_min": best, "seconds_median": statistics.median(times),
@@ -281,7 +291,8 @@ def measure_chain_steps(chains: Iterable[Sequence[int]], *, repeats: int = 5, wa
     interleaved run by run. Matrices are filled with 0.5. Records carry the
     fields of :func:`measure_steps` plus ``cold_left`` / ``cold_right`` (the
     operand is one of the chain's matrices and the chain passes
-    :data:`~chainorder.algebra.timemodel.COLD_CHAIN_BYTES`) and ``chain``.
+    :data:`~chainorder.algebra.timemodel.COLD_CHAIN_BYTES`), ``chain`` and
+    ``plan`` (the order, or ``'random'``).
     With ``budget`` (seconds), no chain after the first starts once it is
     spent (a loaded machine then measures fewer chains rather than taking longer).
     """
@@ -302,7 +313,7 @@ def measure_chain_steps(chains: Iterable[Sequence[int]], *, repeats: int = 5, wa
             for s, (i, k, j) in enumerate(pl.step_array.tolist()):
                 out.append(_step_record(d[i], d[k], d[j], t[:, s].tolist(), load,
                                         cold and k - i == 1, cold and j - k == 1,
-                                        chain="x".join(map(str, d))))
+                                        chain="x".join(map(str, d)), plan=order))
     return out
 
 
@@ -319,12 +330,29 @@ def fit_model(records: Sequence[dict[str, Any]], *, fingerprint: dict[str, Any] 
     tenfold; on a quiet machine the two differ by a few percent.) A feature that fewer than
     :data:`MIN_SUPPORT` points of a class exercise (a cache knot no shape
     passed) keeps coefficient 0 rather than extrapolate from one point. A
-    class without measurements borrows the coefficients of ``matmat``. The
-    classes of :data:`BANDWIDTH_CLASSES` are fitted together, with one
-    coefficient each for :data:`SHARED_FEATURES` (the bytes read past the cache).
+    class without measurements borrows the coefficients of ``matmat``. All
+    classes are fitted together, with one coefficient each for
+    :data:`SHARED_FEATURES` (memory traffic: bytes read past the cache, bytes written).
     """
-    coefficients: dict[str, list[float]] = {}
+    blocks = _blocks(records, target)
+    if not blocks:
+        raise ValueError("records hold no measurements; nothing to fit")
+    coefficients = _fit_coefficients(blocks)
     fit: dict[str, Any] = {}
+    for cls, X, y in blocks:
+        err = np.abs(X @ np.array(coefficients[cls]) / y - 1)
+        fit[cls] = {"points": len(y), "median_rel_error": float(np.median(err)),
+                    "max_rel_error": float(err.max())}
+    summary = roofline_summary(records)
+    ratio = plan_ratio_error(records, target)
+    if ratio:
+        summary["plan_ratio_error"] = ratio
+    return TimeModel(coefficients, dict(fingerprint or {}), summary, fit, dict(meta or {}))
+
+
+def _blocks(records: Sequence[dict[str, Any]],
+            target: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Per shape class with measurements: ``(class, features, measured seconds)``."""
     blocks = []
     for cls in SHAPE_CLASSES:
         rows = [r for r in records if r["shape_class"] == cls]
@@ -332,23 +360,84 @@ def fit_model(records: Sequence[dict[str, Any]], *, fingerprint: dict[str, Any] 
             X = step_features(*([r.get(k, False) for r in rows]
                                 for k in ("p", "q", "r", "cold_left", "cold_right")))
             blocks.append((cls, X, np.array([r[target] for r in rows])))
+    return blocks
+
+
+def _fit_coefficients(blocks: Sequence[tuple[str, np.ndarray, np.ndarray]]
+                      ) -> dict[str, list[float]]:
+    """Every class's coefficients; a class without measurements borrows ``matmat``'s."""
     shared = [FEATURES.index(f) for f in SHARED_FEATURES]
-    groups = [[b for b in blocks if b[0] in BANDWIDTH_CLASSES]]
-    groups += [[b] for b in blocks if b[0] not in BANDWIDTH_CLASSES]
-    for group in groups:
-        if group:
-            coefficients.update(_fit_group(group, shared if len(group) > 1 else []))
-    for cls, X, y in blocks:
-        err = np.abs(X @ np.array(coefficients[cls]) / y - 1)
-        fit[cls] = {"points": len(y), "median_rel_error": float(np.median(err)),
-                    "max_rel_error": float(err.max())}
-    if not coefficients:
-        raise ValueError("records hold no measurements; nothing to fit")
+    coefficients = _fit_group(blocks, shared if len(blocks) > 1 else [])
     fallback = coefficients.get("matmat") or next(iter(coefficients.values()))
     for cls in SHAPE_CLASSES:
         coefficients.setdefault(cls, list(fallback))
-    return TimeModel(coefficients, dict(fingerprint or {}), roofline_summary(records), fit,
-                     dict(meta or {}))
+    return coefficients
+
+
+#: Quantile of the held-out errors of predicted plan-time ratios that sets a model's margin:
+#: the median, the model's typical error on the ratio of two plans' times. (The 90th
+#: percentile, about 55% on a two-core Xeon, is larger than any gain the model predicts
+#: between a FLOP-optimal and a time-optimal plan, so it would never leave the former.)
+MARGIN_QUANTILE = 0.5
+
+
+def plan_ratio_errors(model: TimeModel, records: Sequence[dict[str, Any]],
+                      target: str = "seconds_min") -> np.ndarray:
+    """``|ln(predicted ratio) - ln(measured ratio)|`` of every pair of different plans
+    timed on the same chain (records of :func:`measure_chain_steps`).
+
+    A plan's time is the sum of its steps' ``target`` seconds. Pairs of plans
+    with the same steps (say loss-first that is also the FLOP optimum) are
+    left out: their measured ratio is noise, not a prediction.
+    """
+    plans: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in records:
+        if r.get("chain") and r.get("plan"):
+            plans.setdefault((r["chain"], r["plan"]), []).append(r)
+    chains: dict[str, list[tuple[tuple[Any, ...], float, float]]] = {}
+    for (chain, _), steps in plans.items():
+        keys = ("p", "q", "r", "cold_left", "cold_right")
+        predicted = np.sum(model.step_seconds(*([st[k] for st in steps] for k in keys)))
+        ident = tuple(tuple(st[k] for k in keys) for st in steps)
+        chains.setdefault(chain, []).append(
+            (ident, float(predicted), float(sum(st[target] for st in steps))))
+    errs = [abs(np.log(pa / pb) - np.log(ma / mb))
+            for items in chains.values()
+            for n, (ia, pa, ma) in enumerate(items) for ib, pb, mb in items[n + 1:]
+            if ia != ib and min(pa, pb, ma, mb) > 0]
+    return np.array(errs, dtype=np.float64)
+
+
+def plan_ratio_error(records: Sequence[dict[str, Any]],
+                     target: str = "seconds_min") -> dict[str, Any]:
+    """How far predicted ratios of two plans' times miss measured ones, out of sample.
+
+    The calibration chains are split in two folds; a model fitted to the
+    single shapes and one fold predicts the plans of the other, and the
+    errors of both folds are pooled (:func:`plan_ratio_errors`). Returns
+    ``{}`` with fewer than four chains, else ``pairs``, ``chains``, the
+    ``median`` and ``p90`` relative error of a predicted ratio (``e^err - 1``)
+    and ``margin``: its :data:`MARGIN_QUANTILE` quantile. A predicted speed-up
+    smaller than ``1 + margin`` is one the model cannot tell from its error
+    (:attr:`~chainorder.algebra.timemodel.TimeModel.margin`).
+    """
+    chains = sorted({r["chain"] for r in records if r.get("chain") and r.get("plan")})
+    if len(chains) < 4:
+        return {}
+    errs: list[np.ndarray] = []
+    for held in (set(chains[0::2]), set(chains[1::2])):
+        train = [r for r in records if r.get("chain") not in held]
+        model = TimeModel(_fit_coefficients(_blocks(train, target)))
+        errs.append(plan_ratio_errors(model, [r for r in records if r.get("chain") in held],
+                                      target))
+    e = np.concatenate(errs)
+    if len(e) == 0:
+        return {}
+    rel = np.expm1(e)
+    return {"pairs": int(len(e)), "chains": len(chains), "median": float(np.median(rel)),
+            "p90": float(np.quantile(rel, 0.9)),
+            "margin": float(np.quantile(rel, MARGIN_QUANTILE)),
+            "quantile": MARGIN_QUANTILE, "method": "2-fold over calibration chains"}
 
 
 def _fit_group(blocks: Sequence[tuple[str, np.ndarray, np.ndarray]],
@@ -604,7 +693,8 @@ def _chains_of(cases: Iterable[CaseLike] | None) -> Iterator[tuple[str, Chain]]:
 
 
 def differing_chains(model: TimeModel, *, count: int = 8, trials: int = 3000, seed: int = 0,
-                     max_multiplications: int = 2 * 10**8) -> list[tuple[int, ...]]:
+                     max_multiplications: int = 2 * 10**8,
+                     margin: float | None = None) -> list[tuple[int, ...]]:
     """Random chains whose time-optimal and FLOP-optimal plans differ most in predicted time.
 
     Draws ``trials`` seeded chains (:func:`~chainorder.lab.cases.random_dims`:
@@ -612,7 +702,8 @@ def differing_chains(model: TimeModel, *, count: int = 8, trials: int = 3000, se
     loss), keeps those whose plans differ and whose dearer plan stays under
     ``max_multiplications``, and returns the ``count`` with the largest
     predicted speed-up of the time plan, largest first -- chains to time
-    with :func:`time_vs_flops`.
+    with :func:`time_vs_flops`. The time plan is the one at ``margin``
+    (default: the model's own; see :func:`~chainorder.algebra.orders.optimize`).
     """
     from .cases import random_dims
 
@@ -622,7 +713,7 @@ def differing_chains(model: TimeModel, *, count: int = 8, trials: int = 3000, se
         n, high = int(rng.integers(3, 12)), int(rng.choice([64, 256, 1024, 4096]))
         d = tuple(random_dims(n, high, seed=seed * 10**6 + s, scalar_loss=bool(s % 2)))
         flop = optimize(d, machine=model)
-        fast = optimize(d, objective="time", machine=model)
+        fast = optimize(d, objective="time", machine=model, margin=margin)
         if np.array_equal(flop.step_array, fast.step_array) or fast.cost > max_multiplications:
             continue
         found.append((flop.predicted_seconds / fast.predicted_seconds, d))
@@ -695,10 +786,13 @@ def prediction_errors(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]
 
 def time_vs_flops(cases: Iterable[CaseLike] | None = None, *, model: TimeModel | None = None,
                   threads: int | None = 1, repeats: int = 15, warmup: int = 2,
-                  method: str = "bootstrap") -> list[dict[str, Any]]:
+                  method: str = "bootstrap", margin: float | None = None) -> list[dict[str, Any]]:
     """Cases whose time-optimal bracketing differs from the FLOP-optimal one, timed side by side.
 
-    For each case the two plans run interleaved ``repeats`` times (BLAS
+    The time-optimal plan is ``optimize(dims, objective='time', margin=margin)``:
+    by default at the model's own margin (the plan chainorder gives),
+    ``margin=0`` for the model's exact optimum. For each case the two plans run
+    interleaved ``repeats`` times (BLAS
     pinned to ``threads``); the verdict says how the time-optimal plan
     compares: ``'faster'`` only when its interval lies wholly below the
     FLOP optimum's (:func:`~chainorder.lab.verdicts.compare`).
@@ -706,7 +800,8 @@ def time_vs_flops(cases: Iterable[CaseLike] | None = None, *, model: TimeModel |
     Returns
     -------
     list of dict
-        Per differing case: ``case``, ``n``, costs and bracketings of both
+        Per differing case: ``case``, ``n``, ``margin`` (the one used), costs and
+        bracketings of both
         plans, ``cost_ratio`` (time plan's multiplications over the
         optimum's), ``predicted_flop_plan`` / ``predicted_time_plan`` (s),
         ``predicted_speedup``, the measured intervals ``time_plan_*`` and
@@ -717,9 +812,10 @@ def time_vs_flops(cases: Iterable[CaseLike] | None = None, *, model: TimeModel |
     out = []
     with pinned_threads(threads):
         m = model if model is not None else _cached_or_raise()
+        used = m.margin if margin is None else margin
         for case_id, chain in chosen:
             flop = optimize(chain.dims, machine=m)
-            fast = optimize(chain.dims, objective="time", machine=m)
+            fast = optimize(chain.dims, objective="time", machine=m, margin=margin)
             if np.array_equal(flop.step_array, fast.step_array):
                 continue
             runs = time_interleaved({"time_plan": _plan_runner(chain.matrices, fast),
@@ -728,7 +824,7 @@ def time_vs_flops(cases: Iterable[CaseLike] | None = None, *, model: TimeModel |
             verdict = runs.compare("time_plan", "flop_plan", method=method)
             pf, pt = flop.predicted_seconds, fast.predicted_seconds
             out.append({
-                "case": case_id, "n": len(chain), "threads": threads,
+                "case": case_id, "n": len(chain), "threads": threads, "margin": used,
                 "flop_plan": flop.parenthesization, "time_plan": fast.parenthesization,
                 "flop_plan_multiplications": flop.cost, "time_plan_multiplications": fast.cost,
                 "cost_ratio": fast.cost / flop.cost if flop.cost else None,

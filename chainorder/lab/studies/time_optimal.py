@@ -122,12 +122,18 @@ class TimeOptimalStudy(Study):
         grid, too_long = [], []
         for case in s.grid():
             (grid if len(case.build()) <= TIME_DP_MAX_MATRICES else too_long).append(case)
+        repeats = max(2 * s.time_repeats, 5)
         records = time_vs_flops([*grid, *chains], model=model, threads=threads,
-                                repeats=max(2 * s.time_repeats, 5), warmup=1)
-        doc = {"threads": threads, "grid_cases": [c.id for c in grid],
+                                repeats=repeats, warmup=1)
+        # the model's exact optimum on the grid: what the margin keeps the planner from
+        exact = time_vs_flops(grid, model=model, threads=threads, repeats=repeats, warmup=1,
+                              margin=0)
+        doc = {"threads": threads, "margin": model.margin,
+               "plan_ratio_error": model.summary.get("plan_ratio_error", {}),
+               "grid_cases": [c.id for c in grid],
                "too_long": [c.id for c in too_long],
                "random_chains": [list(c) for c in chains], "model_meta": model.meta,
-               "records": records}
+               "records": records, "exact_records": exact}
         (ctx.data_dir / DATA_FILE).write_text(json.dumps(doc, indent=1, default=str) + "\n",
                                               encoding="utf-8")
 
@@ -137,67 +143,120 @@ class TimeOptimalStudy(Study):
             return StudyPage([], "Time-optimal plans were not timed in this report.")
         doc = json.loads(path.read_text(encoding="utf-8"))
         table = pd.DataFrame(doc["records"])
+        exact = pd.DataFrame(doc.get("exact_records", []))
         threads = doc["threads"]
         tt = f"{threads} BLAS thread{'s' if threads > 1 else ''}"
         grid = set(doc["grid_cases"])
         too_long = doc.get("too_long", [])
         left_out = (f" Left out: {code_list(too_long)}, longer than the time-optimal order's "
                     f"{TIME_DP_MAX_MATRICES} matrices." if too_long else "")
+        margin = doc.get("margin", 0.0)
+        findings = [_margin_text(margin, doc.get("plan_ratio_error", {}))]
+        body: list[str] = []
         if table.empty:
-            return StudyPage([f"The time-optimal and FLOP-optimal plans agree on every one of "
-                              f"the {len(grid)} grid cases and random chains ({tt})."
-                              + left_out], "")
-        table["source"] = ["grid" if c in grid else "random" for c in table["case"]]
-        counts = verdict_counts(table)
-        slower = table.loc[table["verdict"] == "slower", "case"].tolist()
-        grid_slower = table.loc[(table["verdict"] == "slower") & (table["source"] == "grid"),
-                                "case"].tolist()
-        on_grid = int((table["source"] == "grid").sum())
-        loaded = int(table["loaded"].sum())
-        findings = [
-            f"The time-optimal and FLOP-optimal plans differ on {on_grid} of {len(grid)} grid "
-            f"cases and on {len(table) - on_grid} random chains chosen where they differ most "
-            f"in predicted time ({tt})." + left_out,
-            f"Timed side by side (interleaved, 95% bootstrap intervals of the medians), the "
-            f"time-optimal plan is measurably faster in {counts['faster']}, a tie in "
-            f"{counts['tie']} and measurably slower in {counts['slower']} of {len(table)} pairs"
-            + (f" ({code_list(slower)})" if slower else "") + ". "
-            + _by_source(table, grid_slower),
-            f"Measured speed-up (FLOP plan / time plan, medians): median "
-            f"{ratio_text(float((table['flop_plan_median'] / table['time_plan_median']).median()))}"
-            f", predicted {ratio_text(float(table['predicted_speedup'].median()))}; the time "
-            f"plans do {ratio_text(float(table['cost_ratio'].median()))} the multiplications of "
-            f"the FLOP optimum (median); {loaded} of {len(table)} pairs were timed under load.",
-        ]
-        big = table[table["predicted_speedup"] >= BIG]
-        if len(big):
-            missed = big.loc[big["verdict"] != "faster", "case"].tolist()
             findings.append(
-                f"Where the model predicted the time plan at least {ratio_text(BIG)} as fast "
-                f"({len(big)} cases), it was measurably faster in {len(big) - len(missed)}"
-                + (f"; not in {code_list(missed)}, where the predicted gain did not show "
-                   "(see the time-model page for the model's error and its limits)"
-                   if missed else "") + ".")
-        shown = table[["case", "source", "n", "cost_ratio", "predicted_speedup",
-                       "time_plan_low", "time_plan_median", "time_plan_high", "flop_plan_low",
-                       "flop_plan_median", "flop_plan_high", "ratio", "verdict", "loaded"]]
-        secs = {c: "{:.3e}" for c in shown.columns if c.endswith(("_low", "_median", "_high"))}
-        body = ["## Measured side by side", "",
-                f"Each case's two plans ran interleaved ({tt}); `time_plan_low` .. "
-                "`time_plan_high` is the 95% bootstrap interval of the time plan's median "
-                "seconds, likewise for the FLOP plan. `verdict` is the time plan's: `faster` or "
-                "`slower` only when the intervals separate, else `tie`. `ratio` is the measured "
-                "speed-up at the medians, `cost_ratio` the time plan's multiplications over "
-                "the FLOP optimum's.", "",
-                ctx.figure(plot_speedups(table), "time-optimal-speedups",
-                           "measured vs predicted speed-up of time-optimal over FLOP-optimal "
-                           "plans"),
-                ctx.table(shown, "time-optimal", counted=False, formats=secs),
-                "The bracketings of each pair:", "",
-                ctx.table(table[["case", "time_plan", "flop_plan", "time_plan_multiplications",
-                                 "flop_plan_multiplications"]], "time-optimal-plans",
-                          counted=False, embed=False)]
+                f"At that margin the time-optimal and FLOP-optimal plans agree on every one of "
+                f"the {len(grid)} grid cases and random chains ({tt}), so none is slower."
+                + left_out)
+        else:
+            table["source"] = ["grid" if c in grid else "random" for c in table["case"]]
+            findings += _verdict_findings(table, len(grid), tt, left_out)
+            figure = ctx.figure(plot_speedups(table), "time-optimal-speedups",
+                                "measured vs predicted speed-up of time-optimal over "
+                                "FLOP-optimal plans, at the model's margin")
+            body += _pairs_section(ctx, table, "time-optimal",
+                                   "Measured side by side, at the model's margin", tt, figure)
+        if not exact.empty:
+            exact["source"] = "grid"
+            c = verdict_counts(exact)
+            slower = exact.loc[exact["verdict"] == "slower", "case"].tolist()
+            gains = exact["predicted_speedup"].astype(float)
+            below = (" All are below the margin: gains inside the model's error, which the "
+                     "margin keeps the planner from chasing." if gains.max() <= 1 + margin
+                     else "")
+            findings.append(
+                f"Without the margin (`margin=0`, the model's exact optimum) the plans differ "
+                f"on {len(exact)} of {len(grid)} grid cases, with predicted speed-ups of "
+                f"{ratio_text(float(gains.min()))} to {ratio_text(float(gains.max()))}: "
+                f"{c['faster']} faster, {c['tie']} ties, {c['slower']} slower"
+                + (f" ({code_list(slower)})" if slower else "") + "." + below)
+            body += _pairs_section(ctx, exact, "time-optimal-exact",
+                                   "The model's exact optimum on the grid (margin 0)", tt)
+        elif "exact_records" in doc:
+            findings.append(f"Without the margin (the model's exact optimum) the plans agree on "
+                            f"all {len(grid)} grid cases too.")
         return StudyPage(findings, "\n".join(body))
+
+
+_COLUMNS = ["case", "source", "n", "cost_ratio", "predicted_speedup", "time_plan_low",
+            "time_plan_median", "time_plan_high", "flop_plan_low", "flop_plan_median",
+            "flop_plan_high", "ratio", "verdict", "loaded"]
+_SECONDS = {c: "{:.3e}" for c in _COLUMNS if c.endswith(("_low", "_median", "_high"))}
+_TABLE_TEXT = (
+    "Each case's two plans ran interleaved ({tt}); `time_plan_low` .. `time_plan_high` is the "
+    "95% bootstrap interval of the time plan's median seconds, likewise for the FLOP plan. "
+    "`verdict` is the time plan's: `faster` or `slower` only when the intervals separate, "
+    "else `tie`. `ratio` is the measured speed-up at the medians, `cost_ratio` the time "
+    "plan's multiplications over the FLOP optimum's.")
+
+
+def _pairs_section(ctx: ReportContext, table: pd.DataFrame, name: str, heading: str, tt: str,
+                   figure: str | None = None) -> list[str]:
+    """A section of timed pairs: what the columns say, the figure, the table, the bracketings."""
+    plans = table[["case", "time_plan", "flop_plan", "time_plan_multiplications",
+                   "flop_plan_multiplications"]]
+    return [f"## {heading}", "", _TABLE_TEXT.format(tt=tt), "",
+            *([figure] if figure else []),
+            ctx.table(table[_COLUMNS], name, counted=False, formats=_SECONDS),
+            "The bracketings of each pair:", "",
+            ctx.table(plans, f"{name}-plans", counted=False, embed=False)]
+
+
+def _margin_text(margin: float, ratio: dict) -> str:
+    """The margin the time-optimal plans were chosen at, and where it comes from."""
+    if not ratio:
+        return (f"The time model has no measured margin (margin {margin:.1%}): the time-optimal "
+                "plan is the model's exact optimum.")
+    return (f"The time model's margin is {margin:.1%}: the median error of its predicted ratio "
+            f"of two plans' times, measured at calibration on held-out chains ({ratio['pairs']} "
+            f"pairs of plans; 90th percentile {ratio['p90']:.1%}). `objective='time'` (the "
+            f"`time_optimal` order) keeps the FLOP optimum unless a plan is predicted more than "
+            f"{ratio_text(1 + margin)} as fast.")
+
+
+def _verdict_findings(table: pd.DataFrame, grid_cases: int, tt: str,
+                      left_out: str) -> list[str]:
+    """The findings on the pairs timed at the model's margin."""
+    counts = verdict_counts(table)
+    slower = table.loc[table["verdict"] == "slower", "case"].tolist()
+    grid_slower = table.loc[(table["verdict"] == "slower") & (table["source"] == "grid"),
+                            "case"].tolist()
+    on_grid = int((table["source"] == "grid").sum())
+    loaded = int(table["loaded"].sum())
+    out = [
+        f"At that margin the time-optimal and FLOP-optimal plans differ on {on_grid} of "
+        f"{grid_cases} grid cases and on {len(table) - on_grid} random chains chosen where "
+        f"they differ most in predicted time ({tt})." + left_out,
+        f"Timed side by side (interleaved, 95% bootstrap intervals of the medians), the "
+        f"time-optimal plan is measurably faster in {counts['faster']}, a tie in "
+        f"{counts['tie']} and measurably slower in {counts['slower']} of {len(table)} pairs"
+        + (f" ({code_list(slower)})" if slower else "") + ". " + _by_source(table, grid_slower),
+        f"Measured speed-up (FLOP plan / time plan, medians): median "
+        f"{ratio_text(float((table['flop_plan_median'] / table['time_plan_median']).median()))}"
+        f", predicted {ratio_text(float(table['predicted_speedup'].median()))}; the time "
+        f"plans do {ratio_text(float(table['cost_ratio'].median()))} the multiplications of "
+        f"the FLOP optimum (median); {loaded} of {len(table)} pairs were timed under load.",
+    ]
+    big = table[table["predicted_speedup"] >= BIG]
+    if len(big):
+        missed = big.loc[big["verdict"] != "faster", "case"].tolist()
+        out.append(
+            f"Where the model predicted the time plan at least {ratio_text(BIG)} as fast "
+            f"({len(big)} cases), it was measurably faster in {len(big) - len(missed)}"
+            + (f"; not in {code_list(missed)}, where the predicted gain did not show "
+               "(see the time-model page for the model's error and its limits)"
+               if missed else "") + ".")
+    return out
 
 
 STUDY = TimeOptimalStudy()

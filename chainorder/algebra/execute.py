@@ -22,6 +22,7 @@ __all__ = [
     "multiply",
     "execute",
     "counted_matmul",
+    "step_kernel",
     "Trace",
     "TraceStep",
     "CACHE_MAX_MATRICES",
@@ -144,9 +145,11 @@ def multiply(
 
 
 _NDARRAY = np.ndarray
-#: The executor, as in multi_dot: same results to the bit in the same order, same
-#: ``out`` rules, and a lighter call than ``@`` on small arrays (no ufunc dispatch).
-_dot = np.dot
+#: The kernel every executed step calls, as multi_dot does: same results to the bit in the
+#: same order, same ``out`` rules, and a lighter call than ``@`` on small arrays (no ufunc
+#: dispatch). A step's timed seconds are this call's; the time model is calibrated on it.
+step_kernel = np.dot
+_dot = step_kernel
 
 
 @lru_cache(maxsize=256)
@@ -294,10 +297,10 @@ def execute(
 def counted_matmul(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, int]:
     """``left @ right`` for 2-D arrays, with its scalar multiplications ``p*q*r``.
 
-    Multiplied by the kernel every executed step calls (``np.dot``), so
-    timing this times a plan's step: ``np.matmul`` runs other BLAS calls on
-    some shapes (on one OpenBLAS, 1.4x faster on a ``1059 x 4 @ 4 x 1271``
-    product and 1.2x slower on the outer product ``1059 x 1 @ 1 x 1271``).
+    Multiplied by :data:`step_kernel`, the kernel every executed step calls
+    (``np.dot``): ``np.matmul`` runs other BLAS calls on some shapes (on one
+    OpenBLAS, 1.4x faster on a ``1059 x 4 @ 4 x 1271`` product and 1.2x
+    slower on the outer product ``1059 x 1 @ 1 x 1271``).
 
     Examples
     --------

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..algebra.chain import Chain
-from ..algebra.execute import counted_matmul, execute
+from ..algebra.execute import execute, step_kernel
 from ..algebra.orders import optimize
 from ..algebra.orders import plan as make_plan
 from ..algebra.plan import Plan
@@ -163,21 +163,22 @@ def _time_product(a: np.ndarray, b: np.ndarray, runs: int, budget: float) -> lis
     """Seconds of ``a`` times ``b``, back to back, after one untimed run: at least ``runs``, up to
     ``budget`` seconds (and 200 runs).
 
-    Timed as :func:`~chainorder.algebra.execute.execute` times a step (the
-    call of :func:`~chainorder.algebra.execute.counted_matmul`, the executor's
-    own kernel, and the store of its result), so the per-call overhead and
-    the BLAS call are those a plan pays. Each result is dropped before the
+    Timed as :func:`~chainorder.algebra.execute.execute` times a step: the
+    call of :data:`~chainorder.algebra.execute.step_kernel` alone, so the
+    per-call overhead and the BLAS call are those a plan pays (counting and
+    bookkeeping around the call, about 0.2 us, are not). Each result is dropped before the
     next call, as a plan run again and again drops its product, so the next
     result may land in the memory (and the cache lines) just freed. Holding
     it instead alternates two buffers: a 217 x 994 result (1.7 MB) then took
     1.4x as long on a 2 MiB level-2 cache, where plans never paid that.
     """
-    counted_matmul(a, b)
+    kernel = step_kernel
+    kernel(a, b)
     clock, times = time.perf_counter, []
     start = clock()
     while len(times) < runs or (clock() - start < budget and len(times) < 200):
         t0 = clock()
-        product, _ = counted_matmul(a, b)
+        product = kernel(a, b)
         times.append(clock() - t0)
         del product
     return times

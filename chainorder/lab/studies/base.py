@@ -404,16 +404,18 @@ def save_figure(fig: Figure, out_dir: str | Path, stem: str) -> list[Path]:
 # ----------------------------------------------------------------------------- the time model
 
 
-def calibrated_model(threads: int, quick: bool) -> TimeModel:
+def calibrated_model(threads: int, quick: bool, fresh: bool = False) -> TimeModel:
     """This machine's time model at ``threads`` BLAS threads: cached, else calibrated now.
 
     A quick calibration in quick reports (a cached full one serves too); a
     cached model of another format (an older chainorder) is measured again
-    rather than failing the report.
+    rather than failing the report. ``fresh``: measure it again in any case
+    (full reports do, so the model and the checks of it see the machine in
+    one state; the new model replaces the cached one).
     """
     from ..calibrate import calibrate
 
     try:
-        return calibrate(threads=threads, quick=quick)
+        return calibrate(threads=threads, quick=quick, force=fresh)
     except ValueError:
         return calibrate(threads=threads, quick=quick, force=True)

@@ -119,7 +119,7 @@ class TimeModelStudy(Study):
         runs = []
         for threads in s.calibration_threads:
             asked = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            model = calibrated_model(threads, s.quick)
+            model = calibrated_model(threads, s.quick, fresh=not s.quick)
             records = predicted_vs_measured(s.grid(), ORDERS, model=model, threads=threads,
                                             repeats=s.time_repeats, warmup=1)
             runs.append({"threads": threads, "model": model.to_dict(), "records": records,

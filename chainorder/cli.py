@@ -18,7 +18,7 @@ from typing import Any
 from .algebra.costs import COST_UNIT
 from .algebra.gjc import GJC_COST_UNIT, TIES, optimize_gjc
 from .algebra.gjc_format import read_chain
-from .algebra.orders import ORDERS, plan
+from .algebra.orders import ORDERS, optimize, plan
 from .validation import format_bytes, parse_bytes
 from .version import __version__
 
@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time", action="store_true",
                    help="also the time-optimal plan and every plan's predicted seconds, from "
                         "this machine's time model ('chainorder calibrate' makes it)")
+    p.add_argument("--margin", type=float, default=None, metavar="M",
+                   help="with --time: leave the FLOP optimum only for a plan predicted more "
+                        "than 1+M times as fast (default: the model's measured margin; 0: the "
+                        "model's exact optimum)")
     p.set_defaults(func=_cmd_plan)
 
     a = sub.add_parser("article", help="the article's predicted costs beside counted ones")
@@ -155,7 +159,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     names = ["optimal", "loss_first", "input_first", *args.order]
     if args.time and "time_optimal" not in names:
         names.append("time_optimal")
+    if args.margin is not None and not args.time:
+        raise ValueError("--margin applies to the time-optimal plan: add --time")
     plans = {name: plan(dims, name) for name in names}
+    if args.margin is not None:
+        plans["time_optimal"] = optimize(dims, objective="time", margin=args.margin)
     best = plans["optimal"]
     if args.json:
         doc: dict[str, Any] = {"dims": dims, "n": len(dims) - 1, "unit": UNIT}
@@ -178,8 +186,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     ratio = plans["loss_first"].speedup(plans["input_first"])
     print(f"input-first / loss-first = {ratio:.3f}")
     if args.time:
-        fastest = plans["time_optimal"].predicted_seconds
-        print(f"predicted time ({plans['time_optimal'].machine!r}):")
+        fast = plans["time_optimal"]
+        fastest = fast.predicted_seconds
+        margin = fast.machine.margin if args.margin is None else args.margin
+        print(f"predicted time ({fast.machine!r}; time_optimal at margin {margin:.1%}: it "
+              "leaves the FLOP optimum only for a larger predicted gain):")
         for name, pl in plans.items():
             t = pl.predicted_seconds
             print(f"  {name.ljust(widths[0])}  {t * 1e3:>12.4g} ms  {t / fastest:>7.3f}x")

@@ -290,3 +290,22 @@ def test_cli_plan_with_predicted_times(capsys):
     assert main(["plan", "10", "20", "1000", "20", "--time", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["time_optimal"]["predicted_seconds"] <= doc["optimal"]["predicted_seconds"]
+
+
+def test_cli_plan_margin(capsys):
+    # the roofline has no measured margin: its time-optimal plan is the exact optimum, and a
+    # margin larger than the predicted gain keeps the FLOP optimum
+    assert main(["plan", "10", "20", "1000", "20", "--time", "--json", "--margin", "0"]) == 0
+    exact = json.loads(capsys.readouterr().out)
+    gain = exact["optimal"]["predicted_seconds"] / exact["time_optimal"]["predicted_seconds"]
+    assert gain > 1 and exact["time_optimal"]["cost"] > exact["optimal"]["cost"]
+    assert main(["plan", "10", "20", "1000", "20", "--time", "--json",
+                 "--margin", str(gain)]) == 0
+    kept = json.loads(capsys.readouterr().out)
+    assert kept["time_optimal"]["parenthesization"] == kept["optimal"]["parenthesization"]
+    assert main(["plan", "10", "20", "1000", "20", "--time", "--margin", "0.5"]) == 0
+    assert "time_optimal at margin 50.0%" in capsys.readouterr().out
+    assert main(["plan", "2", "3", "4", "--margin", "0.1"]) == 2
+    assert "--margin applies to the time-optimal plan: add --time" in capsys.readouterr().err
+    assert main(["plan", "2", "3", "4", "--time", "--margin", "-1"]) == 2
+    assert "margin must be a finite number >= 0, got -1.0" in capsys.readouterr().err

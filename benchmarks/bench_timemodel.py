@@ -2,7 +2,8 @@
 
 One benchmark group per chain: ``optimal`` (fewest multiplications) and
 ``time_optimal`` (least predicted time under this machine's cached time
-model), with BLAS pinned to ``CHAINORDER_BENCH_THREADS`` threads (default 1)
+model, at the model's margin: it keeps the FLOP optimum unless the predicted
+gain passes the model's measured error), with BLAS pinned to ``CHAINORDER_BENCH_THREADS`` threads (default 1)
 through threadpoolctl. Chains: the quick grid's cases whose two plans
 differ, then the random chains :func:`chainorder.lab.calibrate.differing_chains`
 ranks highest by predicted speed-up. Skipped when no model is cached for

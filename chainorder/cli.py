@@ -491,10 +491,11 @@ def _print_model(model: Any, path: Path, took: float) -> None:
     print(f"  per-call overhead:     {_rate_text(s.get('overhead_seconds', {}), 'us', 1e6)}")
     ratio = s.get("plan_ratio_error")
     if ratio:
-        print(f"  plan-time ratios:      median error {ratio['median']:.1%}, 90th percentile "
-              f"{ratio['p90']:.1%} ({ratio['pairs']} pairs of plans on held-out chains); "
-              f"objective='time' leaves the FLOP optimum only past a {ratio['margin']:.1%} "
-              "predicted gain")
+        how = (f"median error {ratio['median']:.1%}, 90th percentile {ratio['p90']:.1%} "
+               f"({ratio['pairs']} pairs of plans on held-out chains)" if ratio.get("pairs")
+               else f"not measured ({ratio['method']})")
+        print(f"  plan-time ratios:      {how}; objective='time' leaves the FLOP optimum only "
+              f"past a {ratio['margin']:.1%} predicted gain")
     print("  class     points  fit median err  best GFLOP/s  best GB/s   (fit: vs fastest runs)")
     for cls in SHAPE_CLASSES:
         f, r = model.fit.get(cls, {}), s.get("rates", {}).get(cls, {})

@@ -181,10 +181,17 @@ def test_the_margin_is_the_held_out_error_of_predicted_ratios():
     assert ratio["margin"] == ratio["median"] > 0 and ratio["p90"] >= ratio["median"]
 
 
-def test_too_few_chains_give_no_margin():
-    records = _records_from(TRUE, [(1, 1, 1), (64, 64, 64)]) + _chain_records(TRUE, CHAINS[:3])
-    model = cal.fit_model(records)
-    assert "plan_ratio_error" not in model.summary and model.margin == 0.0
+def test_too_few_chains_fall_back_to_the_fits_typical_error(rng):
+    # three chains cannot be split into held-out folds: the margin is the fit's median error,
+    # not 0 (a margin of 0 would chase every predicted gain, however small)
+    shapes = _records_from(TRUE, cal.calibration_shapes(quick=True))
+    for r in shapes:
+        r["seconds_min"] *= float(rng.uniform(0.8, 1.25))
+    model = cal.fit_model(shapes + _chain_records(TRUE, CHAINS[:3]))
+    ratio = model.summary["plan_ratio_error"]
+    assert ratio["pairs"] == 0 and ratio["chains"] == 3 and ratio["median"] is None
+    assert 0.01 < model.margin == ratio["margin"] < 0.3
+    assert "fewer than 4 calibration chains" in ratio["method"]
 
 
 def test_roofline_summary_reports_the_best_rate_achieved():
@@ -290,6 +297,14 @@ def test_cli_plan_with_predicted_times(capsys):
     assert main(["plan", "10", "20", "1000", "20", "--time", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["time_optimal"]["predicted_seconds"] <= doc["optimal"]["predicted_seconds"]
+
+
+def test_cli_calibrate_says_when_the_margin_was_not_measured(capsys, monkeypatch, tmp_path):
+    _fake_measurements(monkeypatch)
+    monkeypatch.setattr(cal, "calibration_chains", lambda quick=False, seed=0: [(1, 5, 7)])
+    assert main(["calibrate", "--quick", "--threads", "1", "--cache-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "plan-time ratios:      not measured (fewer than 4 calibration chains" in out
 
 
 def test_cli_plan_margin(capsys):

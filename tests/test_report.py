@@ -440,3 +440,17 @@ def test_a_stale_cached_model_is_measured_again(monkeypatch):
 
     monkeypatch.setattr(calibration, "calibrate", fake)
     assert base.calibrated_model(1, True) == "fresh" and calls == [False, True]
+
+
+def test_the_time_optimal_page_says_where_its_margin_comes_from():
+    from chainorder.lab.studies import time_optimal
+
+    held_out = {"pairs": 248, "chains": 48, "median": 0.15, "p90": 0.5, "margin": 0.15}
+    text = time_optimal._margin_text(0.15, held_out)
+    assert "15.0%: the median error of its predicted ratio" in text and "248 pairs" in text
+    fallback = {"pairs": 0, "chains": 2, "median": None, "p90": None, "margin": 0.12,
+                "method": "fewer than 4 calibration chains: the median relative error of the "
+                          "fitted points"}
+    text = time_optimal._margin_text(0.12, fallback)
+    assert "12.0%: fewer than 4 calibration chains" in text and "timed 2 chains" in text
+    assert "no measured margin (margin 0.0%)" in time_optimal._margin_text(0.0, {})

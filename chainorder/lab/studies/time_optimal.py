@@ -217,6 +217,11 @@ def _margin_text(margin: float, ratio: dict) -> str:
     if not ratio:
         return (f"The time model has no measured margin (margin {margin:.1%}): the time-optimal "
                 "plan is the model's exact optimum.")
+    if not ratio.get("pairs"):
+        return (f"The time model's margin is {margin:.1%}: {ratio['method']} (its calibration "
+                f"timed {ratio['chains']} chains, too few to measure predicted ratios of plan "
+                f"times on held-out ones). `objective='time'` keeps the FLOP optimum unless a "
+                f"plan is predicted more than {ratio_text(1 + margin)} as fast.")
     return (f"The time model's margin is {margin:.1%}: the median error of its predicted ratio "
             f"of two plans' times, measured at calibration on held-out chains ({ratio['pairs']} "
             f"pairs of plans; 90th percentile {ratio['p90']:.1%}). `objective='time'` (the "

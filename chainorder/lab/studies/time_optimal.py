@@ -151,21 +151,22 @@ class TimeOptimalStudy(Study):
         left_out = (f" Left out: {code_list(too_long)}, longer than the time-optimal order's "
                     f"{TIME_DP_MAX_MATRICES} matrices." if too_long else "")
         margin = doc.get("margin", 0.0)
-        findings = [_margin_text(margin, doc.get("plan_ratio_error", {}))]
+        findings: list[str] = []
         body: list[str] = []
         if table.empty:
             findings.append(
-                f"At that margin the time-optimal and FLOP-optimal plans agree on every one of "
-                f"the {len(grid)} grid cases and random chains ({tt}), so none is slower."
-                + left_out)
+                f"At the time model's margin of {margin:.1%} the time-optimal and FLOP-optimal "
+                f"plans agree on every one of the {len(grid)} grid cases and random chains "
+                f"({tt}), so none is slower." + left_out)
         else:
             table["source"] = ["grid" if c in grid else "random" for c in table["case"]]
-            findings += _verdict_findings(table, len(grid), tt, left_out)
+            findings += _verdict_findings(table, len(grid), tt, left_out, margin)
             figure = ctx.figure(plot_speedups(table), "time-optimal-speedups",
                                 "measured vs predicted speed-up of time-optimal over "
                                 "FLOP-optimal plans, at the model's margin")
             body += _pairs_section(ctx, table, "time-optimal",
                                    "Measured side by side, at the model's margin", tt, figure)
+        findings.append(_margin_text(margin, doc.get("plan_ratio_error", {})))
         if not exact.empty:
             exact["source"] = "grid"
             c = verdict_counts(exact)
@@ -229,9 +230,9 @@ def _margin_text(margin: float, ratio: dict) -> str:
             f"{ratio_text(1 + margin)} as fast.")
 
 
-def _verdict_findings(table: pd.DataFrame, grid_cases: int, tt: str,
-                      left_out: str) -> list[str]:
-    """The findings on the pairs timed at the model's margin."""
+def _verdict_findings(table: pd.DataFrame, grid_cases: int, tt: str, left_out: str,
+                      margin: float) -> list[str]:
+    """The findings on the pairs timed at the model's margin, the verdicts first."""
     counts = verdict_counts(table)
     slower = table.loc[table["verdict"] == "slower", "case"].tolist()
     grid_slower = table.loc[(table["verdict"] == "slower") & (table["source"] == "grid"),
@@ -239,13 +240,15 @@ def _verdict_findings(table: pd.DataFrame, grid_cases: int, tt: str,
     on_grid = int((table["source"] == "grid").sum())
     loaded = int(table["loaded"].sum())
     out = [
-        f"At that margin the time-optimal and FLOP-optimal plans differ on {on_grid} of "
-        f"{grid_cases} grid cases and on {len(table) - on_grid} random chains chosen where "
-        f"they differ most in predicted time ({tt})." + left_out,
         f"Timed side by side (interleaved, 95% bootstrap intervals of the medians), the "
-        f"time-optimal plan is measurably faster in {counts['faster']}, a tie in "
+        f"time-optimal plan (at the time model's margin of {margin:.1%}) is measurably faster "
+        f"in {counts['faster']}, a tie in "
         f"{counts['tie']} and measurably slower in {counts['slower']} of {len(table)} pairs"
         + (f" ({code_list(slower)})" if slower else "") + ". " + _by_source(table, grid_slower),
+        f"At that margin the time-optimal and FLOP-optimal plans differ on {on_grid} of "
+        f"{grid_cases} grid cases and on {len(table) - on_grid} random chains chosen where "
+        f"they differ most in predicted time ({tt}): the plans of the other grid cases are "
+        "the same, so they cannot differ in time." + left_out,
         f"Measured speed-up (FLOP plan / time plan, medians): median "
         f"{ratio_text(float((table['flop_plan_median'] / table['time_plan_median']).median()))}"
         f", predicted {ratio_text(float(table['predicted_speedup'].median()))}; the time "

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
-from chainorder.lab.verdicts import compare, interval, time_interleaved, under_load
+from chainorder.lab.verdicts import (
+    OTHER_WORK_CORES,
+    CpuSample,
+    compare,
+    cpu_sample,
+    interval,
+    other_work,
+    time_interleaved,
+    under_load,
+)
 
 
 def _noisy(median: float, spread: float, n: int, seed: int) -> list[float]:
@@ -87,3 +100,50 @@ def test_bad_input():
         time_interleaved({"a": lambda: None}, repeats=0)
     with pytest.raises(ValueError, match="at least one"):
         time_interleaved({})
+
+
+needs_proc_stat = pytest.mark.skipif(cpu_sample().busy is None, reason="no /proc/stat here")
+
+
+@needs_proc_stat
+def test_a_busy_child_process_is_other_work():
+    code = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass\n"
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        time.sleep(0.1)  # the child has started spinning
+        start = cpu_sample()
+        time.sleep(0.4)
+        others = other_work(start, cpu_sample())
+    finally:
+        child.wait()
+    assert others is not None and others >= OTHER_WORK_CORES
+    assert under_load(0.0, cores=2, others=others)
+
+
+@needs_proc_stat
+def test_our_own_work_is_not_other_work():
+    start = cpu_sample()
+    t = time.process_time()
+    while time.process_time() - t < 0.3:
+        pass
+    end = cpu_sample()
+    busy_rate = (end.busy - start.busy) / (end.wall - start.wall)
+    own_rate = (end.own - start.own) / (end.wall - start.wall)
+    assert own_rate > 0.8  # this process spun a core
+    # whatever else ran, our own core is subtracted
+    assert other_work(start, end) == pytest.approx(max(0.0, busy_rate - own_rate), abs=1e-3)
+
+
+def test_spans_too_short_or_without_proc_stat_are_not_judged():
+    assert other_work(CpuSample(0.0, 1.0, 0.0), CpuSample(0.05, 1.1, 0.0)) is None
+    assert other_work(CpuSample(0.0, None, 0.0), CpuSample(1.0, None, 0.5)) is None
+    # without a measurement the load average decides, as before
+    assert under_load(1.7, cores=2, others=None) and not under_load(1.7, cores=2, others=0.2)
+
+
+def test_interleaved_timings_carry_the_other_work():
+    got = time_interleaved({"a": lambda: time.sleep(0.02), "b": lambda: time.sleep(0.02)},
+                           repeats=3)
+    verdict = got.compare("a", "b")
+    assert verdict.other_work == got.other_work
+    assert verdict.to_record()["other_work"] == got.other_work

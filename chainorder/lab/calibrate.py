@@ -314,7 +314,7 @@ def measure_chain_steps(chains: Iterable[Sequence[int]], *, repeats: int = 5, wa
         for order, pl in plans.items():
             t = times[order]
             for s, (i, k, j) in enumerate(pl.step_array.tolist()):
-                out.append(_step_record(d[i], d[k], d[j], t[:, s].tolist(), load,
+                out.append(_step_record(d[i], d[k], d[j], t[:, s].tolist(), load["loadavg_max"],
                                         cold and k - i == 1, cold and j - k == 1,
                                         chain="x".join(map(str, d)), plan=order))
     return out
@@ -616,8 +616,10 @@ def calibration_records(*, threads: int | None = None,
 
 
 def time_plans(mats: Sequence[np.ndarray], plans: dict[str, Plan], repeats: int,
-               warmup: int) -> tuple[dict[str, np.ndarray], float | None]:
-    """Run the plans on ``mats`` interleaved; per plan ``seconds[run, step]``, and the peak load.
+               warmup: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Run the plans on ``mats`` interleaved; per plan ``seconds[run, step]``, and the load:
+    ``loadavg_max``, ``other_work`` (cores' worth of CPU other work took) and ``loaded``
+    (:func:`~chainorder.lab.verdicts.under_load`).
 
     A step's seconds are those :func:`~chainorder.algebra.execute.execute`
     measures around its product.
@@ -632,7 +634,9 @@ def time_plans(mats: Sequence[np.ndarray], plans: dict[str, Plan], repeats: int,
         return run
 
     got = time_interleaved({o: runner(o) for o in plans}, repeats=repeats, warmup=warmup)
-    load = max((x for x in got.loadavgs if x is not None), default=None)
+    top = max((x for x in got.loadavgs if x is not None), default=None)
+    load = {"loadavg_max": top, "other_work": got.other_work,
+            "loaded": under_load(top, others=got.other_work)}
     # the warm-up runs were recorded too: keep the timed ones
     return {o: np.array(runs[-repeats:]).reshape(repeats, -1) for o, runs in steps.items()}, load
 
@@ -664,7 +668,7 @@ def predicted_vs_measured(cases: Iterable[CaseLike] | None = None,
         ``p``, ``q``, ``r`` (steps), ``multiplications``, ``predicted``,
         ``measured_min``, ``measured_median``, ``measured_max`` (seconds),
         ``rel_error`` (predicted / median - 1), ``threads``, ``loadavg_max``,
-        ``loaded``.
+        ``other_work`` (cores' worth of CPU other work took), ``loaded``.
     """
     chosen = _chains_of(cases)
     out: list[dict[str, Any]] = []
@@ -673,8 +677,7 @@ def predicted_vs_measured(cases: Iterable[CaseLike] | None = None,
         for case_id, chain in chosen:
             plans = {o: make_plan(chain.dims, o, machine=m) for o in orders}
             step_times, load = time_plans(chain.matrices, plans, repeats, warmup)
-            common = {"case": case_id, "threads": threads, "loadavg_max": load,
-                      "loaded": under_load(load)}
+            common = {"case": case_id, "threads": threads, **load}
             for order, pl in plans.items():
                 out += _records(pl, step_times[order], m, {**common, "order": order})
     return out

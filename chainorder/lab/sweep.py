@@ -7,8 +7,9 @@ fsync'ed as soon as it is measured. The orders of one case are timed
 interleaved (a batch of runs of each per round, rotating), so a load that
 comes and goes hits them alike; each row carries the bootstrap interval of
 its median (``seconds_low`` .. ``seconds_high``), the highest load average
-seen while it was measured (``loadavg_max``) and ``loaded`` when that load
-meant other work competed for the cores. Rows written before these fields
+seen while it was measured (``loadavg_max``), the CPU other processes took
+meanwhile (``other_work``, cores) and ``loaded`` when other work competed
+for the cores (:func:`~chainorder.lab.verdicts.under_load`). Rows written before these fields
 existed lack them; readers treat them as optional. A killed sweep loses at most the row in
 flight; a torn last line is dropped on the next start, and points already
 present are skipped, so rerunning the same command resumes where it stopped.
@@ -34,7 +35,7 @@ from ..algebra.orders import plan as make_plan
 from ..algebra.plan import Plan
 from .cases import Case, get_case
 from .machine import blas_threads
-from .verdicts import interval, loadavg, under_load
+from .verdicts import cpu_sample, interval, loadavg, other_work, under_load
 
 __all__ = [
     "DEFAULT_ORDERS",
@@ -207,14 +208,16 @@ def measure_points(chain: Chain, plans: Mapping[str, Plan], timing: Timing) -> d
         ``seconds_q1`` / ``seconds_q3`` / ``seconds_max`` (quartiles of the
         runs), ``seconds_low`` / ``seconds_high`` (95% bootstrap interval of
         the median), ``gflops`` (achieved, 1e9 FLOP/s at the median), ``runs``,
-        ``loadavg_max`` (highest one-minute load average seen at a round) and
-        ``loaded`` (:func:`~chainorder.lab.verdicts.under_load` of it).
+        ``loadavg_max`` (highest one-minute load average seen at a round),
+        ``other_work`` (cores' worth of CPU time other processes took meanwhile,
+        :func:`~chainorder.lab.verdicts.other_work`) and ``loaded``
+        (:func:`~chainorder.lab.verdicts.under_load` of them).
     """
     mats = chain.matrices
     for _ in range(timing.warmup):
         for pl in plans.values():
             execute(mats, pl)
-    loads = [loadavg()]
+    loads, start = [loadavg()], cpu_sample()
     counted: dict[str, int] = {}
     times: dict[str, list[float]] = {}
     for name, pl in plans.items():
@@ -239,8 +242,10 @@ def measure_points(chain: Chain, plans: Mapping[str, Plan], timing: Timing) -> d
             for _ in range(min(batch[name], timing.max_runs - len(t)) if wanted(t) else 0):
                 t.append(execute(mats, plans[name], timed=True)[1].seconds)
     top = max((x for x in loads if x is not None), default=None)
+    others = other_work(start, cpu_sample())
     return {n: {**_timed(times[n], counted[n]), **_sizes(chain, plans[n]),
-                "loadavg_max": top, "loaded": under_load(top)} for n in names}
+                "loadavg_max": top, "other_work": others,
+                "loaded": under_load(top, others=others)} for n in names}
 
 
 def _timed(times: list[float], counted: int) -> dict[str, Any]:

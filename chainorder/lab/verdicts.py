@@ -5,9 +5,13 @@ order inside each round rotates) each get an interval: the bootstrap
 confidence interval of the median (default), the quartiles, or the full
 range of the runs. One is *faster* than the other only when its interval
 lies wholly below the other's; overlapping intervals are a *tie*, whatever
-the medians say. The one-minute load average is recorded at every round, and
-a measurement taken while it exceeded the cores less half a core is flagged
-as *loaded*: other processes competed for the CPU.
+the medians say. A measurement is flagged *loaded* when other work competed
+for the CPU: where Linux's ``/proc/stat`` is readable, when the CPU time
+every other process (and the hypervisor's steal) took while it ran came to
+more than half a core (:func:`other_work`: the machine's busy time less this
+process's own, so a two-thread measurement does not flag itself); elsewhere
+when the one-minute load average, recorded at every round too, exceeded the
+cores less half a core.
 """
 
 from __future__ import annotations
@@ -30,7 +34,19 @@ __all__ = [
     "time_interleaved",
     "loadavg",
     "under_load",
+    "CpuSample",
+    "cpu_sample",
+    "other_work",
+    "OTHER_WORK_CORES",
+    "LOADED_MEANS",
 ]
+
+#: Cores' worth of CPU time other work may take while we measure before a point is loaded.
+OTHER_WORK_CORES = 0.5
+#: What ``loaded`` means, for the pages that count loaded points.
+LOADED_MEANS = ("other processes took more than half a core of CPU time while it was "
+                "measured (where /proc/stat is unreadable: a load average above the cores "
+                "less half a core)")
 
 #: How an interval is made from repeated timings.
 INTERVAL_METHODS: tuple[str, ...] = ("bootstrap", "iqr", "range")
@@ -109,6 +125,7 @@ class Verdict:
     ratio: float
     loaded: bool
     loadavg_max: float | None = None
+    other_work: float | None = None
 
     def to_record(self, a: str = "a", b: str = "b") -> dict[str, Any]:
         """A flat dict for a table: ``<a>_low``, ``<a>_median``, ..., verdict, ratio, loaded."""
@@ -116,13 +133,14 @@ class Verdict:
         for name, iv in ((a, self.a), (b, self.b)):
             out.update({f"{name}_{k}": v for k, v in asdict(iv).items() if k != "method"})
         out.update(verdict=self.verdict, ratio=self.ratio, interval=self.a.method,
-                   loaded=self.loaded, loadavg_max=self.loadavg_max)
+                   loaded=self.loaded, loadavg_max=self.loadavg_max,
+                   other_work=self.other_work)
         return out
 
 
 def compare(a: Sequence[float], b: Sequence[float], *, method: str = "bootstrap",
             confidence: float = 0.95, loadavgs: Sequence[float | None] = (),
-            cores: int | None = None, seed: int = 0) -> Verdict:
+            cores: int | None = None, seed: int = 0, others: float | None = None) -> Verdict:
     """Judge repeated timings ``a`` against ``b``: faster only when the intervals separate.
 
     Parameters
@@ -133,10 +151,13 @@ def compare(a: Sequence[float], b: Sequence[float], *, method: str = "bootstrap"
     method, confidence, seed
         How each interval is made (:func:`interval`).
     loadavgs : sequence of float or None
-        Load averages seen while measuring; any above ``cores - 0.5``
-        marks the verdict ``loaded``.
+        Load averages seen while measuring, recorded; where ``others`` is None,
+        any above ``cores - 0.5`` marks the verdict ``loaded``.
     cores : int, optional
         CPUs available (default: :func:`os.cpu_count`).
+    others : float, optional
+        Cores' worth of CPU other work took while measuring (:func:`other_work`);
+        above :data:`OTHER_WORK_CORES` the verdict is ``loaded``.
 
     Examples
     --------
@@ -155,8 +176,8 @@ def compare(a: Sequence[float], b: Sequence[float], *, method: str = "bootstrap"
         verdict = "tie"
     loads = [x for x in loadavgs if x is not None]
     ratio = ib.median / ia.median if ia.median > 0 else float("inf")
-    return Verdict(verdict, ia, ib, ratio, any(under_load(x, cores) for x in loads),
-                   max(loads) if loads else None)
+    top = max(loads) if loads else None
+    return Verdict(verdict, ia, ib, ratio, under_load(top, cores, others), top, others)
 
 
 def loadavg() -> float | None:
@@ -167,17 +188,75 @@ def loadavg() -> float | None:
         return None
 
 
-def under_load(load: float | None, cores: int | None = None) -> bool:
-    """Whether a load average means other work competed: ``load > cores - 0.5``.
+def under_load(load: float | None, cores: int | None = None,
+               others: float | None = None) -> bool:
+    """Whether other work competed: ``others`` (cores' worth of CPU other work took, from
+    :func:`other_work`) above :data:`OTHER_WORK_CORES`; where that was not measured, a
+    load average above ``cores - 0.5``.
 
     Examples
     --------
     >>> under_load(0.3, cores=2), under_load(1.7, cores=2), under_load(None)
     (False, True, False)
+    >>> under_load(2.0, cores=2, others=0.1), under_load(0.2, cores=2, others=0.8)
+    (False, True)
     """
+    if others is not None:
+        return others > OTHER_WORK_CORES
     if load is None:
         return False
     return load > (cores or os.cpu_count() or 1) - 0.5
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """A moment's clocks: ``wall`` (monotonic s), ``busy`` (non-idle CPU seconds of the whole
+    machine, steal included; None without ``/proc/stat``) and ``own`` (this process's CPU s)."""
+
+    wall: float
+    busy: float | None
+    own: float
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_sample() -> CpuSample:
+    """The clocks :func:`other_work` compares."""
+    busy = None
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()
+        if fields and fields[0] == "cpu":
+            # user nice system idle iowait irq softirq steal (guest time is inside user)
+            ticks = [int(x) for x in fields[1:9]]
+            busy = (sum(ticks) - ticks[3] - ticks[4]) / _TICK
+    except (OSError, ValueError):
+        busy = None
+    return CpuSample(time.monotonic(), busy, time.process_time())
+
+
+#: Shortest span :func:`other_work` judges: ``/proc/stat`` counts in ticks of 10 ms.
+MIN_SPAN = 0.1
+
+
+def other_work(start: CpuSample, end: CpuSample) -> float | None:
+    """Cores' worth of CPU time other processes and the hypervisor took between two samples.
+
+    The machine's busy time less this process's own, over the wall time; None
+    without ``/proc/stat`` or for spans under :data:`MIN_SPAN` (too few ticks).
+
+    Examples
+    --------
+    >>> other_work(CpuSample(0.0, 10.0, 1.0), CpuSample(1.0, 11.5, 1.9))
+    0.6
+    >>> other_work(CpuSample(0.0, None, 1.0), CpuSample(1.0, None, 1.9)) is None
+    True
+    """
+    if start.busy is None or end.busy is None or end.wall - start.wall < MIN_SPAN:
+        return None
+    spent = (end.busy - start.busy) - (end.own - start.own)
+    return round(max(0.0, spent / (end.wall - start.wall)), 3)
 
 
 @dataclass
@@ -186,10 +265,13 @@ class Interleaved:
 
     times: dict[str, list[float]] = field(default_factory=dict)
     loadavgs: list[float | None] = field(default_factory=list)
+    #: Cores' worth of CPU other work took over all rounds (:func:`other_work`).
+    other_work: float | None = None
 
     def compare(self, a: str, b: str, **kw: Any) -> Verdict:
-        """:func:`compare` of two of the things, with the recorded load averages."""
-        return compare(self.times[a], self.times[b], loadavgs=self.loadavgs, **kw)
+        """:func:`compare` of two of the things, with the recorded load."""
+        return compare(self.times[a], self.times[b], loadavgs=self.loadavgs,
+                       others=self.other_work, **kw)
 
 
 def time_interleaved(fns: Mapping[str, Callable[[], Any]], *, repeats: int = 9,
@@ -215,6 +297,7 @@ def time_interleaved(fns: Mapping[str, Callable[[], Any]], *, repeats: int = 9,
         for name in names:
             fns[name]()
     out = Interleaved({name: [] for name in names})
+    start = cpu_sample()
     for r in range(repeats):
         out.loadavgs.append(loadavg())
         for name in names[r % len(names):] + names[: r % len(names)]:
@@ -222,4 +305,5 @@ def time_interleaved(fns: Mapping[str, Callable[[], Any]], *, repeats: int = 9,
             got = fns[name]()
             wall = time.perf_counter() - t0
             out.times[name].append(float(got) if isinstance(got, float) else wall)
+    out.other_work = other_work(start, cpu_sample())
     return out

@@ -45,7 +45,7 @@ from ...algebra.orders import optimize
 from ...networks.factors import article_factors, network_factors
 from ...networks.network import Network
 from ..jax_cases import JAX_CASES, get_jax_case
-from ..verdicts import compare, time_interleaved
+from ..verdicts import LOADED_MEANS, compare, time_interleaved
 from .base import (
     ReportContext,
     Study,
@@ -341,7 +341,8 @@ def time_jax_case(case_id: str, repeats: int = 5, block_seconds: float = 0.01) -
         timed = time_interleaved(runs, repeats=repeats, warmup=1)
     costs = plan.costs
     peer = min(_PEERS, key=lambda k: float(np.median(timed.times[k])))
-    verdict = compare(timed.times["optimal"], timed.times[peer], loadavgs=timed.loadavgs)
+    verdict = compare(timed.times["optimal"], timed.times[peer], loadavgs=timed.loadavgs,
+                      others=timed.other_work)
     best_mode = min(("tangent", "adjoint"), key=costs.__getitem__)
     row: dict[str, Any] = {
         "case": case_id, "q": len(plan.measured),
@@ -704,9 +705,8 @@ def _timed_findings(timed: pd.DataFrame) -> list[str]:
             f"ratios {ratio_text(plain['measured_speedup'].min())} to "
             f"{ratio_text(plain['measured_speedup'].max())}.")
     if timed["loaded"].any():
-        out.append(f"{int(timed['loaded'].sum())} of {len(timed)} cases were timed while "
-                   "other processes loaded the machine (load average above cores - 0.5): "
-                   "wider intervals, fewer verdicts.")
+        out.append(f"{int(timed['loaded'].sum())} of {len(timed)} cases were timed under load "
+                   f"({LOADED_MEANS}): wider intervals, fewer verdicts.")
     return out
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..results import geomean, order_comparison
+from ..verdicts import LOADED_MEANS
 from .base import (
     ReportContext,
     Study,
@@ -166,8 +167,7 @@ class WinnersStudy(Study):
             "interleaved; `<order>_low` .. `<order>_high` is the 95% bootstrap interval of "
             "that median. `time_ratio` is input-first over loss-first medians; `faster` names "
             "the order whose interval lies wholly below the other's, and says `tie` when "
-            "they overlap, whatever the medians say. `loaded`: measured while the load "
-            "average exceeded the cores less half a core.",
+            "they overlap, whatever the medians say. `loaded`: " + LOADED_MEANS + ".",
             "",
             ctx.table(cmp[["case", "seconds_loss_first", "loss_first_low", "loss_first_high",
                            "seconds_input_first", "input_first_low", "input_first_high",

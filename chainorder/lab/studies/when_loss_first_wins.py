@@ -136,8 +136,9 @@ class WinnersStudy(Study):
             f"{ratio_text(s['time_ratio_max'])}; {threads}). Verdicts respect the noise: "
             f"loss-first is faster in {s['lf_faster']}, input-first in {s['if_faster']} (its "
             "95% interval of the median wholly below the other's), and "
-            f"{s['time_ties']} are ties (the intervals overlap); {s['loaded']} of the cases "
-            "were measured while other work loaded the machine.",
+            f"{s['time_ties']} {'is a tie' if s['time_ties'] == 1 else 'are ties'} (the "
+            f"intervals overlap); {s['loaded']} of the cases were measured while other work "
+            "loaded the machine.",
             f"Loss-first is not the cheaper of the two in {len(s['not_cheaper'])} cases "
             f"({code_list(s['not_cheaper'])}) and not measurably the faster in "
             f"{len(s['not_faster'])} "

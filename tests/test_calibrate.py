@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import chainorder.lab.calibrate as cal
+from chainorder.algebra.chain import Chain
 from chainorder.algebra.timemodel import (
     FEATURES,
     SHAPE_CLASSES,
@@ -263,6 +264,14 @@ def test_time_vs_flops_times_only_differing_plans():
     assert r["time_plan"] == "(A1(A2A3))" and r["flop_plan"] == "((A1A2)A3)"
     assert r["verdict"] in ("faster", "slower", "tie") and r["time_plan_runs"] == 3
     assert r["predicted_speedup"] > 1 and r["cost_ratio"] == 404000 / 400000
+    assert r["margin"] == 0.0 and "other_work" in r
+    # a chain built already is taken as it is, under its own name
+    chain = Chain([np.ones((10, 20)), np.ones((20, 1000)), np.ones((1000, 20))])
+    (named,) = cal.time_vs_flops([("mine", chain)], model=slow_memory, repeats=3, warmup=0)
+    assert named["case"] == "mine" and named["time_plan"] == "(A1(A2A3))"
+    # a margin larger than the predicted gain keeps the FLOP optimum: nothing to time
+    assert cal.time_vs_flops([("mine", chain)], model=slow_memory, repeats=3, warmup=0,
+                             margin=r["predicted_speedup"]) == []
 
 
 def test_differing_chains_are_ranked_by_predicted_speedup():

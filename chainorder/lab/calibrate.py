@@ -653,7 +653,7 @@ def predicted_vs_measured(cases: Iterable[CaseLike] | None = None,
 
     Parameters
     ----------
-    cases : iterable of Case, case id or chain dims, optional
+    cases : iterable of Case, case id, chain dims or (id, Chain), optional
         Default: the quick cases of :data:`chainorder.lab.cases.CASES`;
         dims get seeded random matrices.
     model : TimeModel, optional
@@ -683,8 +683,9 @@ def predicted_vs_measured(cases: Iterable[CaseLike] | None = None,
     return out
 
 
-#: What the checking functions accept as a case: a Case, a case id, or chain dims.
-CaseLike = Case | str | Sequence[int]
+#: What the checking functions accept as a case: a Case, a case id, chain dims, or a chain
+#: built already with its id, ``(id, chain)``.
+CaseLike = Case | str | Sequence[int] | tuple[str, Chain]
 
 
 def _chains_of(cases: Iterable[CaseLike] | None) -> Iterator[tuple[str, Chain]]:
@@ -693,7 +694,9 @@ def _chains_of(cases: Iterable[CaseLike] | None) -> Iterator[tuple[str, Chain]]:
     from .cases import get_case
 
     for c in select_cases(quick=True) if cases is None else cases:
-        if isinstance(c, Case | str):
+        if isinstance(c, tuple) and len(c) == 2 and isinstance(c[1], Chain):
+            yield str(c[0]), c[1]
+        elif isinstance(c, Case | str):
             case = c if isinstance(c, Case) else get_case(c)
             yield case.id, case.build()
         else:

@@ -118,16 +118,23 @@ class TimeOptimalStudy(Study):
         model = calibrated_model(threads, s.quick)
         chains = differing_chains(model, count=s.differing_chains, seed=s.seed,
                                   trials=(150 if s.quick else 250) * s.differing_chains)
-        # the time DP is O(n^3) in Python-level steps: longer chains are left out, and named
-        grid, too_long = [], []
-        for case in s.grid():
-            (grid if len(case.build()) <= TIME_DP_MAX_MATRICES else too_long).append(case)
         repeats = max(2 * s.time_repeats, 5)
-        records = time_vs_flops([*grid, *chains], model=model, threads=threads,
-                                repeats=repeats, warmup=1)
-        # the model's exact optimum on the grid: what the margin keeps the planner from
-        exact = time_vs_flops(grid, model=model, threads=threads, repeats=repeats, warmup=1,
-                              margin=0)
+        # each grid chain is built once and timed at the model's margin and without it (the
+        # model's exact optimum); the time DP is O(n^3) in Python-level steps, so chains
+        # longer than its limit are left out, and named
+        grid, too_long, records, exact = [], [], [], []
+        for case in s.grid():
+            chain = case.build()
+            if len(chain) > TIME_DP_MAX_MATRICES:
+                too_long.append(case)
+                continue
+            grid.append(case)
+            for margin, into in ((None, records), (0.0, exact)):
+                into += time_vs_flops([(case.id, chain)], model=model, threads=threads,
+                                      repeats=repeats, warmup=1, margin=margin)
+            del chain
+        records += time_vs_flops(chains, model=model, threads=threads, repeats=repeats,
+                                 warmup=1)
         doc = {"threads": threads, "margin": model.margin,
                "plan_ratio_error": model.summary.get("plan_ratio_error", {}),
                "grid_cases": [c.id for c in grid],

@@ -9,13 +9,16 @@ import time
 import numpy as np
 import pytest
 
+from chainorder.lab import verdicts
 from chainorder.lab.verdicts import (
+    MIN_SPAN,
     OTHER_WORK_CORES,
     CpuSample,
     compare,
     cpu_sample,
     interval,
     other_work,
+    other_work_since,
     time_interleaved,
     under_load,
 )
@@ -64,14 +67,23 @@ def test_an_outlier_widens_the_range_but_not_the_bootstrap_interval():
     assert compare(a, b, method="bootstrap").verdict == "faster"
 
 
-def test_load_is_flagged():
+def test_load_is_flagged(monkeypatch):
     a, b = [1.0, 1.1], [2.0, 2.1]
+    # other processes' CPU time decides
+    assert compare(a, b, loadavgs=[0.2], cores=2, others=0.7).loaded
+    v = compare(a, b, loadavgs=[0.2, 1.9, None], cores=2, others=0.1)
+    assert not v.loaded and v.loadavg_max == 1.9 and v.other_work == 0.1
+    # where /proc/stat is unreadable, the load average does
+    monkeypatch.setattr(verdicts, "_READABLE", False)
     assert not compare(a, b, loadavgs=[0.2, 1.2], cores=2).loaded
     v = compare(a, b, loadavgs=[0.2, 1.6, None], cores=2)
     assert v.loaded and v.loadavg_max == 1.6
     rec = v.to_record("new", "old")
     assert rec["verdict"] == "faster" and rec["loaded"] and rec["new_median"] == pytest.approx(1.05)
     assert under_load(1.51, cores=2) and not under_load(1.49, cores=2) and not under_load(None)
+    monkeypatch.setattr(verdicts, "_READABLE", True)
+    # where it is readable, a span it could not judge is not flagged by the lagging load average
+    assert not under_load(1.9, cores=2, others=None)
 
 
 def test_time_interleaved_rotates_the_order():
@@ -137,8 +149,19 @@ def test_our_own_work_is_not_other_work():
 def test_spans_too_short_or_without_proc_stat_are_not_judged():
     assert other_work(CpuSample(0.0, 1.0, 0.0), CpuSample(0.05, 1.1, 0.0)) is None
     assert other_work(CpuSample(0.0, None, 0.0), CpuSample(1.0, None, 0.5)) is None
-    # without a measurement the load average decides, as before
-    assert under_load(1.7, cores=2, others=None) and not under_load(1.7, cores=2, others=0.2)
+    assert not under_load(1.7, cores=2, others=0.2)
+
+
+@needs_proc_stat
+def test_a_short_span_is_judged_with_what_ran_around_it():
+    cpu_sample()
+    time.sleep(1.5 * MIN_SPAN)
+    start = cpu_sample()
+    # a microsecond measurement: too short alone, so the window reaches back to the sample
+    # taken before the sleep
+    assert other_work_since(start) is not None
+    verdicts._HISTORY.clear()
+    assert other_work_since(cpu_sample()) is None  # nothing earlier to reach back to
 
 
 def test_interleaved_timings_carry_the_other_work():

@@ -35,7 +35,7 @@ from ..algebra.orders import plan as make_plan
 from ..algebra.plan import Plan
 from .cases import Case, get_case
 from .machine import blas_threads
-from .verdicts import cpu_sample, interval, loadavg, other_work, under_load
+from .verdicts import cpu_sample, interval, loadavg, other_work_since, under_load
 
 __all__ = [
     "DEFAULT_ORDERS",
@@ -242,7 +242,7 @@ def measure_points(chain: Chain, plans: Mapping[str, Plan], timing: Timing) -> d
             for _ in range(min(batch[name], timing.max_runs - len(t)) if wanted(t) else 0):
                 t.append(execute(mats, plans[name], timed=True)[1].seconds)
     top = max((x for x in loads if x is not None), default=None)
-    others = other_work(start, cpu_sample())
+    others = other_work_since(start)
     return {n: {**_timed(times[n], counted[n]), **_sizes(chain, plans[n]),
                 "loadavg_max": top, "other_work": others,
                 "loaded": under_load(top, others=others)} for n in names}

@@ -9,15 +9,17 @@ the medians say. A measurement is flagged *loaded* when other work competed
 for the CPU: where Linux's ``/proc/stat`` is readable, when the CPU time
 every other process (and the hypervisor's steal) took while it ran came to
 more than half a core (:func:`other_work`: the machine's busy time less this
-process's own, so a two-thread measurement does not flag itself); elsewhere
-when the one-minute load average, recorded at every round too, exceeded the
-cores less half a core.
+process's own, so a two-thread measurement does not flag itself; a
+measurement shorter than 0.1 s is judged over the moments before it too,
+:func:`other_work_since`); elsewhere when the one-minute load average,
+recorded at every round too, exceeded the cores less half a core.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -37,16 +39,21 @@ __all__ = [
     "CpuSample",
     "cpu_sample",
     "other_work",
+    "other_work_since",
+    "proc_stat_readable",
     "OTHER_WORK_CORES",
     "LOADED_MEANS",
+    "MIN_SPAN",
+    "LOOKBACK",
 ]
 
 #: Cores' worth of CPU time other work may take while we measure before a point is loaded.
 OTHER_WORK_CORES = 0.5
 #: What ``loaded`` means, for the pages that count loaded points.
 LOADED_MEANS = ("other processes took more than half a core of CPU time while it was "
-                "measured (where /proc/stat is unreadable: a load average above the cores "
-                "less half a core)")
+                "measured (a point shorter than 0.1 s is judged with the moments before it; "
+                "where /proc/stat is unreadable: a load average above the cores less half a "
+                "core)")
 
 #: How an interval is made from repeated timings.
 INTERVAL_METHODS: tuple[str, ...] = ("bootstrap", "iqr", "range")
@@ -194,17 +201,19 @@ def under_load(load: float | None, cores: int | None = None,
     :func:`other_work`) above :data:`OTHER_WORK_CORES`; where that was not measured, a
     load average above ``cores - 0.5``.
 
+    The load average counts this process's own threads and lags by a minute, so
+    where ``/proc/stat`` is readable it decides nothing: a span too short to judge
+    (``others`` None) is not flagged.
+
     Examples
     --------
-    >>> under_load(0.3, cores=2), under_load(1.7, cores=2), under_load(None)
-    (False, True, False)
     >>> under_load(2.0, cores=2, others=0.1), under_load(0.2, cores=2, others=0.8)
     (False, True)
     """
     if others is not None:
         return others > OTHER_WORK_CORES
-    if load is None:
-        return False
+    if load is None or proc_stat_readable():
+        return False  # where /proc/stat is readable, a span it could not judge is no evidence
     return load > (cores or os.cpu_count() or 1) - 0.5
 
 
@@ -221,8 +230,23 @@ class CpuSample:
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+#: Recent samples, for :func:`other_work_since` to look back on.
+_HISTORY: deque[CpuSample] = deque(maxlen=256)
+
+
+def proc_stat_readable() -> bool:
+    """Whether ``/proc/stat`` gives the machine's CPU time here (Linux)."""
+    global _READABLE
+    if _READABLE is None:
+        _READABLE = cpu_sample().busy is not None
+    return _READABLE
+
+
+_READABLE: bool | None = None
+
+
 def cpu_sample() -> CpuSample:
-    """The clocks :func:`other_work` compares."""
+    """The clocks :func:`other_work` compares (kept a while, for :func:`other_work_since`)."""
     busy = None
     try:
         with open("/proc/stat", encoding="ascii") as f:
@@ -233,7 +257,10 @@ def cpu_sample() -> CpuSample:
             busy = (sum(ticks) - ticks[3] - ticks[4]) / _TICK
     except (OSError, ValueError):
         busy = None
-    return CpuSample(time.monotonic(), busy, time.process_time())
+    out = CpuSample(time.monotonic(), busy, time.process_time())
+    if busy is not None:
+        _HISTORY.append(out)
+    return out
 
 
 #: Shortest span :func:`other_work` judges: ``/proc/stat`` counts in ticks of 10 ms.
@@ -257,6 +284,22 @@ def other_work(start: CpuSample, end: CpuSample) -> float | None:
         return None
     spent = (end.busy - start.busy) - (end.own - start.own)
     return round(max(0.0, spent / (end.wall - start.wall)), 3)
+
+
+#: How far back :func:`other_work_since` may reach for a span long enough to judge.
+LOOKBACK = 5.0
+
+
+def other_work_since(start: CpuSample) -> float | None:
+    """:func:`other_work` from ``start`` to now; a span shorter than :data:`MIN_SPAN` (a
+    microsecond measurement) is widened back to the latest earlier sample that makes it
+    long enough, up to :data:`LOOKBACK` seconds, so it is judged with what ran around it.
+    """
+    end = cpu_sample()
+    if end.busy is not None and end.wall - start.wall < MIN_SPAN:
+        earlier = [s for s in _HISTORY if end.wall - LOOKBACK <= s.wall <= end.wall - MIN_SPAN]
+        start = earlier[-1] if earlier else start
+    return other_work(start, end)
 
 
 @dataclass
@@ -305,5 +348,5 @@ def time_interleaved(fns: Mapping[str, Callable[[], Any]], *, repeats: int = 9,
             got = fns[name]()
             wall = time.perf_counter() - t0
             out.times[name].append(float(got) if isinstance(got, float) else wall)
-    out.other_work = other_work(start, cpu_sample())
+    out.other_work = other_work_since(start)
     return out

@@ -161,9 +161,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         names.append("time_optimal")
     if args.margin is not None and not args.time:
         raise ValueError("--margin applies to the time-optimal plan: add --time")
-    plans = {name: plan(dims, name) for name in names}
-    if args.margin is not None:
-        plans["time_optimal"] = optimize(dims, objective="time", margin=args.margin)
+    plans = {name: optimize(dims, objective="time", margin=args.margin)
+             if name == "time_optimal" else plan(dims, name) for name in names}
     best = plans["optimal"]
     if args.json:
         doc: dict[str, Any] = {"dims": dims, "n": len(dims) - 1, "unit": UNIT}

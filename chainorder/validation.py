@@ -17,7 +17,7 @@ __all__ = [
     "check_matmul_dtypes",
     "chain_dims",
     "check_positive_int",
-    "check_nonnegative_float",
+    "check_real",
     "as_real_array",
     "check_finite",
     "check_vector",
@@ -45,20 +45,23 @@ def check_positive_int(value: Any, name: str) -> int:
     return value
 
 
-def check_nonnegative_float(value: Any, name: str) -> float:
-    """Return ``value`` as a float, or raise naming ``name`` if it is not a finite real >= 0.
+def check_real(value: Any, name: str, *, positive: bool = False) -> float:
+    """Return ``value`` as a float, or raise naming ``name`` if it is not a finite real >= 0
+    (> 0 with ``positive=True``).
 
     Examples
     --------
-    >>> check_nonnegative_float(0.25, "margin")
-    0.25
+    >>> check_real(0.25, "margin"), check_real(2, "alpha", positive=True)
+    (0.25, 2.0)
     """
+    bound = "> 0" if positive else ">= 0"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number >= 0, got {value!r} "
+        raise TypeError(f"{name} must be a real number {bound}, got {value!r} "
                         f"({type(value).__name__})")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
+    number = float(value)
+    if not (math.isfinite(number) and (number > 0 if positive else number >= 0)):
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return number
 
 
 def check_dims(dims: Any, name: str = "dims") -> tuple[int, ...]:

@@ -21,7 +21,6 @@ from .trace import Trace, TraceStep
 __all__ = [
     "multiply",
     "execute",
-    "counted_matmul",
     "step_kernel",
     "Trace",
     "TraceStep",
@@ -292,21 +291,3 @@ def execute(
     their step in a list, so chains of any length run without recursion.
     """
     return _run(list(mats), plan, None, timed)
-
-
-def counted_matmul(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, int]:
-    """``left @ right`` for 2-D arrays, with its scalar multiplications ``p*q*r``.
-
-    Multiplied by :data:`step_kernel`, the kernel every executed step calls
-    (``np.dot``): ``np.matmul`` runs other BLAS calls on some shapes (on one
-    OpenBLAS, 1.4x faster on a ``1059 x 4 @ 4 x 1271`` product and 1.2x
-    slower on the outer product ``1059 x 1 @ 1 x 1271``).
-
-    Examples
-    --------
-    >>> product, count = counted_matmul(np.ones((1, 3)), np.ones((3, 4)))
-    >>> product.shape, count
-    ((1, 4), 12)
-    """
-    (p, q), r = left.shape, right.shape[1]
-    return _dot(left, right), matmul_cost(p, q, r)

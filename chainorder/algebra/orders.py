@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..validation import check_dims, check_nonnegative_float
+from ..validation import check_dims, check_real
 from .approx import best_fan_steps, greedy_steps
 from .costs import KindSig, input_first_cost, loss_first_cost
 from .dp import DP_MAX_MATRICES, dp_steps, dp_steps_by
@@ -347,7 +347,7 @@ def optimize(
     if objective not in ("flops", "time"):
         raise ValueError(f"objective must be 'flops' or 'time', got {objective!r}")
     if margin is not None:
-        margin = check_nonnegative_float(margin, "margin")
+        margin = check_real(margin, "margin")
         if objective != "time":
             raise ValueError(f"margin= applies to objective='time', got objective={objective!r}")
     sigs = signatures(dims)
@@ -401,10 +401,10 @@ def _time_optimal(dims: tuple[int, ...], method: str, machine: TimeModel | None,
             f"dynamic program over the time model), got {len(dims) - 1}; use objective='flops'"
         )
     model = active_model() if machine is None else machine
-    steps, _ = dp_steps_by(dims, model.step_cost(dims))
+    steps, least = dp_steps_by(dims, model.step_cost(dims))
     flop_steps = optimize(dims).step_array
     keep = model.margin if margin is None else margin
-    if model.plan_seconds(dims, flop_steps) <= (1 + keep) * model.plan_seconds(dims, steps):
+    if model.plan_seconds(dims, flop_steps) <= (1 + keep) * least:
         steps = flop_steps  # not predicted faster than the model can tell: fewest FLOPs
     out = Plan(dims, steps, "time_optimal", check=False)
     out.machine = model  # predicted_seconds uses the model the plan was made for

@@ -341,20 +341,16 @@ def fit_model(records: Sequence[dict[str, Any]], *, fingerprint: dict[str, Any] 
     if not blocks:
         raise ValueError("records hold no measurements; nothing to fit")
     coefficients = _fit_coefficients(blocks)
-    fit: dict[str, Any] = {}
-    for cls, X, y in blocks:
-        err = np.abs(X @ np.array(coefficients[cls]) / y - 1)
-        fit[cls] = {"points": len(y), "median_rel_error": float(np.median(err)),
-                    "max_rel_error": float(err.max())}
+    errors = {cls: np.abs(X @ np.array(coefficients[cls]) / y - 1) for cls, X, y in blocks}
+    fit = {cls: {"points": len(e), "median_rel_error": float(np.median(e)),
+                 "max_rel_error": float(e.max())} for cls, e in errors.items()}
     summary = roofline_summary(records)
     ratio = plan_ratio_error(records, target)
-    if not ratio:  # too few chains for held-out ratios: the fit's own typical error instead
-        errs = np.concatenate([np.abs(X @ np.array(coefficients[c]) / y - 1) for c, X, y in blocks])
-        chains = {r["chain"] for r in records if r.get("chain") and r.get("plan")}
-        ratio = {"pairs": 0, "chains": len(chains), "median": None, "p90": None,
-                 "margin": float(np.median(errs)), "quantile": MARGIN_QUANTILE,
-                 "method": "fewer than 4 calibration chains: the median relative error of "
-                           "the fitted points"}
+    if not ratio["pairs"]:  # too few chains for held-out ratios: the fit's own typical error
+        ratio.update(median=None, p90=None, quantile=MARGIN_QUANTILE,
+                     margin=float(np.median(np.concatenate(list(errors.values())))),
+                     method="fewer than 4 calibration chains: the median relative error of "
+                            "the fitted points")
     summary["plan_ratio_error"] = ratio
     return TimeModel(coefficients, dict(fingerprint or {}), summary, fit, dict(meta or {}))
 
@@ -403,9 +399,9 @@ def plan_ratio_errors(model: TimeModel, records: Sequence[dict[str, Any]],
     for r in records:
         if r.get("chain") and r.get("plan"):
             plans.setdefault((r["chain"], r["plan"]), []).append(r)
+    keys = ("p", "q", "r", "cold_left", "cold_right")
     chains: dict[str, list[tuple[tuple[Any, ...], float, float]]] = {}
     for (chain, _), steps in plans.items():
-        keys = ("p", "q", "r", "cold_left", "cold_right")
         predicted = np.sum(model.step_seconds(*([st[k] for st in steps] for k in keys)))
         ident = tuple(tuple(st[k] for k in keys) for st in steps)
         chains.setdefault(chain, []).append(
@@ -424,7 +420,7 @@ def plan_ratio_error(records: Sequence[dict[str, Any]],
     The calibration chains are split in two folds; a model fitted to the
     single shapes and one fold predicts the plans of the other, and the
     errors of both folds are pooled (:func:`plan_ratio_errors`). Returns
-    ``{}`` with fewer than four chains, else ``pairs``, ``chains``, the
+    ``pairs`` (0 with fewer than four chains, and nothing else then), ``chains``, the
     ``median`` and ``p90`` relative error of a predicted ratio (``e^err - 1``)
     and ``margin``: its :data:`MARGIN_QUANTILE` quantile. A predicted speed-up
     smaller than ``1 + margin`` is one the model cannot tell from its error
@@ -432,7 +428,7 @@ def plan_ratio_error(records: Sequence[dict[str, Any]],
     """
     chains = sorted({r["chain"] for r in records if r.get("chain") and r.get("plan")})
     if len(chains) < 4:
-        return {}
+        return {"pairs": 0, "chains": len(chains)}
     errs: list[np.ndarray] = []
     for held in (set(chains[0::2]), set(chains[1::2])):
         train = [r for r in records if r.get("chain") not in held]
@@ -441,7 +437,7 @@ def plan_ratio_error(records: Sequence[dict[str, Any]],
                                       target))
     e = np.concatenate(errs)
     if len(e) == 0:
-        return {}
+        return {"pairs": 0, "chains": len(chains)}
     rel = np.expm1(e)
     return {"pairs": int(len(e)), "chains": len(chains), "median": float(np.median(rel)),
             "p90": float(np.quantile(rel, 0.9)),

@@ -49,11 +49,13 @@ __all__ = [
 
 #: Cores' worth of CPU time other work may take while we measure before a point is loaded.
 OTHER_WORK_CORES = 0.5
+#: Shortest span :func:`other_work` judges: ``/proc/stat`` counts in ticks of 10 ms.
+MIN_SPAN = 0.1
 #: What ``loaded`` means, for the pages that count loaded points.
-LOADED_MEANS = ("other processes took more than half a core of CPU time while it was "
-                "measured (a point shorter than 0.1 s is judged with the moments before it; "
-                "where /proc/stat is unreadable: a load average above the cores less half a "
-                "core)")
+LOADED_MEANS = (f"other processes took more than {OTHER_WORK_CORES:g} cores' worth of CPU time "
+                f"while it was measured (a point shorter than {MIN_SPAN:g} s is judged with "
+                "the moments before it; where /proc/stat is unreadable: a load average above "
+                "the cores less half a core)")
 
 #: How an interval is made from repeated timings.
 INTERVAL_METHODS: tuple[str, ...] = ("bootstrap", "iqr", "range")
@@ -261,10 +263,6 @@ def cpu_sample() -> CpuSample:
     if busy is not None:
         _HISTORY.append(out)
     return out
-
-
-#: Shortest span :func:`other_work` judges: ``/proc/stat`` counts in ticks of 10 ms.
-MIN_SPAN = 0.1
 
 
 def other_work(start: CpuSample, end: CpuSample) -> float | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -11,7 +9,7 @@ import numpy as np
 
 from ..algebra.kinds import Dense, Kind, kind_matmul
 from ..algebra.structured import check_structure
-from ..validation import as_real_array, check_finite, check_positive_int
+from ..validation import as_real_array, check_finite, check_positive_int, check_real
 from .network import Network
 
 __all__ = [
@@ -224,7 +222,7 @@ def numerical_gradient(
     """
     if not callable(f):
         raise TypeError(f"f must be callable, got {type(f).__name__}")
-    eps = _check_positive_real(eps, "eps")
+    eps = check_real(eps, "eps", positive=True)
     theta = check_finite(as_real_array(theta, "theta"), "theta")
     flat = theta.reshape(-1)  # a view: editing flat moves theta
     grad = np.empty_like(flat)
@@ -263,15 +261,6 @@ def finite_difference_gradients(net: Network, x: Any, y: Any, eps: float = 1e-6)
     return Gradients(grads, dx, 0, "central_differences", _labels(net))
 
 
-def _check_positive_real(value: Any, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number > 0, got {value!r} ({type(value).__name__})")
-    number = float(value)
-    if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return number
-
-
 def sgd_step(net: Network, grads: Mapping[ParamKey, Any], alpha: float) -> Network:
     """One gradient-descent step ``theta <- theta - alpha dl/dtheta``, as a NEW network.
 
@@ -288,7 +277,7 @@ def sgd_step(net: Network, grads: Mapping[ParamKey, Any], alpha: float) -> Netwo
     >>> new.loss(x, y) < net.loss(x, y)
     True
     """
-    alpha = _check_positive_real(alpha, "alpha")
+    alpha = check_real(alpha, "alpha", positive=True)
     params = {(k, nm): a for k, nm, a in _check_net(net).parameters()}
     if not isinstance(grads, Mapping) or set(grads) != set(params):
         got = sorted(grads) if isinstance(grads, Mapping) else type(grads).__name__
@@ -385,7 +374,7 @@ def train(
     (True, [156, 156, 156])
     """
     grad_fn = _gradient_fn(order)
-    alpha = _check_positive_real(alpha, "alpha")
+    alpha = check_real(alpha, "alpha", positive=True)
     epochs = check_positive_int(epochs, "epochs")
     initial = mean_loss(_check_net(net), X, Y)
     X = _check_examples(X, Y)

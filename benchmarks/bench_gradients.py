@@ -85,7 +85,7 @@ def test_numpy_sweep_is_the_same_gradient() -> None:
     net, x, y = _setup("article-100")
     want = numpy_sweep(net, x, y)
     for structure in ("structured", "dense"):
-        g = co.loss_first_gradients(net, x, y, structure=structure).by_label()
+        g = co.loss_first_gradients(net, x, y, cost=structure).by_label()
         for name in ("W1", "b1", "W2", "b2"):
             np.testing.assert_allclose(g[name], want[name], rtol=1e-10, atol=1e-14)
 
@@ -97,7 +97,7 @@ def test_gradients_vs_numpy_sweep(benchmark, case: str, structure: str) -> None:
     benchmark.group = f"gradients {case}"
 
     def ours() -> co.Gradients:
-        return co.loss_first_gradients(net, x, y, structure=structure)
+        return co.loss_first_gradients(net, x, y, cost=structure)
 
     def theirs() -> dict[str, np.ndarray]:
         return numpy_sweep(net, x, y)
@@ -111,7 +111,7 @@ def test_gradients_vs_numpy_sweep(benchmark, case: str, structure: str) -> None:
         ratios = interleaved_ratios(ours, theirs, repeats, number)
         g = benchmark.pedantic(ours, rounds=max(3, repeats // 4), iterations=number)
     q1, median, q3 = statistics.quantiles(ratios, n=4)
-    dense = co.loss_first_gradients(net, x, y, structure="dense").multiplications
+    dense = co.loss_first_gradients(net, x, y, cost="dense").multiplications
     benchmark.extra_info.update(
         case=case, dims=list(CASES[case]), structure=structure, order="loss_first",
         ratio_to_numpy_median=median, ratio_q1=q1, ratio_q3=q3,

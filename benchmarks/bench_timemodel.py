@@ -1,16 +1,17 @@
 """Wall time of the time-optimal plan beside the FLOP-optimal one, where the two differ.
 
 One benchmark group per chain: ``optimal`` (fewest multiplications) and
-``time_optimal`` (least predicted time under this machine's cached time
-model, at the model's margin: it keeps the FLOP optimum unless the predicted
-gain passes the model's measured error), with BLAS pinned to ``CHAINORDER_BENCH_THREADS`` threads (default 1)
-through threadpoolctl. Chains: the quick grid's cases whose two plans
-differ, then the random chains :func:`chainorder.lab.calibrate.differing_chains`
-ranks highest by predicted speed-up. Skipped when no model is cached for
-this machine and thread count (``chainorder calibrate --threads 1``).
-Building chains and planning stay outside the timed call; ``extra_info``
-carries multiplications, both predicted times, the model's roof and the
-threads, so the saved JSON says what was predicted beside what ran.
+``time_optimal`` (least predicted time under this machine's cached time model,
+at the model's margin: it keeps the FLOP optimum unless the predicted gain
+passes the model's measured error), with BLAS pinned to
+``CHAINORDER_BENCH_THREADS`` threads (default 1) through threadpoolctl.
+Chains: the quick grid's cases whose two plans differ, then the random chains
+:func:`chainorder.lab.calibrate.differing_chains` ranks highest by predicted
+speed-up. Skipped when no model is cached for this machine and thread count
+(``chainorder calibrate --threads 1``). Building chains and planning stay
+outside the timed call; ``extra_info`` carries multiplications, both predicted
+times, the model's roof and the threads, so the saved JSON says what was
+predicted beside what ran.
 
 For a verdict that respects noise, compare the two rows' spreads, or run
 :func:`chainorder.lab.calibrate.time_vs_flops`, which interleaves the two.
@@ -28,7 +29,7 @@ import pytest
 
 import chainorder as co
 from chainorder.algebra.execute import execute
-from chainorder.algebra.timemodel import NotCalibratedError, TimeModel, load_model
+from chainorder.algebra.timemodel import NotCalibratedError, TimeModel, load_model, use_machine
 from chainorder.lab.calibrate import differing_chains, pinned_threads
 from chainorder.lab.cases import select_cases
 
@@ -84,7 +85,10 @@ def test_time_vs_flop_optimum(benchmark, slot: str, order: str) -> None:
     chain = _chain(slot)
     if chain is None:
         pytest.skip(f"{slot}: fewer differing random chains found")
-    plans = {o: co.plan(chain.dims, o, machine=model) for o in ORDERS}
+    with use_machine(model):
+        plans = {o: co.plan(chain.dims, o) for o in ORDERS}
+    for p in plans.values():
+        p.machine = model  # predicted seconds under this model, after the block too
     if np.array_equal(plans["optimal"].step_array, plans["time_optimal"].step_array):
         pytest.skip(f"{slot}: the time-optimal plan is the FLOP-optimal one")
     plan = plans[order]

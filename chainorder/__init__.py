@@ -13,6 +13,7 @@ imported from :mod:`chainorder.lab`. ``import chainorder`` loads numpy only.
 from __future__ import annotations
 
 from .algebra.chain import Chain
+from .algebra.costmodels import CostModel
 from .algebra.costs import flops
 from .algebra.execute import Trace, multiply
 from .algebra.jax_chain import jacobian, recommend
@@ -37,6 +38,7 @@ __all__ = [
     "Activation",
     "Affine",
     "Chain",
+    "CostModel",
     "Gradients",
     "MSELoss",
     "Network",

@@ -7,16 +7,19 @@ libraries in :mod:`chainorder.lab` that the commands here call.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 from .algebra.costs import COST_UNIT
-from .algebra.gjc import GJC_COST_UNIT, TIES, optimize_gjc
+from .algebra.gjc import GJC_COST_UNIT, GJC_MAX_FACTORS, TIES, optimize_gjc
 from .algebra.gjc_format import read_chain
 from .algebra.orders import ORDERS, optimize, plan
 from .validation import format_bytes, parse_bytes
@@ -103,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=TIES[0],
         help="among the cheapest schedules, take the fewest ops (default) or the least tape",
     )
+    g.add_argument(
+        "--max-factors", type=int, default=GJC_MAX_FACTORS, metavar="Q",
+        help="longest chain to optimize (default: %(default)s; the exact DP is O(q^3))",
+    )
     g.add_argument("--json", action="store_true", help="print JSON instead of a table")
     g.set_defaults(func=_cmd_gjc)
 
@@ -124,24 +131,96 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that need the laboratory extra (pandas, matplotlib, ...): refused without it.
+_LAB_COMMANDS = frozenset({"article", "sweep", "report", "calibrate"})
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by SIGTERM, so that cleanup runs as for Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    """Run the command line; return the exit status.
+
+    0 ok, 1 a check found mismatches, 2 bad input, a bad file or an OS error
+    (one line on stderr, no traceback), 130 interrupted (Ctrl-C), 143 terminated
+    (SIGTERM, unless the caller set it to be ignored).
+    """
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.argv = argv
+    with _sigterm_raises():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command, turning every expected failure into one line and a status."""
+    where = f"chainorder {args.command}"
     try:
+        if args.command in _LAB_COMMANDS:
+            from .lab import require_lab
+
+            require_lab("this command")
         return int(args.func(args) or 0)
+    except ModuleNotFoundError as exc:
+        print(f"{where}: error: {exc}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, KeyError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"chainorder {args.command}: error: {msg}", file=sys.stderr)
+        print(f"{where}: error: {msg}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"chainorder {args.command}: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # e.g. piped into `head`: stop quietly, as Unix tools do
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        print(f"{where}: error: {_os_error_text(exc)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"{where}: error: out of memory", file=sys.stderr)
+        return 2
+    except BrokenProcessPool:  # a worker was killed from outside, e.g. by the OOM killer
+        print(f"{where}: error: a worker process died (killed from outside, or out of memory); "
+              "run again, with fewer --jobs", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{where}: interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print(f"{where}: terminated", file=sys.stderr)
+        return 143
+
+
+def _os_error_text(exc: OSError) -> str:
+    """An OS error as one line: what failed, on which path."""
+    what = exc.strerror or str(exc)
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{what}: {' -> '.join(paths)}" if paths else what
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` in the main thread while a command runs.
+
+    A disposition the caller chose (ignored, or a handler of its own) is kept;
+    outside the main thread signals cannot be handled and nothing changes.
+    """
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            yield
+            return
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _parse_dims(raw: Sequence[str]) -> list[int]:
@@ -161,8 +240,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         names.append("time_optimal")
     if args.margin is not None and not args.time:
         raise ValueError("--margin applies to the time-optimal plan: add --time")
-    plans = {name: optimize(dims, objective="time", margin=args.margin)
-             if name == "time_optimal" else plan(dims, name) for name in names}
+    machine: Any = _time_model() if args.time else None
+    time_cost = machine.with_margin(args.margin) if machine is not None else "time"
+    plans = {name: optimize(dims, cost=time_cost) if name == "time_optimal" else plan(dims, name)
+             for name in names}
+    for pl in plans.values() if machine is not None else ():
+        pl.machine = machine  # every plan's predicted seconds under the one model
     best = plans["optimal"]
     if args.json:
         doc: dict[str, Any] = {"dims": dims, "n": len(dims) - 1, "unit": UNIT}
@@ -187,8 +270,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     if args.time:
         fast = plans["time_optimal"]
         fastest = fast.predicted_seconds
-        margin = fast.machine.margin if args.margin is None else args.margin
-        print(f"predicted time ({fast.machine!r}; time_optimal at margin {margin:.1%}: it "
+        margin = machine.margin if args.margin is None else args.margin
+        print(f"predicted time ({machine!r}; time_optimal at margin {margin:.1%}: it "
               "leaves the FLOP optimum only for a larger predicted gain):")
         for name, pl in plans.items():
             t = pl.predicted_seconds
@@ -206,7 +289,7 @@ def _cmd_article(args: argparse.Namespace) -> int:
     budget = _parse_bytes(args.max_memory)
     if not args.json:
         # the formulas answer at once, whatever the size; counting follows where it fits
-        costs = article_costs(args.x, args.z1, args.z3, args.z2, structure=args.structure)
+        costs = article_costs(args.x, args.z1, args.z3, args.z2, cost=args.structure)
         print(
             f"The article's network: |x|={args.x}, |z1|={args.z1}, "
             f"|z2|={args.z2 or args.z1}, |z3|={args.z3}"
@@ -217,7 +300,7 @@ def _cmd_article(args: argparse.Namespace) -> int:
                  " (diag(sigma') counted as a diagonal)"))
         print("predicted: " + ", ".join(f"{k} {v:,}" for k, v in costs.items()), flush=True)
     table = article_table(args.x, args.z1, args.z3, args.z2, seed=args.seed,
-                          structure=args.structure, max_bytes=budget)
+                          cost=args.structure, max_bytes=budget)
     if args.json:
         print(table.to_json(orient="records", indent=2))
         return 0
@@ -229,7 +312,8 @@ def _cmd_article(args: argparse.Namespace) -> int:
 
 
 def _cmd_gjc(args: argparse.Namespace) -> int:
-    best = optimize_gjc(read_chain(Path(args.file)), memory=args.memory, ties=args.ties)
+    best = optimize_gjc(read_chain(Path(args.file)), memory=args.memory, ties=args.ties,
+                        max_factors=args.max_factors)
     if args.json:
         full = best.to_dict()
         optimal = {"cost": best.cost, "memory_peak": best.memory_peak}
@@ -265,27 +349,33 @@ def _cmd_orders(args: argparse.Namespace) -> int:
 
 
 def _verify_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--chains", type=int, default=100_000, help="number of chains")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=2, help="worker processes")
-    p.add_argument("--json", help="write the summary here")
+    from .lab.verify import MAX_JOBS
+
+    p.add_argument("--chains", type=int, default=100_000,
+                   help="number of chains, >= 1 (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed, >= 0 (default: %(default)s)")
+    p.add_argument("--jobs", type=int, default=2,
+                   help=f"worker processes, 1..{MAX_JOBS} (default: %(default)s)")
+    p.add_argument("--json", metavar="FILE",
+                   help="write the summary here: a new file, or the summary of an earlier check")
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     """Run the Hu–Shing check; 0 if there was no mismatch, else 1."""
-    from .lab.verify import check_hu_shing
+    from .lab.verify import check_hu_shing, check_summary_path, write_summary
 
     def show(done: int, total: int, seconds: float) -> None:
         print(f"{done:>9,} / {total:,} chains checked, {seconds:6.1f} s", flush=True)
 
+    if args.json:  # refused now, not after the run
+        check_summary_path(args.json, name="--json")
     summary = check_hu_shing(args.chains, seed=args.seed, jobs=args.jobs, progress=show)
     checked = f"{summary['chains']:,} chains ({', '.join(summary['paths'])})"
     print(f"mismatches: {summary['mismatches']} of {checked} in {summary['seconds']} s")
     for example in summary["examples"][:5]:
         print("  ", example)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(summary, f, indent=2)
+        write_summary(summary, args.json, name="--json")
     return 1 if summary["mismatches"] else 0
 
 
@@ -376,9 +466,11 @@ def _report_options(p: argparse.ArgumentParser) -> None:
                       help="every case, longer timings and larger studies")
     p.set_defaults(full=False)
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="output directory, replaced if it holds a report (default: "
-                        "build/report-quick or build/report-full, git-ignored; the committed "
-                        "report is regenerated with --full --out reports)")
+                   help="output directory: new, empty, or an unchanged chainorder report (its "
+                        ".chainorder-manifest.json lists everything in it), which is replaced; "
+                        "anything else is refused (default: build/report-quick or "
+                        "build/report-full, git-ignored; the committed report is regenerated "
+                        "with --full --out reports)")
     p.add_argument("--benchmark-json", metavar="FILE", default=None,
                    help="a pytest-benchmark JSON file to include in the FLOPs-vs-time page")
     p.add_argument("--sweep", metavar="FILE", default=None,
@@ -411,8 +503,32 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+def _time_model() -> Any:
+    """The time model of ``plan --time``: the active one, else :class:`NotCalibratedError`
+    naming the cache file, why a file there was ignored, and the command that makes one."""
+    import warnings
+
+    from .algebra.timemodel import CacheWarning, active_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CacheWarning)  # the error says it all, on one line
+        return active_model()
+
+
+def _calibrate_once(threads: int | None, args: argparse.Namespace) -> Any:
+    """``calibrate(...)`` for ``chainorder calibrate``, each warning printed as one line."""
+    import warnings
+
+    from .algebra.timemodel import CacheWarning
+    from .lab.calibrate import calibrate
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CacheWarning)
+        model = calibrate(threads=threads, quick=args.quick, force=args.force,
+                          directory=args.cache_dir)
+    for w in caught:
+        print(f"chainorder calibrate: warning: {w.message}", file=sys.stderr)
+    return model
 
 
 def _calibrate_options(p: argparse.ArgumentParser) -> None:
@@ -438,17 +554,23 @@ def _calibrate_options(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    """Run ``chainorder calibrate``; return the exit status."""
-    from .algebra.timemodel import cache_path
-    from .lab.calibrate import calibrate, pinned_threads, predicted_vs_measured, prediction_errors
+    """Run ``chainorder calibrate``; return the exit status.
+
+    The options are checked before anything is measured; a cached model that
+    cannot be used is named in a one-line warning and replaced.
+    """
+    from .algebra.timemodel import cache_path, check_cache_dir
+    from .lab.calibrate import pinned_threads, predicted_vs_measured, prediction_errors
     from .lab.cases import select_cases
 
+    bad = [t for t in args.threads or [] if t < 1]
+    if bad:
+        raise ValueError(f"--threads must be >= 1, got {bad[0]}")
+    check_cache_dir(args.cache_dir, "--cache-dir")
+    cases = select_cases(quick=args.case is None, patterns=args.case) if args.check else []
     for threads in args.threads or [None]:
-        if threads is not None and threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {threads}")
         t0 = time.perf_counter()
-        model = calibrate(threads=threads, quick=args.quick, force=args.force,
-                          directory=args.cache_dir)
+        model = _calibrate_once(threads, args)
         took = time.perf_counter() - t0
         with pinned_threads(threads):
             path = cache_path(directory=args.cache_dir)
@@ -456,7 +578,6 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         if not args.json:
             _print_model(model, path, took)
         if args.check:
-            cases = select_cases(quick=args.case is None, patterns=args.case)
             recs = predicted_vs_measured(cases, model=model, threads=threads,
                                          repeats=args.repeats)
             doc["errors"] = prediction_errors(recs)
@@ -493,7 +614,7 @@ def _print_model(model: Any, path: Path, took: float) -> None:
         how = (f"median error {ratio['median']:.1%}, 90th percentile {ratio['p90']:.1%} "
                f"({ratio['pairs']} pairs of plans on held-out chains)" if ratio.get("pairs")
                else f"not measured ({ratio['method']})")
-        print(f"  plan-time ratios:      {how}; objective='time' leaves the FLOP optimum only "
+        print(f"  plan-time ratios:      {how}; cost='time' leaves the FLOP optimum only "
               f"past a {ratio['margin']:.1%} predicted gain")
     print("  class     points  fit median err  best GFLOP/s  best GB/s   (fit: vs fastest runs)")
     for cls in SHAPE_CLASSES:
@@ -512,3 +633,6 @@ def _print_errors(errors: list[dict[str, Any]], threads: int | None) -> None:
               f"{e['median_abs_rel_error']:>10.1%}  {e['p90_abs_rel_error']:>8.1%}  "
               f"{e['median_rel_error']:>+13.1%}")
 
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

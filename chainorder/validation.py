@@ -6,6 +6,7 @@ import math
 import numbers
 import os
 from collections.abc import Mapping, Sequence, Set
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,8 @@ __all__ = [
     "parse_bytes",
     "format_bytes",
     "check_memory",
+    "check_input_file",
+    "check_output_file",
 ]
 
 
@@ -194,7 +197,7 @@ def chain_dims(shapes: tuple[tuple[int, ...], ...], name: str = "arrays") -> tup
 
 def _as_2d(shape: tuple[int, ...], i: int, n: int, name: str) -> tuple[int, int]:
     if len(shape) == 2:
-        return shape  # type: ignore[return-value]
+        return (shape[0], shape[1])
     if len(shape) == 1 and i == 0:
         return (1, shape[0])
     if len(shape) == 1 and i == n - 1:
@@ -331,7 +334,9 @@ def parse_bytes(text: Any, name: str = "max_bytes") -> int:
     (8000000000, 536870912, 1000)
     """
     if isinstance(text, numbers.Integral) and not isinstance(text, bool):
-        value = float(text)
+        if text < 1:
+            raise ValueError(f"{name} must be at least 1 byte, got {text!r}")
+        return int(text)
     else:
         raw = str(text).strip().lower().replace("_", "").replace(",", "")
         number = raw.rstrip("kmgtib ")
@@ -341,6 +346,8 @@ def parse_bytes(text: Any, name: str = "max_bytes") -> int:
             raise ValueError(
                 f"{name} must be a size such as 8GB, 500MB or 1000000, got {text!r}"
             ) from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite size such as 8GB, got {text!r}")
     if not value >= 1:
         raise ValueError(f"{name} must be at least 1 byte, got {text!r}")
     return int(value)
@@ -406,3 +413,75 @@ def check_memory(nbytes: int, what: str, max_bytes: Any = None) -> None:
             f"budget of {format_bytes(budget)}; raise it with max_bytes=... (CLI: --max-memory) "
             f"or {MEMORY_ENV}=32GB, or keep the Jacobians structured"
         )
+
+
+# ----------------------------------------------------------------------------- paths
+
+
+def check_input_file(path: Any, name: str, expected: str = "a readable file") -> Path:
+    """``path`` as a Path once checked to be an existing, readable regular file.
+
+    A FIFO or device is refused rather than opened (reading it could wait
+    forever); the message names ``name`` (the argument or option), the path
+    and ``expected``.
+
+    Examples
+    --------
+    >>> check_input_file(".", "--sweep", "a sweep file")
+    Traceback (most recent call last):
+    ...
+    ValueError: --sweep .: is a directory; expected a sweep file
+    """
+    path = Path(path)
+    where = f"{name} {path}"
+    try:
+        if not path.exists():
+            raise ValueError(f"{where}: no such file; expected {expected}")
+        if not path.is_file():
+            raise ValueError(f"{where}: {_not_regular(path)}; expected {expected}")
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise ValueError(f"{where}: cannot be read ({exc.strerror}); expected {expected}"
+                         ) from None
+    return path
+
+
+def check_output_file(path: Any, name: str, expected: str = "a file that can be written"
+                      ) -> Path:
+    """``path`` as a Path once checked that a file can be written there, before any work.
+
+    The path may be new (its missing folders are made by the writer) or an
+    existing regular file; a directory, a FIFO or device, a path under a file
+    or a folder that cannot be written is refused, naming ``name`` and the path.
+    Whether an existing file may be replaced or appended to is the caller's
+    decision.
+
+    Examples
+    --------
+    >>> check_output_file(".", "--out", "a JSON Lines file")
+    Traceback (most recent call last):
+    ...
+    ValueError: --out .: is a directory; expected a JSON Lines file
+    """
+    path = Path(path)
+    where = f"{name} {path}"
+    try:
+        if path.exists() and not path.is_file():
+            raise ValueError(f"{where}: {_not_regular(path)}; expected {expected}")
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            raise ValueError(f"{where}: {folder} is a file, not a folder; expected {expected}")
+        target = path if path.exists() else folder
+        if not os.access(target, os.W_OK):
+            raise ValueError(f"{where}: {target} is not writable; expected {expected}")
+    except OSError as exc:
+        raise ValueError(f"{where}: cannot be checked ({exc.strerror}); expected {expected}"
+                         ) from None
+    return path
+
+
+def _not_regular(path: Path) -> str:
+    return "is a directory" if path.is_dir() else "is not a regular file (a FIFO, device or socket)"

@@ -18,7 +18,7 @@ def random_chain(rng: np.random.Generator, dims: list[int]) -> list[np.ndarray]:
 
 
 #: What ADMission's gdjcpb_solve prints (STCE-at-RWTH/ADMission, commit 9ebfa24, app/
-#: gdjcpb_solve.cpp; the numbers as recorded in chainorder/lab/data/admission/README.md):
+#: gdjcpb_solve.cpp; the numbers as recorded in chainorder/algebra/data/admission/README.md):
 #: optimal, homogeneous tangent, homogeneous adjoint, global preaccumulation.
 ADMISSION_ANSWERS = {
     "problem_dense10": (296, 296, 2072, 779),

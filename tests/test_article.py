@@ -125,8 +125,8 @@ STRUCTURED = {"loss_first": 101_100, "input_first": 1_110_000}
 
 
 def test_worked_example_structured() -> None:
-    assert article_costs(1000, 100, 10, structure="structured") == STRUCTURED
-    t = article_table(1000, 100, 10, structure="structured")
+    assert article_costs(1000, 100, 10, cost="structured") == STRUCTURED
+    t = article_table(1000, 100, 10, cost="structured")
     rows = t.set_index("order")
     assert rows["counted"].to_dict() == {**STRUCTURED, "optimal": 101_100}
     assert (t["counted"] == t["predicted"]).all() and t.attrs["structure"] == "structured"
@@ -139,17 +139,17 @@ def test_worked_example_structured() -> None:
 )
 def test_structured_formulas_equal_structured_plans(x, z1, z3, z2) -> None:
     sigs = article_signature(x, z1, z3, z2)
-    costs = article_costs(x, z1, z3, z2, structure="structured")
+    costs = article_costs(x, z1, z3, z2, cost="structured")
     for order in ("loss_first", "input_first"):
-        assert costs[order] == plan(sigs, order, structure="structured").cost
-    assert optimize(sigs, structure="structured").cost <= min(costs.values())
+        assert costs[order] == plan(sigs, order, cost="structured").cost
+    assert optimize(sigs, cost="structured").cost <= min(costs.values())
     if z2 is not None and z2 != z1:
         assert costs == article_costs(x, z1, z3, z2)
 
 
 @pytest.mark.parametrize(("x", "z1", "z3", "z2"), [(7, 3, 2, None), (9, 2, 30, 11)])
 def test_structured_table_counts_equal_the_formulas(x, z1, z3, z2) -> None:
-    t = article_table(x, z1, z3, z2, seed=2, structure="structured")
+    t = article_table(x, z1, z3, z2, seed=2, cost="structured")
     assert (t["counted"] == t["predicted"]).all()
 
 
@@ -164,5 +164,5 @@ def test_memory_budget_predicts_without_counting() -> None:
     assert memory_budget(123) == 123 and memory_budget() > 0
     with pytest.raises(ValueError, match="max_bytes must be at least 1 byte"):
         memory_budget(0)
-    with pytest.raises(ValueError, match="structure must be 'dense' or 'structured'"):
-        article_costs(10, 3, 2, structure="sparse")
+    with pytest.raises(ValueError, match="unknown cost model 'sparse'"):
+        article_costs(10, 3, 2, cost="sparse")

@@ -26,7 +26,9 @@ def test_admission_rows_are_the_reference_tools_numbers(name):
 
 def test_admission_data_ships_with_the_package():
     folder = gc.admission_dir()
-    assert folder.parent.parent == Path(gc.__file__).resolve().parent.parent
+    import chainorder.algebra
+
+    assert folder.parent.parent == Path(chainorder.algebra.__file__).resolve().parent
     assert "MIT License" in (folder / "README.md").read_text()
     assert sorted(p.name for p in folder.glob("problem_dense*")) == sorted(gc.ADMISSION_NAMES)
 

@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +29,18 @@ from chainorder.algebra.gjc import (
     preaccumulation_cost,
     preaccumulation_schedule,
 )
-from chainorder.algebra.gjc_format import format_chain, parse_chain, read_chain, write_chain
+from chainorder.algebra.gjc_format import (
+    format_chain,
+    parse_chain,
+    read_chain,
+    shipped_chain_path,
+    write_chain,
+)
 from chainorder.cli import main
 
 #: ADMission's public chain instances, shipped as package data (MIT; provenance and licence in
 #: the folder's README.md)
-ADMISSION = Path(str(files("chainorder.lab") / "data" / "admission"))
+ADMISSION = shipped_chain_path("problem_dense10").parent
 
 # ----------------------------------------------------------------------------- brute force
 #
@@ -502,7 +507,7 @@ def test_format_refuses_unequal_costs():
 
 
 def test_unreadable_files(tmp_path):
-    with pytest.raises(ValueError, match="cannot read chain file .*: Is a directory"):
+    with pytest.raises(ValueError, match="chain file .* is a directory; expected a text file"):
         read_chain(tmp_path)
     (tmp_path / "bin").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ValueError, match="is not text"):
@@ -569,7 +574,8 @@ def test_cli_errors(args, text, match, tmp_path):
 
 def test_cli_missing_file(capsys):
     assert main(["gjc", "/nonexistent/chain"]) == 2
-    assert capsys.readouterr().err == "chainorder gjc: error: no chain file '/nonexistent/chain'\n"
+    assert capsys.readouterr().err.startswith(
+        "chainorder gjc: error: no chain file '/nonexistent/chain' (nor a shipped chain: ")
 
 
 

@@ -86,9 +86,9 @@ def test_loss_first_matches_central_differences(case) -> None:
 @pytest.mark.parametrize("structure", ["structured", "dense"])
 def test_two_orders_agree(case, structure) -> None:
     net, x, y = case
-    lf = loss_first_gradients(net, x, y, structure=structure)
-    inf = input_first_gradients(net, x, y, structure=structure)
-    dense = loss_first_gradients(net, x, y, structure="dense")
+    lf = loss_first_gradients(net, x, y, cost=structure)
+    inf = input_first_gradients(net, x, y, cost=structure)
+    dense = loss_first_gradients(net, x, y, cost="dense")
     for key in lf:
         assert rel_err(inf[key], lf[key]) < 1e-10
         assert rel_err(dense[key], lf[key]) < 1e-12
@@ -103,7 +103,7 @@ def test_input_chain_product_is_loss_first_dx(case) -> None:
     lf = loss_first_gradients(net, x, y)
     for order in ("loss_first", "input_first", "optimal"):
         for structure in ("dense", "structured"):
-            out = chain.multiply(order, structure=structure)[0]
+            out = chain.multiply(order, cost=structure)[0]
             np.testing.assert_allclose(out, lf.dx, rtol=1e-10, atol=1e-14)
 
 
@@ -136,13 +136,13 @@ def test_counted_multiplications_are_exact(x: int, z1: int, z3: int) -> None:
     net = article_network(x, z1, z3, seed=x)
     rng = np.random.default_rng(z1)
     xv, y = rng.standard_normal(x), rng.standard_normal(z3)
-    lf = loss_first_gradients(net, xv, y, structure="dense")
+    lf = loss_first_gradients(net, xv, y, cost="dense")
     assert lf.multiplications == _article_loss_first_count(x, z1, z3)
     # loss-first = the dl/dx chain left to right, plus one row-times-Jacobian per parameter
     chain = net.input_chain(xv, y)
     per_param = sum(matmul_cost(1, net.widths[k + 1], a.size) for k, _, a in net.parameters())
     assert lf.multiplications == plan(chain.dims, "loss_first").cost + per_param
-    inf = input_first_gradients(net, xv, y, structure="dense")
+    inf = input_first_gradients(net, xv, y, cost="dense")
     param_dims = [net.param_chain(xv, y, k, nm).dims for k, nm, _ in net.parameters()]
     expected = sum(plan(dims, "input_first").cost for dims in param_dims)
     assert inf.multiplications == expected + plan(chain.dims, "input_first").cost
@@ -153,7 +153,7 @@ def test_counted_multiplications_are_exact(x: int, z1: int, z3: int) -> None:
     infs = input_first_gradients(net, xv, y)
     chains = [net.param_chain(xv, y, k, nm) for k, nm, _ in net.parameters()] + [chain]
     assert infs.multiplications == sum(
-        c.plan("input_first", structure="structured").cost for c in chains)
+        c.plan("input_first", cost="structured").cost for c in chains)
     for key in lf:
         np.testing.assert_allclose(lfs[key], lf[key], rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(infs[key], lf[key], rtol=1e-10, atol=1e-14)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chainorder.algebra.costs import KindSig, densify_cost, structured_product
+from chainorder.algebra.costs import KindSig, densify_cost
 from chainorder.algebra.kinds import (
     Dense,
     Diagonal,
@@ -16,6 +16,7 @@ from chainorder.algebra.kinds import (
     check_factors,
     kind_matmul,
     signature_of,
+    structured_product,
 )
 
 NAMES = ["identity", "diagonal", "dro", "dense", "kron_I", "kron_diag", "kron_dense", "kron_dro"]

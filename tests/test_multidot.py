@@ -253,7 +253,7 @@ def test_time_optimal_follows_the_model_in_force(rng):
         with use_machine(model):
             product, trace = co.multiply(arrays, "time_optimal", trace=True)
             co.multiply(arrays, "time_optimal")  # the fast path, same shapes again
-        assert trace.plan == co.plan(dims, "time_optimal", machine=model)
+        assert trace.plan == co.plan(dims, "time_optimal", cost=model)
         assert trace.multiplications == trace.plan.cost
         np.testing.assert_allclose(product, multi_dot(arrays), rtol=1e-10)
         plans.append(trace.plan.parenthesization)
@@ -271,8 +271,8 @@ def test_plan_and_bracketing_orders(rng):
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
-        ({"structure": "sparse"}, ValueError, "structure must be 'dense' or 'structured'"),
-        ({"structure": "structured", "out": np.empty((2, 4))}, ValueError, "out= needs"),
+        ({"cost": "sparse"}, ValueError, "unknown cost model 'sparse'"),
+        ({"cost": "structured", "out": np.empty((2, 4))}, ValueError, "out= needs"),
         ({"order": 3}, TypeError, "order must be an order name"),
         ({"order": "sideways"}, ValueError, "Valid orders"),
     ],

@@ -368,10 +368,10 @@ def test_dense_chains_past_the_memory_budget_are_refused_up_front():
     net = article_network(1000, 100, 10, seed=0)
     x, y = np.ones(1000), np.zeros(10)
     with pytest.raises(ValueError, match=r"would need 888\.1 kB .* budget of 1\.0 kB"):
-        net.input_chain(x, y, structure="dense", max_bytes="1kB")
+        net.input_chain(x, y, cost="dense", max_bytes="1kB")
     with pytest.raises(ValueError, match=r"would need 80\.1 MB .*max_bytes="):
-        net.param_chain(x, y, 0, "W", structure="dense", max_bytes=10**6)
-    assert net.input_chain(x, y, structure="dense", max_bytes="2MB").dims == (1, 10, 100, 100, 1000)
+        net.param_chain(x, y, 0, "W", cost="dense", max_bytes=10**6)
+    assert net.input_chain(x, y, cost="dense", max_bytes="2MB").dims == (1, 10, 100, 100, 1000)
     structured = net.param_chain(x, y, 0, "W", max_bytes=1)  # kinds: nothing dense is built
     assert structured.dims[-1] == 100_000
 

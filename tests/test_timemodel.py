@@ -16,6 +16,7 @@ from chainorder.algebra.timemodel import (
     FEATURES,
     MODEL_VERSION,
     SHAPE_CLASSES,
+    CacheWarning,
     NotCalibratedError,
     TimeModel,
     cache_path,
@@ -68,13 +69,13 @@ def test_features_are_counts_of_work_and_bytes():
 
 def test_plan_seconds_is_the_sum_of_step_seconds():
     m = MODELS["random-classes-0"]
-    p = co.plan([3, 50, 1, 70, 20, 1], "loss_first", machine=m)
+    p = co.plan([3, 50, 1, 70, 20, 1], "loss_first", cost=m)
     by_step = sum(m.step_seconds(*s.left_shape, s.right_shape[1]) for s in p.steps)
     assert p.predicted_seconds == pytest.approx(by_step, rel=1e-12)
 
 
 def test_a_one_matrix_plan_takes_no_time():
-    assert co.plan([4, 5], machine=MODELS["roofline"]).predicted_seconds == 0.0
+    assert co.plan([4, 5], cost=MODELS["roofline"]).predicted_seconds == 0.0
 
 
 def test_roofline_prediction_by_hand():
@@ -107,6 +108,8 @@ def test_bad_models_are_refused(tmp_path):
         TimeModel.from_dict({"format": "other"})
     with pytest.raises(TypeError, match="machine must be a TimeModel"):
         co.plan([2, 3, 4], machine="fast")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="cost must be a cost model name"):
+        co.plan([2, 3, 4], cost=0.5)
 
 
 def test_repr_names_the_roof():
@@ -139,9 +142,11 @@ def test_a_model_of_another_version_is_not_reused(tmp_path, monkeypatch):
     with pytest.raises(NotCalibratedError, match=r"stale and not reused.*made by chainorder "
                        r"'0\.0\.1'.*chainorder calibrate"):
         load_model()
-    # the same model under this version's name (copied by hand): refused too
+    # the same model under this version's name (copied by hand): named, ignored, and calibrating
+    # replaces it (no --force needed)
     m.save(cache_path(fp, tmp_path))
-    with pytest.raises(NotCalibratedError, match="is stale .*model form.*--force"):
+    with pytest.warns(CacheWarning, match="is stale .*model form"), pytest.raises(
+            NotCalibratedError, match="ignored it: it is stale .*'chainorder calibrate"):
         load_model()
     m.fingerprint = fp
     os.utime(m.save(cache_path(fp, tmp_path)), (1, 1))  # a new stamp: not the loaded copy
@@ -150,7 +155,7 @@ def test_a_model_of_another_version_is_not_reused(tmp_path, monkeypatch):
 
 def test_the_machine_argument_wins_over_the_active_model():
     m = MODELS["random-classes-1"]
-    p = co.plan([1, 10, 100, 1000], "optimal", machine=m)
+    p = co.plan([1, 10, 100, 1000], "optimal", cost=m)
     assert p.machine is m
     with use_machine(MODELS["roofline"]):
         assert p.predicted_seconds == m.plan_seconds(p.dims, p.step_array)
@@ -185,12 +190,12 @@ def _chains(seed: int, count: int) -> list[list[int]]:
 @pytest.mark.parametrize("dims", _chains(7, 40))
 def test_time_optimal_matches_exhaustive_search(model, dims):
     m = MODELS[model]
-    fast = co.plan(dims, "time_optimal", machine=m)
+    fast = co.plan(dims, "time_optimal", cost=m)
     assert fast.order == "time_optimal"
     best = _exhaustive_best(dims, m)
     assert fast.predicted_seconds == pytest.approx(best, rel=1e-9)
     for other in ("optimal", "loss_first", "input_first"):
-        assert fast.predicted_seconds <= co.plan(dims, other, machine=m).predicted_seconds * (
+        assert fast.predicted_seconds <= m.plan_seconds(dims, co.plan(dims, other).step_array) * (
             1 + 1e-12)
     assert fast.cost >= co.optimize(dims).cost
 
@@ -198,11 +203,11 @@ def test_time_optimal_matches_exhaustive_search(model, dims):
 def test_objective_time_is_the_time_optimal_order():
     m = MODELS["random-classes-0"]
     dims = [1, 376, 2, 372, 7, 14, 175, 13, 31]
-    a = co.optimize(dims, objective="time", machine=m)
-    b = co.plan(dims, "time", machine=m)
+    a = co.optimize(dims, cost=m)
+    b = co.plan(dims, "time", cost=m)
     assert a == b and a.order == b.order == "time_optimal"
-    with use_machine(m):  # the active model is the default
-        assert co.optimize(dims, objective="time") == a
+    with use_machine(m):  # the active model is what cost='time' names
+        assert co.optimize(dims, cost="time") == a
 
 
 def _with_margin(m: TimeModel, margin: float) -> TimeModel:
@@ -214,12 +219,12 @@ def _with_margin(m: TimeModel, margin: float) -> TimeModel:
 def test_the_margin_keeps_the_flop_optimum_unless_the_gain_passes_it(dims):
     m = _with_margin(MODELS["random-classes-1"], 0.3)
     assert m.margin == 0.3
-    flop = co.optimize(dims, machine=m)
-    exact = co.optimize(dims, objective="time", machine=m, margin=0)
+    flop = co.optimize(dims)
+    exact = co.optimize(dims, cost=m.with_margin(0))
     assert exact.predicted_seconds == pytest.approx(_exhaustive_best(dims, m), rel=1e-9)
-    chosen = co.optimize(dims, objective="time", machine=m)  # the model's margin
-    assert chosen == co.optimize(dims, objective="time", machine=m, margin=0.3)
-    gain = flop.predicted_seconds / exact.predicted_seconds
+    chosen = co.optimize(dims, cost=m)  # the model's margin
+    assert chosen == co.optimize(dims, cost=m.with_margin(0.3))
+    gain = m.plan_seconds(dims, flop.step_array) / exact.predicted_seconds
     want = exact if gain > 1.3 else flop
     assert np.array_equal(chosen.step_array, want.step_array), gain
     assert chosen.order == "time_optimal"
@@ -237,7 +242,7 @@ def test_a_model_without_a_measured_margin_has_margin_zero():
 ])
 def test_bad_margin(margin, error, match):
     with pytest.raises(error, match=match):
-        co.optimize([2, 3, 4], objective="time", machine=MODELS["roofline"], margin=margin)
+        co.optimize([2, 3, 4], cost=MODELS["roofline"].with_margin(margin))
 
 
 def test_margin_needs_the_time_objective():
@@ -257,16 +262,16 @@ def test_bad_objective_and_method():
     with pytest.raises(ValueError, match="objective must be 'flops' or 'time'"):
         co.optimize([2, 3, 4], objective="seconds")
     with pytest.raises(ValueError, match="method must be 'auto' or 'dp'"):
-        co.optimize([2, 3, 4], "hu-shing", objective="time", machine=MODELS["roofline"])
+        co.optimize([2, 3, 4], "hu-shing", cost=MODELS["roofline"])
 
 
 def test_time_dp_refuses_very_long_chains():
     with pytest.raises(ValueError, match="at most 1000 matrices"):
-        co.optimize([2] * 1002, objective="time", machine=MODELS["roofline"])
+        co.optimize([2] * 1002, cost=MODELS["roofline"])
 
 
 def test_a_plan_with_a_machine_prints_its_predicted_time():
-    text = str(co.plan([1, 10, 100], machine=MODELS["roofline"]))
+    text = str(co.plan([1, 10, 100], cost=MODELS["roofline"]))
     assert "Predicted time:" in text and "roof 50.0 GFLOP/s" in text
     assert "Predicted time:" not in str(co.plan([1, 10, 100]))
 

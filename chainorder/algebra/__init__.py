@@ -2,11 +2,12 @@
 
 Data flow, one module each::
 
-    costs, timemodel  ->  plan (Plan, Step)  ->  orders (registry; strategies dp, hushing, approx)
-           ->  execute (multiply, counted)  ->  chain (a Chain of matrices)
+    costs, kinds (Jacobian kinds; each kind pair's count and product rule)  ->  costmodels
+    (DenseCost, StructuredCost; ``cost=`` on plan, optimize, multiply), timemodel (a
+    TimeModel is a cost model too)  ->  plan (Plan, Step)  ->  orders (registry; strategies
+    dp, hushing, approx)  ->  execute (multiply, counted; structured: products in kinds)
+    ->  chain (a Chain of matrices)
 
-    kinds (Jacobian kinds, counted products)  ->  structured (structured plans, their
-    optimizer and execution; ``structure='structured'`` on plan, optimize, multiply)
     gjc (the matrix-free generalized chain: Factor, Schedule, optimize_gjc)  ->  gjc_format
 
 Planning reads dims only; :mod:`~chainorder.algebra.execute` is the only module
@@ -16,6 +17,7 @@ that multiplies.
 from __future__ import annotations
 
 from .chain import Chain
+from .costmodels import ChainShape, CostModel, DenseCost, StructuredCost
 from .costs import KindSig, flops, input_first_cost, loss_first_cost, matmul_cost, steps_cost
 from .execute import Trace, TraceStep, multiply
 from .gjc import (
@@ -36,11 +38,15 @@ from .gjc_format import read_chain, write_chain
 from .kinds import Dense, Diagonal, DiagonalPlusRankOne, Identity, Kind, Kronecker
 from .orders import ORDERS, available_orders, optimize, plan, register_order
 from .plan import Plan, Step, parse_bracketing
-from .structured import StructuredPlan, StructuredTrace
+from .structured import StructuredTrace
 from .timemodel import TimeModel
 
 __all__ = [
     "Chain",
+    "ChainShape",
+    "CostModel",
+    "DenseCost",
+    "StructuredCost",
     "Dense",
     "Diagonal",
     "DiagonalPlusRankOne",
@@ -48,7 +54,6 @@ __all__ = [
     "Kind",
     "KindSig",
     "Kronecker",
-    "StructuredPlan",
     "StructuredTrace",
     "Factor",
     "GJC_COST_UNIT",
@@ -82,3 +87,13 @@ __all__ = [
     "steps_cost",
     "write_chain",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``StructuredPlan`` is one :class:`Plan` now; the old name warns (see
+    :mod:`chainorder.algebra.structured`)."""
+    if name != "StructuredPlan":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import structured
+
+    return getattr(structured, name)

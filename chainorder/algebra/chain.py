@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..validation import check_memory
+from .costmodels import ChainShape, as_cost_model, cost_from_flags
 from .costs import KindSig
 from .execute import Trace, execute, multiply
 from .kinds import Kind, check_factors, signature_of
@@ -76,26 +77,34 @@ class Chain:
     def __len__(self) -> int:
         return len(self.factors)
 
-    def plan(self, order: str = "optimal", *, structure: str = "dense") -> Plan:
-        """Plan this chain's product in ``order`` (see :func:`chainorder.plan`)."""
-        return make_plan(self.dims if structure == "dense" else self, order, structure=structure)
+    def plan(self, order: str = "optimal", *, cost: Any = "dense", **deprecated: Any) -> Plan:
+        """Plan this chain's product in ``order`` under ``cost`` (see :func:`chainorder.plan`).
+
+        A cost model that reads kinds (``'structured'``) reads the factors'
+        kinds; any other reads the dims alone.
+        """
+        model = as_cost_model(cost_from_flags(cost, deprecated, "Chain.plan")[0])
+        shape = ChainShape.of(self) if model.reads_kinds else ChainShape(self.dims)
+        return make_plan(shape, order, cost=model)
 
     def multiply(
-        self, order: str | Plan = "optimal", *, trace: bool = False, structure: str = "dense"
+        self, order: str | Plan = "optimal", *, trace: bool = False, cost: Any = "dense",
+        **deprecated: Any,
     ) -> np.ndarray | tuple[np.ndarray, Trace | StructuredTrace]:
-        """The product of the chain (see :func:`chainorder.multiply`).
+        """The product of the chain under ``cost`` (see :func:`chainorder.multiply`).
 
-        With ``structure='dense'`` the dense forms are multiplied; with
-        ``'structured'`` the factors in their kinds.
+        Under a model that reads kinds (``'structured'``) the factors are
+        multiplied in their kinds; under any other, their dense forms.
         """
-        mats = self.matrices if structure == "dense" else self.factors
-        if len(mats) == 1 and structure == "dense":  # multiply() wants two, as multi_dot does
-            chosen = order if isinstance(order, Plan) else self.plan(order)
+        model = as_cost_model(cost_from_flags(cost, deprecated, "Chain.multiply")[0])
+        mats = self.factors if model.reads_kinds else self.matrices
+        if len(mats) == 1 and not model.reads_kinds:  # multiply() wants two, as multi_dot does
+            chosen = order if isinstance(order, Plan) else self.plan(order, cost=model)
             product, tr = execute(mats, chosen)
             return (product, tr) if trace else product
         if trace:
-            return multiply(mats, order, trace=True, structure=structure)
-        return multiply(mats, order, structure=structure)
+            return multiply(mats, order, trace=True, cost=model)
+        return multiply(mats, order, cost=model)
 
     def __repr__(self) -> str:
         shown = " · ".join(

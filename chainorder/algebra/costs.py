@@ -9,52 +9,30 @@ the dims.
 Structured model
 ----------------
 The dense model counts every Jacobian as a full array. The structured model
-(:class:`KindSig`, :func:`structured_product`, :func:`densify_cost`,
-:func:`structured_steps_cost`) counts what multiplying Jacobians of known
-*kinds* really performs; :mod:`chainorder.algebra.kinds` performs exactly
-these operations (tested pair by pair). Left ``p x q`` times right ``q x r``,
-scalar multiplications (additions are free), and the kind of the product:
+counts what multiplying Jacobians of known *kinds* really performs. Here are
+what it reads of a factor, :class:`KindSig` (kind and shape, no data), and
+the costs of writing a factor out dense (:func:`densify_cost`) and of
+storing it (:func:`stored_elements`). Each kind pair's count rule sits beside
+its product rule in :data:`chainorder.algebra.kinds.PAIR_RULES` (the table
+of counts is in that module's docstring); the cost models built on these
+conventions are in :mod:`chainorder.algebra.costmodels`.
 
-==============  ==========  ==========  ===============  ==========  ===============
-left \\ right    identity    diagonal    diag_rank_one    dense       kronecker(A,x)
-==============  ==========  ==========  ===============  ==========  ===============
-identity        0, I        0, right    0, right         0, right    0, right
-diagonal        0, left     q, diag     2q, dro          q·r, D      c(L·A), K(L·A)
-diag_rank_one   0, left     2q, dro     2q²+5q, D        3q·r, D     c(L·A), K(L·A)
-dense           0, left     p·q, D      3p·q, D          p·q·r, D    c(L·A), K(L·A)
-kronecker       0, left     densify(left) + the dense row's count, kind as that row
-==============  ==========  ==========  ===============  ==========  ===============
-
-(D dense, dro diag_rank_one, K kronecker.) Where the counts come from:
-diagonal·diagonal multiplies the two diagonals; diagonal·dense scales ``q``
-rows of length ``r``; dense·diagonal scales ``q`` columns of length ``p``;
-with ``J = diag(d) + u vᵀ``, ``G J = G∘d + (G u) vᵀ`` (``p·q`` each for the
-scaling, ``G u`` and the outer product) and ``J H = d∘H + u (vᵀ H)``;
-``diag(a) J = diag(a∘d) + (a∘u) vᵀ`` stays diag_rank_one (``2q``), as does
-``J diag(a)``; ``J1 J2 = diag(d1∘d2) + (d1∘u2 + (v1·u2) u1) v2ᵀ + u1 (d2∘v1)ᵀ``
-is five vector products and two outer products (``2q² + 5q``), dense. For
-the Kronecker form ``L (A ⊗ xᵀ) = (L A) ⊗ xᵀ``: ``c(L·A)`` is the table's own
-count for ``L`` times ``A``, so an affine layer's weight Jacobian
-``I ⊗ xᵀ`` as built costs 0 to multiply from the left; a Kronecker factor on
-the left is written out dense first.
-
-Writing a factor out dense (:func:`densify_cost`; done once for the product
-of a chain, which is delivered dense) costs 0 for dense, diagonal and
-identity, ``q²`` for diag_rank_one (``u vᵀ``), and for ``A ⊗ xᵀ`` with ``A``
-``p x m`` and ``|x| = n``: 0 if ``A = I``, ``m·n`` if ``A`` is diagonal,
-else ``densify(A) + p·m·n`` (for a row ``A``, the outer product).
-
-The kind of a product does not depend on its bracketing
-(:func:`span_signature`), which makes the structured optimizer exact
-(:func:`chainorder.algebra.structured.structured_dp_steps`).
+Writing a factor out dense (done once for the product of a chain, which is
+delivered dense) costs 0 for dense, diagonal and identity, ``q²`` for
+diag_rank_one (``u vᵀ``), and for ``A ⊗ xᵀ`` with ``A`` ``p x m`` and
+``|x| = n``: 0 if ``A = I``, ``m·n`` if ``A`` is diagonal, else
+``densify(A) + p·m·n`` (for a row ``A``, the outer product).
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..validation import check_dims
 
 #: The unit sentence printed beside every dense count (CLI, tables, figures, report pages).
 COST_UNIT = (
@@ -98,10 +76,7 @@ __all__ = [
     "steps_cost_fast",
     "KIND_NAMES",
     "KindSig",
-    "structured_product",
     "densify_cost",
-    "span_signature",
-    "structured_steps_cost",
     "stored_elements",
 ]
 
@@ -114,7 +89,7 @@ def matmul_cost(p: int, q: int, r: int) -> int:
     >>> matmul_cost(10, 100, 5)
     5000
     """
-    return int(p) * int(q) * int(r)
+    return _count(p, "p") * _count(q, "q") * _count(r, "r")
 
 
 def flops(multiplications: int) -> int:
@@ -125,7 +100,17 @@ def flops(multiplications: int) -> int:
     >>> flops(15125)
     30250
     """
-    return 2 * int(multiplications)
+    return 2 * _count(multiplications, "multiplications")
+
+
+def _count(value: object, name: str) -> int:
+    """``value`` as a Python int >= 0, or a TypeError/ValueError naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 0, got {value!r} "
+                        f"({type(value).__name__})")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
 
 
 def loss_first_cost(dims: Sequence[int]) -> int:
@@ -139,7 +124,7 @@ def loss_first_cost(dims: Sequence[int]) -> int:
     >>> loss_first_cost([1, 10, 100, 100, 1000])   # the article, |x| = 1000
     111000
     """
-    p = [int(d) for d in dims]
+    p = check_dims(dims)
     return sum(p[0] * p[k] * p[k + 1] for k in range(1, len(p) - 1))
 
 
@@ -153,7 +138,7 @@ def input_first_cost(dims: Sequence[int]) -> int:
     >>> input_first_cost([1, 10, 100, 100, 1000])
     11010000
     """
-    p = [int(d) for d in dims]
+    p = check_dims(dims)
     return sum(p[k] * p[k + 1] * p[-1] for k in range(len(p) - 2))
 
 
@@ -168,17 +153,36 @@ def steps_cost(dims: Sequence[int], steps: Sequence[Sequence[int]]) -> int:
     >>> steps_cost([10, 100, 5, 50], [(0, 1, 2), (0, 2, 3)])   # (A1A2)A3
     7500
     """
-    p = [int(d) for d in dims]
-    return sum(p[int(i)] * p[int(k)] * p[int(j)] for i, k, j in steps)
+    p = check_dims(dims)
+    return sum(p[i] * p[k] * p[j] for i, k, j in _checked_steps(steps, len(p) - 1))
+
+
+def _checked_steps(steps: Sequence[Sequence[int]], n: int) -> list[tuple[int, int, int]]:
+    """Steps as int triples ``0 <= i < k < j <= n``, or a ValueError/TypeError naming the step."""
+    out = []
+    for s, step in enumerate(steps):
+        try:
+            i, k, j = (_count(v, f"steps[{s}]") for v in step)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"steps[{s}] must be three integers (i, k, j), got {step!r}") from None
+        if not 0 <= i < k < j <= n:
+            raise ValueError(f"steps[{s}] is {(i, k, j)}; expected 0 <= i < k < j <= {n}")
+        out.append((i, k, j))
+    return out
 
 
 def steps_cost_fast(dims: Sequence[int], steps: np.ndarray) -> int:
-    """:func:`steps_cost` for an ``(m, 3)`` step array, vectorized when int64 cannot overflow."""
+    """:func:`steps_cost` for an ``(m, 3)`` step array, vectorized when int64 cannot overflow.
+
+    For planners: ``dims`` and ``steps`` are trusted (already validated), unlike
+    :func:`steps_cost`.
+    """
     steps = np.asarray(steps, dtype=np.int64).reshape(-1, 3)
     if len(steps) == 0:
         return 0
     if not fits_int64(max(dims), len(steps)):
-        return steps_cost(dims, steps.tolist())
+        exact = [int(d) for d in dims]
+        return sum(exact[i] * exact[k] * exact[j] for i, k, j in steps.tolist())
     p = np.asarray(dims, dtype=np.int64)
     return int((p[steps[:, 0]] * p[steps[:, 1]] * p[steps[:, 2]]).sum())
 
@@ -291,89 +295,17 @@ def stored_elements(sig: KindSig) -> int:
     return {"diagonal": 1, "identity": 0, "diag_rank_one": 3}[sig.kind] * sig.rows
 
 
-def structured_product(left: KindSig, right: KindSig) -> tuple[int, KindSig]:
-    """The count and the kind of ``left · right`` under the structured model (table above).
-
-    Examples
-    --------
-    >>> structured_product(KindSig.dense(1, 100), KindSig.diagonal(100))
-    (100, KindSig('dense', 1x100))
-    >>> structured_product(KindSig.dense(1, 10), KindSig.kronecker(KindSig.identity(10), 100))
-    (0, KindSig('kronecker', KindSig('dense', 1x10) ⊗ x[100]))
-    """
-    if left.cols != right.rows:
-        raise ValueError(f"left is {left.rows}x{left.cols} but right is {right.rows}x{right.cols}")
-    p, q, r = left.rows, left.cols, right.cols
-    a, b = left.kind, right.kind
-    if b == "identity":
-        return 0, left
-    if a == "identity":
-        return 0, right
-    if b == "kronecker" and right.inner is not None and a != "kronecker":
-        cost, inner = structured_product(left, right.inner)
-        return cost, KindSig.kronecker(inner, right.width)
-    if a == "kronecker":
-        cost, out = structured_product(KindSig.dense(p, q), right)
-        return densify_cost(left) + cost, out
-    return _PAIR_COSTS[a, b](p, q, r)
+#: Names that moved to :mod:`chainorder.algebra.kinds`, beside the rule table they read.
+_MOVED = ("structured_product", "span_signature", "structured_steps_cost")
 
 
-def _dense_out(cost: int, p: int, r: int) -> tuple[int, KindSig]:
-    return cost, KindSig.dense(p, r)
+def __getattr__(name: str) -> object:
+    """The structured model's functions moved to the kinds module; the old names warn."""
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+    import warnings
 
-
-_PAIR_COSTS = {
-    ("diagonal", "diagonal"): lambda p, q, r: (q, KindSig.diagonal(q)),
-    ("diagonal", "diag_rank_one"): lambda p, q, r: (2 * q, KindSig.diag_rank_one(q)),
-    ("diagonal", "dense"): lambda p, q, r: _dense_out(q * r, p, r),
-    ("diag_rank_one", "diagonal"): lambda p, q, r: (2 * q, KindSig.diag_rank_one(q)),
-    ("diag_rank_one", "diag_rank_one"): lambda p, q, r: _dense_out(2 * q * q + 5 * q, p, r),
-    ("diag_rank_one", "dense"): lambda p, q, r: _dense_out(3 * q * r, p, r),
-    ("dense", "diagonal"): lambda p, q, r: _dense_out(p * q, p, r),
-    ("dense", "diag_rank_one"): lambda p, q, r: _dense_out(3 * p * q, p, r),
-    ("dense", "dense"): lambda p, q, r: _dense_out(p * q * r, p, r),
-}
-
-
-def span_signature(sigs: Sequence[KindSig]) -> KindSig:
-    """The kind of the product of ``sigs``; it does not depend on the bracketing.
-
-    Why: in the table, ``identity`` is neutral; a product is ``dense`` as soon
-    as it holds a dense factor or two diag_rank_one factors (whatever the
-    brackets); ``L · (A ⊗ xᵀ) = (L·A) ⊗ xᵀ`` keeps a trailing Kronecker factor's
-    form and puts the rest in its ``A``; anything to the right of a Kronecker
-    factor other than the identity makes it dense first. So folding left to
-    right gives the kind every bracketing gives (tested over all bracketings).
-
-    Examples
-    --------
-    >>> span_signature([KindSig.diagonal(3), KindSig.diag_rank_one(3)])
-    KindSig('diag_rank_one', 3x3)
-    """
-    out = sigs[0]
-    for sig in sigs[1:]:
-        out = structured_product(out, sig)[1]
-    return out
-
-
-def structured_steps_cost(sigs: Sequence[KindSig], steps: Sequence[Sequence[int]]) -> int:
-    """Multiplications of a bracketing under the structured model, densifying the result.
-
-    ``steps`` are ``(i, k, j)`` as in :func:`steps_cost`; the total adds, once,
-    :func:`densify_cost` of the chain's product (a product is delivered dense).
-
-    Examples
-    --------
-    >>> sigs = [KindSig.dense(1, 10), KindSig.dense(10, 100), KindSig.diagonal(100),
-    ...         KindSig.dense(100, 1000)]          # the article's chain, |x| = 1000
-    >>> structured_steps_cost(sigs, [(0, 1, 2), (0, 2, 3), (0, 3, 4)])
-    101100
-    >>> structured_steps_cost(sigs, [(2, 3, 4), (1, 2, 4), (0, 1, 4)])
-    1110000
-    """
-    span = {i: sig for i, sig in enumerate(sigs)}  # span[i]: kind of the product built at i
-    total = 0
-    for i, k, _ in steps:
-        cost, span[int(i)] = structured_product(span[int(i)], span.pop(int(k)))
-        total += cost
-    return total + densify_cost(span[0])
+    warnings.warn(f"chainorder.algebra.costs.{name} moved to chainorder.algebra.kinds.{name}; "
+                  "import it from there", DeprecationWarning, stacklevel=2)
+    return getattr(importlib.import_module("chainorder.algebra.kinds"), name)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .costs import fits_int64, steps_cost
 
-__all__ = ["dp_steps", "dp_steps_by", "DP_MAX_MATRICES"]
+__all__ = ["dp_steps", "dp_steps_by", "dp_steps_exact", "DP_MAX_MATRICES"]
 
 #: Longest chain :func:`dp_steps` accepts: O(n^3) work is about 1e10 element
 #: operations here (minutes); longer chains belong to the O(n log n) Hu-Shing method.
@@ -96,6 +97,43 @@ def dp_steps_by(dims: Sequence[int], step_cost: StepCost) -> tuple[np.ndarray, f
         return np.empty((0, 3), dtype=np.int64), 0.0
     steps = _post_order(_fill_tables(dims, step_cost), n)
     return steps, float(np.sum(step_cost(steps[:, 0], steps[:, 1], steps[:, 2])))
+
+
+def dp_steps_exact(n: int, step_cost: Callable[[int, int, int], Any]) -> tuple[np.ndarray, Any]:
+    """The bracketing of ``n`` matrices that minimizes the sum of ``step_cost(i, k, j)``, exactly.
+
+    The same recurrence as :func:`dp_steps`, on Python numbers: ``step_cost``
+    returns the cost of one step as an ``int`` (summed exactly, however
+    large) or any other number that adds and compares (a ``float``, a
+    ``Fraction``). It is called once per ``(i, k, j)``, ``O(n^3)`` times, so
+    this is for the chains a cost model other than the dense one plans
+    (hundreds of matrices, not thousands). Ties go to the smallest ``k``.
+
+    Returns
+    -------
+    steps : ndarray of int64, shape (n-1, 3)
+        Steps ``(i, k, j)`` in a valid execution order (post-order).
+    total : number
+        The least sum of ``step_cost`` over the steps (``0`` for ``n < 2``).
+
+    Examples
+    --------
+    >>> p = (10, 100, 5, 50)
+    >>> steps, total = dp_steps_exact(3, lambda i, k, j: p[i] * p[k] * p[j])
+    >>> steps.tolist(), total
+    ([[0, 1, 2], [0, 2, 3]], 7500)
+    """
+    if n < 2:
+        return np.empty((0, 3), dtype=np.int64), 0
+    best: list[list[Any]] = [[0] * (n + 1) for _ in range(n + 1)]  # best[i][j]: dims i..j
+    split = np.zeros((n + 1, n + 1), dtype=np.int32)  # split[i, L]: best k - i for j = i + L
+    for L in range(2, n + 1):
+        for i in range(n - L + 1):
+            j, row = i + L, best[i]
+            row[j], split[i, L] = min(
+                (row[k] + best[k][j] + step_cost(i, k, j), k - i) for k in range(i + 1, j)
+            )  # ties: the smaller split (second tuple item) wins
+    return _post_order(split, n), best[0][n]
 
 
 def _check_length(dims: Sequence[int]) -> int:

@@ -11,11 +11,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ..validation import chain_dims, check_matmul_dtypes, check_multi_dot_arrays
+from .costmodels import as_cost_model, cost_from_flags, is_dense
 from .costs import matmul_cost
 from .orders import ORDERS, registry_generation
 from .orders import plan as make_plan
 from .plan import Plan
-from .structured import StructuredTrace, check_structure, multiply_structured
+from .structured import StructuredTrace, multiply_structured
 from .trace import Trace, TraceStep
 
 __all__ = [
@@ -38,7 +39,8 @@ def multiply(
     *,
     out: np.ndarray | None = ...,
     trace: Literal[False] = ...,
-    structure: str = ...,
+    cost: Any = ...,
+    **deprecated: Any,
 ) -> Any: ...
 @overload
 def multiply(
@@ -47,7 +49,8 @@ def multiply(
     *,
     out: np.ndarray | None = ...,
     trace: Literal[True],
-    structure: str = ...,
+    cost: Any = ...,
+    **deprecated: Any,
 ) -> tuple[Any, Trace | StructuredTrace]: ...
 
 
@@ -57,7 +60,8 @@ def multiply(
     *,
     out: np.ndarray | None = None,
     trace: bool = False,
-    structure: str = "dense",
+    cost: Any = "dense",
+    **deprecated: Any,
 ) -> Any:
     """Multiply a chain of arrays in a chosen order: a drop-in for :func:`numpy.linalg.multi_dot`.
 
@@ -89,10 +93,14 @@ def multiply(
         Also return a :class:`Trace` of every step: shapes, scalar
         multiplications counted from the operands' shapes (their total is
         ``plan.cost``), seconds.
-    structure : {'dense', 'structured'}
-        ``'structured'``: the arrays may be :class:`~chainorder.algebra.kinds.Kind`
-        objects, each product is taken in its cheapest kind and counted as such
-        (see :func:`~chainorder.algebra.structured.multiply_structured`; no ``out``).
+    cost : str or CostModel
+        The cost model that plans a named order (see :func:`chainorder.plan`;
+        default ``'dense'``). Under a model that reads kinds (``'structured'``)
+        the arrays may be :class:`~chainorder.algebra.kinds.Kind` objects and
+        each product is taken in its cheapest kind and counted as such (see
+        :func:`~chainorder.algebra.structured.multiply_structured`; no ``out``).
+    **deprecated
+        ``structure=`` still works, with a ``DeprecationWarning`` (use ``cost=``).
 
     Returns
     -------
@@ -112,14 +120,14 @@ def multiply(
     >>> co.multiply([np.arange(3), np.eye(3, dtype=int), np.arange(3)])
     np.int64(5)
     """
-    if structure != "dense":
-        return _multiply_structured(arrays, order, out, trace, structure)
+    if deprecated or cost != "dense":
+        return _multiply_by(arrays, order, out, trace, cost, deprecated)
     shapes = None
     if arrays.__class__ is list or arrays.__class__ is tuple:
         shapes = tuple([a.shape for a in arrays if a.__class__ is _NDARRAY])
     if shapes is not None and len(shapes) == len(arrays):
         # plain ndarrays: their shapes are checked once, then the check is cached with them
-        mats = [*arrays]
+        mats: list[Any] = [*arrays]
         if len(shapes) > CACHE_MAX_MATRICES:
             plan, pairs = _plan_and_pairs(order, chain_dims(shapes))
         elif order.__class__ is str:
@@ -180,17 +188,23 @@ def _plan_afresh(dims: tuple[int, ...], order: str) -> tuple[Plan, Pairs]:
     return chosen, _pairs(chosen)
 
 
-def _multiply_structured(
-    arrays: Any, order: str | Plan, out: Any, trace: bool, structure: str
+def _multiply_by(
+    arrays: Any, order: str | Plan, out: Any, trace: bool, cost: Any, flags: dict[str, Any]
 ) -> Any:
-    """``structure='structured'``: each product in its factors' cheapest kind."""
-    if check_structure(structure) == "dense":  # a str subclass equal to 'dense'
-        return multiply(arrays, order, out=out, trace=trace)
-    if out is not None:
-        raise ValueError("out= needs structure='dense'; the structured product is made dense "
-                         "at its end, copy it into your array")
-    chosen = order if isinstance(order, Plan) else make_plan(arrays, order, structure=structure)
-    return multiply_structured(arrays, chosen, trace=trace)
+    """``multiply`` under a cost model other than the default: kinds, or dense arrays."""
+    model = as_cost_model(cost_from_flags(cost, flags, "multiply")[0])
+    if is_dense(model):
+        return multiply(arrays, order, out=out, trace=trace)  # type: ignore[call-overload]
+    if model.reads_kinds:
+        if out is not None:
+            raise ValueError(f"out= needs a model that multiplies dense arrays, not "
+                             f"cost={model.name!r}; the product in kinds is made dense at its "
+                             "end, copy it into your array")
+        chosen = order if isinstance(order, Plan) else make_plan(arrays, order, cost=model)
+        return multiply_structured(arrays, chosen, trace=trace)
+    mats, dims = check_multi_dot_arrays(arrays)
+    chosen = order if isinstance(order, Plan) else make_plan(dims, order, cost=model)
+    return multiply(mats, chosen, out=out, trace=trace)  # type: ignore[call-overload]
 
 
 #: id(plan) -> (plan, pairs) for plans passed in ready-made; the entry holds the plan

@@ -11,7 +11,10 @@ A chain of ``q`` factors ``F_0, ..., F_(q-1)``, **factor 0 applied first**
 * ``m, n``: its output and input widths;
 * ``tangent_cost`` ``T_i``: one tangent (Jacobian-vector product) costs ``T_i``;
 * ``adjoint_cost`` ``A_i``: one adjoint (vector-Jacobian product) costs ``A_i``;
-* ``tape`` ``|E_i|``: an adjoint sweep over ``F_i`` keeps a tape of ``|E_i|`` entries.
+* ``tape`` ``|E_i|``: an adjoint sweep over ``F_i`` keeps a tape of ``|E_i|`` entries;
+* ``modes``: the sweeps the factor allows, both by default; a factor whose derivative
+  exists only as a vector-Jacobian product (JAX's ``custom_vjp``) allows adjoints only,
+  and no op may run tangents through it (nor adjoints through a tangent-only factor).
 
 ``F(i..j)`` is the sub-chain ``F_j ∘ ... ∘ F_i`` and ``J(i..j)`` its Jacobian,
 ``m_j x n_i``. Costs are fused multiply-adds (= scalar multiplications,
@@ -77,13 +80,15 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..validation import check_positive_int
+from ..validation import check_positive_int, format_bytes
 from .costs import GJC_COST_UNIT, matmul_cost
 from .orders import optimize
 
 __all__ = [
     "GJC_COST_UNIT",
     "TIES",
+    "GJC_MAX_FACTORS",
+    "check_gjc_size",
     "Factor",
     "Op",
     "Schedule",
@@ -102,7 +107,7 @@ KINDS = ("accumulate", "tangent", "adjoint", "multiply")
 MODES = ("tangent", "adjoint")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Factor:
     """One factor ``F: R^n -> R^m`` of a generalized Jacobian chain.
 
@@ -116,6 +121,9 @@ class Factor:
         ``A``: fused multiply-adds of one adjoint (vector-Jacobian product).
     tape : int
         ``|E|``: entries an adjoint sweep over ``F`` keeps (its DAG's edges).
+    modes : tuple of str
+        The sweeps ``F`` allows: ``('tangent', 'adjoint')`` (the default), ``('tangent',)``
+        or ``('adjoint',)``; the optimizer never runs a forbidden sweep through it.
 
     Examples
     --------
@@ -123,6 +131,8 @@ class Factor:
     Factor(m=5, n=10, tangent_cost=22, adjoint_cost=22, tape=22)
     >>> Factor.from_edges(5, 10, 22) == Factor(5, 10, 22, 22, 22)
     True
+    >>> Factor(5, 10, 22, 22, 22, modes=["adjoint"])
+    Factor(m=5, n=10, tangent_cost=22, adjoint_cost=22, tape=22, modes=('adjoint',))
     """
 
     m: int
@@ -130,10 +140,22 @@ class Factor:
     tangent_cost: int
     adjoint_cost: int
     tape: int
+    modes: tuple[str, ...] = MODES
 
     def __post_init__(self) -> None:
         for name in ("m", "n", "tangent_cost", "adjoint_cost", "tape"):
             object.__setattr__(self, name, check_positive_int(getattr(self, name), name))
+        object.__setattr__(self, "modes", _check_modes(self.modes))
+
+    def allows(self, mode: str) -> bool:
+        """Whether tangents (``'tangent'``) or adjoints (``'adjoint'``) may run through ``F``."""
+        return mode in self.modes
+
+    def __repr__(self) -> str:
+        fields = (f"m={self.m}, n={self.n}, tangent_cost={self.tangent_cost}, "
+                  f"adjoint_cost={self.adjoint_cost}, tape={self.tape}")
+        restricted = "" if self.modes == MODES else f", modes={self.modes!r}"
+        return f"Factor({fields}{restricted})"
 
     @classmethod
     def from_edges(cls, m: int, n: int, edges: int) -> Factor:
@@ -144,6 +166,39 @@ class Factor:
     def shape(self) -> tuple[int, int]:
         """``(m, n)``, the shape of the factor's Jacobian."""
         return (self.m, self.n)
+
+
+def _check_modes(modes: Any) -> tuple[str, ...]:
+    """``modes`` as a tuple in the order of :data:`MODES`, each known, at least one."""
+    given = (modes,) if isinstance(modes, str) else modes
+    try:
+        wanted = set(given)
+    except TypeError:
+        wanted = {object()}
+    if not wanted or not wanted <= set(MODES):
+        raise ValueError(
+            f"modes must be a non-empty subset of {MODES!r} (the sweeps a factor allows), "
+            f"got {modes!r}"
+        )
+    return tuple(m for m in MODES if m in wanted)
+
+
+def _forbidden(f: Sequence[Factor], mode: str, first: int, last: int) -> int | None:
+    """The first factor of ``first..last`` that does not allow ``mode``, or None."""
+    return next((i for i in range(first, last + 1) if not f[i].allows(mode)), None)
+
+
+def _check_feasible(f: Sequence[Factor], memory: int | None) -> None:
+    """Refuse a chain no schedule can build: an adjoint-only factor whose tape passes ``memory``."""
+    if memory is None:
+        return
+    for i, x in enumerate(f):
+        if x.modes == ("adjoint",) and x.tape > memory:
+            raise ValueError(
+                f"factors[{i}] allows adjoints only and keeps a tape of {x.tape:,} entries, "
+                f"more than memory={memory:,}: no schedule can build its Jacobian; raise memory "
+                f"to at least {x.tape:,}"
+            )
 
 
 def check_factors(factors: Any, name: str = "factors") -> tuple[Factor, ...]:
@@ -203,9 +258,10 @@ class Op(NamedTuple):
     @property
     def label(self) -> str:
         """The op as text, e.g. ``'tangent F1..F3 <- J(F0)'``."""
-        span, s = _span(self.first, self.last), self.split
-        if self.kind == "accumulate":
+        span = _span(self.first, self.last)
+        if self.kind == "accumulate" or self.split is None:
             return f"accumulate {span} by {self.mode}s"
+        s = self.split  # every op but an accumulation splits its span after factor s
         if self.kind == "tangent":
             return f"tangent {_span(s + 1, self.last)} <- J({_span(self.first, s)})"
         if self.kind == "adjoint":
@@ -373,7 +429,8 @@ class Schedule:
             "unit": GJC_COST_UNIT,
             "factors": [
                 {"m": f.m, "n": f.n, "tangent_cost": f.tangent_cost,
-                 "adjoint_cost": f.adjoint_cost, "tape": f.tape}
+                 "adjoint_cost": f.adjoint_cost, "tape": f.tape,
+                 **({} if f.modes == MODES else {"modes": list(f.modes)})}
                 for f in self.factors
             ],
             "memory": self.memory,
@@ -467,6 +524,11 @@ def _check_ops(f: tuple[Factor, ...], ops: Iterable[Any], memory: int | None) ->
             if not raw[i]:
                 raise ValueError(f"{where}: factor F{i} is already inside a built Jacobian")
         op = _make_op(f, kind, mode, first, last, split)
+        bad = None if swept is None else _forbidden(f, op.mode or "", *swept)
+        if bad is not None:
+            raise ValueError(
+                f"{where} runs {op.mode}s through F{bad}, which allows only {f[bad].modes}"
+            )
         if memory is not None and op.memory > memory:
             raise ValueError(f"{where} keeps a tape of {op.memory:,} > memory={memory:,}")
         for a, _ in operands:
@@ -529,6 +591,36 @@ def _index(value: Any) -> int | None:
 #: How :func:`optimize_gjc` breaks ties between equally cheap schedules.
 TIES = ("fewest_ops", "least_memory")
 
+#: Longest chain :func:`optimize_gjc` takes unless told otherwise: about 10 s of numpy DP
+#: and 60 MB of tables on a 2-core machine (the DP is O(q^3) time, O(q^2) memory).
+GJC_MAX_FACTORS = 1000
+
+#: Seconds per q^3 of the numpy DP (q = 2000 took 75 s on a 2-core Xeon) and bytes per
+#: q^2 of its seven int64 tables: the basis of the estimates in refusals.
+_SECONDS_PER_CUBE = 75 / 2000**3
+_BYTES_PER_SQUARE = 7 * 8
+
+
+def check_gjc_size(q: int, max_factors: Any = GJC_MAX_FACTORS) -> None:
+    """Refuse a chain of ``q`` factors longer than ``max_factors``, with the cost of running it.
+
+    Examples
+    --------
+    >>> check_gjc_size(10_000)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: a chain of 10,000 factors is longer than max_factors=1,000: ... about 2.6 h ...
+    """
+    limit = check_positive_int(max_factors, "max_factors")
+    if q <= limit:
+        return
+    hours = _SECONDS_PER_CUBE * q**3 / 3600
+    took = f"{hours:.2g} h" if hours >= 1 else f"{hours * 60:.2g} min"
+    raise ValueError(
+        f"a chain of {q:,} factors is longer than max_factors={limit:,}: the exact DP would "
+        f"take about {took} and {format_bytes(_BYTES_PER_SQUARE * q * q)} here (O(q^3) time, "
+        f"O(q^2) memory); pass max_factors={q} (CLI: --max-factors {q}) to run it anyway")
+
 
 def optimize_gjc(
     factors: Sequence[Factor],
@@ -536,6 +628,7 @@ def optimize_gjc(
     *,
     ties: str = "fewest_ops",
     method: str = "auto",
+    max_factors: int = GJC_MAX_FACTORS,
 ) -> Schedule:
     """The cheapest schedule of a generalized Jacobian chain, exactly (O(q^3)).
 
@@ -551,7 +644,9 @@ def optimize_gjc(
                          C(i, k) + n_i·ΣT(k+1..j),             # tangents through k+1..j
                          C(k+1, j) + m_j·ΣA(i..k)  if ok(i..k) )  # adjoints through i..k
 
-    For ``i = j`` only the accumulations apply. Accumulating a longer span
+    For ``i = j`` only the accumulations apply. A sweep through a factor that
+    does not allow its mode (:attr:`Factor.modes`) is left out like one
+    past the memory bound, so the DP stays exact. Accumulating a longer span
     never costs less than accumulating one factor and propagating (it costs
     the same), so the references leave it out; here it breaks ties, e.g.
     homogeneous tangent mode is one op. Every op's feasibility depends on
@@ -571,6 +666,10 @@ def optimize_gjc(
         cheapest schedules), the third is best effort. Remaining ties go
         to accumulating the whole span (tangents first), then to the
         smaller split ``k``, then to multiply, tangent, adjoint.
+    max_factors : int
+        Longest chain accepted (default :data:`GJC_MAX_FACTORS`); a longer
+        one is refused before any table is allocated, with the estimated
+        time and memory. Raise it to run a longer chain anyway.
     method : {'auto', 'python', 'numpy'}
         The same DP in Python ints (exact at any size; about 1 s for
         ``q = 200``) or with numpy, one chain length at a time in int64
@@ -604,7 +703,9 @@ def optimize_gjc(
     ['accumulate F0..F4 by tangents']
     """
     f = check_factors(factors)
+    check_gjc_size(len(f), max_factors)
     memory = _check_memory(memory)
+    _check_feasible(f, memory)
     if ties not in TIES:
         raise ValueError(f"ties must be one of {', '.join(map(repr, TIES))}, got {ties!r}")
     if method not in ("auto", "python", "numpy"):
@@ -644,11 +745,16 @@ def _fill(f: tuple[Factor, ...], memory: int | None, by_ops: bool) -> _Table:
     n = [x.n for x in f]
     # prefix sums: ST[b+1] - ST[a] = ΣT(a..b), likewise A and E
     ST, SA, SE = [0], [0], [0]
+    # NT[b+1] - NT[a]: factors of a..b that forbid tangents; NA likewise adjoints
+    NT, NA = [0], [0]
     for x in f:
         ST.append(ST[-1] + x.tangent_cost)
         SA.append(SA[-1] + x.adjoint_cost)
         SE.append(SE[-1] + x.tape)
+        NT.append(NT[-1] + (not x.allows("tangent")))
+        NA.append(NA[-1] + (not x.allows("adjoint")))
     bound = SE[-1] if memory is None else memory
+    never = float("inf")  # the cost of a sweep a factor forbids
     # ties between equal costs: one number, ops count then peak (by_ops) or peak then ops
     wide_ops, wide_peak = 2 * q, SE[-1] + 1
 
@@ -665,10 +771,12 @@ def _fill(f: tuple[Factor, ...], memory: int | None, by_ops: bool) -> _Table:
             j = i + length - 1
             mj, ni, tape = m[j] * n[i], n[i], SE[j + 1] - SE[i]
             # accumulate J(i..j) by n_i tangents (best so far), or by m_j adjoints
-            bc, bo, bp, pick = ni * (ST[j + 1] - ST[i]), 1, 0, (3, i)  # pick: (choice, k)
+            bc: float = ni * (ST[j + 1] - ST[i]) if NT[j + 1] == NT[i] else never
+            bo, bp, pick = 1, 0, (3, i)  # pick: (choice, k)
             bt = tie(1, 0)
             c = m[j] * (SA[j + 1] - SA[i])
-            if tape <= bound and (c < bc or (c == bc and tie(1, tape) < bt)):
+            ok = tape <= bound and NA[j + 1] == NA[i]
+            if ok and (c < bc or (c == bc and tie(1, tape) < bt)):
                 bc, bt, bo, bp, pick = c, tie(1, tape), 1, tape, (4, i)
             Ci, SEi, SAi, STj = C[i], SE[i], SA[i], ST[j + 1]
             for k in range(i, j):
@@ -679,17 +787,17 @@ def _fill(f: tuple[Factor, ...], memory: int | None, by_ops: bool) -> _Table:
                     if c < bc or tie(o, p) < bt:
                         bc, bt, bo, bp, pick = c, tie(o, p), o, p, (0, k)
                 c = lc + ni * (STj - ST[k + 1])  # tangents through k+1..j
-                if c <= bc:
+                if c <= bc and NT[j + 1] == NT[k + 1]:
                     o, p = N[i][k] + 1, P[i][k]
                     if c < bc or tie(o, p) < bt:
                         bc, bt, bo, bp, pick = c, tie(o, p), o, p, (1, k)
                 tape = SE[k + 1] - SEi
                 c = rc + m[j] * (SA[k + 1] - SAi)  # adjoints through i..k
-                if c <= bc and tape <= bound:
+                if c <= bc and tape <= bound and NA[k + 1] == NA[i]:
                     o, p = N[k + 1][j] + 1, max(P[k + 1][j], tape)
                     if c < bc or tie(o, p) < bt:
                         bc, bt, bo, bp, pick = c, tie(o, p), o, p, (2, k)
-            C[i][j], N[i][j], P[i][j] = bc, bo, bp
+            C[i][j], N[i][j], P[i][j] = int(bc), bo, bp
             kind, mode = _CHOICES[pick[0]]
             best[i, j] = (kind, mode, None if kind == "accumulate" else pick[1])
     return best
@@ -722,6 +830,11 @@ def _fill_numpy(
         np.concatenate([[0], np.cumsum([getattr(x, a) for x in f])]).astype(np.int64)
         for a in ("tangent_cost", "adjoint_cost", "tape")
     )
+    # NT[b+1] - NT[a]: factors of a..b that forbid tangents; NA likewise adjoints
+    NT, NA = (
+        np.concatenate([[0], np.cumsum([not x.allows(mode) for x in f])]).astype(np.int64)
+        for mode in MODES
+    )
     bound = int(SE[-1]) if memory is None else min(memory, int(SE[-1]))
     big = np.int64(2**62)  # above every cost and tie number (_fits_int64)
     wide = np.int64(SE[-1] + 1 if by_ops else 2 * q)
@@ -737,19 +850,24 @@ def _fill_numpy(
         S = q - L + 1  # starts i = 0..S-1, ends j = i + L - 1
         i, j = np.arange(S), np.arange(L - 1, q)
         tape_all = SE[j + 1] - SE[i]
-        acc_t = n[i] * (ST[j + 1] - ST[i])  # accumulate J(i..j) by tangents
-        acc_a = np.where(tape_all <= bound, m[j] * (SA[j + 1] - SA[i]), big)  # by adjoints
+        ok_t, ok_a = NT[j + 1] == NT[i], (tape_all <= bound) & (NA[j + 1] == NA[i])
+        acc_t = np.where(ok_t, n[i] * (ST[j + 1] - ST[i]), big)  # accumulate J(i..j) by tangents
+        acc_a = np.where(ok_a, m[j] * (SA[j + 1] - SA[i]), big)  # by adjoints
         low = np.minimum(acc_t, acc_a)
         if L >= 2:
             lc, lo, lp = C_s[:S, 1:L], N_s[:S, 1:L], P_s[:S, 1:L]  # J(i..k), k = i+t-1
             rc, ro, rp = (X[L - 1 :, L - 1 : 0 : -1] for X in (C_e, N_e, P_e))  # J(k+1..j)
             mk = sliding_window_view(m, L - 1)[:S]
-            st_k1, sa_k1, se_k1 = (sliding_window_view(X, L - 1)[1 : S + 1] for X in (ST, SA, SE))
+            st_k1, sa_k1, se_k1, nt_k1, na_k1 = (
+                sliding_window_view(X, L - 1)[1 : S + 1] for X in (ST, SA, SE, NT, NA)
+            )
             tape = se_k1 - SE[i, None]  # ΣE(i..k)
+            ok_t = NT[j + 1, None] == nt_k1  # tangents may run through k+1..j
+            ok_a = (tape <= bound) & (na_k1 == NA[i, None])  # adjoints through i..k
             costs = (
                 lc + rc + (m[j] * n[i])[:, None] * mk,  # multiply
-                lc + n[i, None] * (ST[j + 1, None] - st_k1),  # tangents through k+1..j
-                np.where(tape <= bound, rc + m[j, None] * (sa_k1 - SA[i, None]), big),  # adjoints
+                np.where(ok_t, lc + n[i, None] * (ST[j + 1, None] - st_k1), big),  # tangents
+                np.where(ok_a, rc + m[j, None] * (sa_k1 - SA[i, None]), big),  # adjoints
             )
             for c in costs:
                 low = np.minimum(low, c.min(axis=1))
@@ -843,8 +961,12 @@ def homogeneous_adjoint_cost(factors: Sequence[Factor]) -> int:
 
 
 def homogeneous_tangent_schedule(factors: Sequence[Factor]) -> Schedule:
-    """Homogeneous tangent mode as one op: accumulate ``F0..F(q-1)`` by ``n_0`` tangents."""
+    """Homogeneous tangent mode as one op: accumulate ``F0..F(q-1)`` by ``n_0`` tangents.
+
+    Refused (``ValueError``) when a factor does not allow tangents.
+    """
     f = check_factors(factors)
+    _check_homogeneous(f, "tangent")
     op = _make_op(f, "accumulate", "tangent", 0, len(f) - 1, None)
     return Schedule(f, [op], order="tangent", check=False)
 
@@ -852,18 +974,30 @@ def homogeneous_tangent_schedule(factors: Sequence[Factor]) -> Schedule:
 def homogeneous_adjoint_schedule(factors: Sequence[Factor]) -> Schedule:
     """Homogeneous adjoint mode as one op: accumulate ``F0..F(q-1)`` by ``m_(q-1)`` adjoints.
 
-    Its tape peak is the whole chain's tape ``ΣE``; no memory bound applies.
+    Its tape peak is the whole chain's tape ``ΣE``; no memory bound applies. Refused
+    (``ValueError``) when a factor does not allow adjoints.
     """
     f = check_factors(factors)
+    _check_homogeneous(f, "adjoint")
     op = _make_op(f, "accumulate", "adjoint", 0, len(f) - 1, None)
     return Schedule(f, [op], order="adjoint", check=False)
+
+
+def _check_homogeneous(f: tuple[Factor, ...], mode: str) -> None:
+    bad = _forbidden(f, mode, 0, len(f) - 1)
+    if bad is not None:
+        raise ValueError(
+            f"factors[{bad}] allows only {f[bad].modes}: homogeneous {mode} mode needs {mode}s "
+            "through every factor; optimize_gjc finds the best schedule the factors allow"
+        )
 
 
 def preaccumulation_schedule(factors: Sequence[Factor], memory: int | None = None) -> Schedule:
     """Global preaccumulation: every factor's Jacobian, then the classic matrix chain.
 
     Each ``F_i'`` is accumulated the cheaper way, ``min(n_i·T_i, m_i·A_i)``
-    (tangents on a tie, and whenever ``|E_i| > memory``); then the dense
+    (tangents on a tie, and whenever ``|E_i| > memory``), or the way it allows
+    (:attr:`Factor.modes`); then the dense
     Jacobians are multiplied in the order of
     :func:`chainorder.algebra.orders.optimize`. Its chain, loss side on the
     left, is ``F_(q-1)' ... F_0'`` with dims ``(m_(q-1), ..., m_0, n_0)``.
@@ -877,12 +1011,15 @@ def preaccumulation_schedule(factors: Sequence[Factor], memory: int | None = Non
     """
     f = check_factors(factors)
     memory = _check_memory(memory)
+    _check_feasible(f, memory)
     q = len(f)
     ops = []
     for i, x in enumerate(f):
         adjoint = x.m * x.adjoint_cost < x.n * x.tangent_cost
         if memory is not None and x.tape > memory:
             adjoint = False
+        if not x.allows("tangent") or not x.allows("adjoint"):
+            adjoint = x.allows("adjoint")
         ops.append(_make_op(f, "accumulate", "adjoint" if adjoint else "tangent", i, i, None))
     dims = (*(x.m for x in reversed(f)), f[0].n)
     # chainorder step (a, k, b) over dims a..b is factors q-b..q-1-a, split after factor q-1-k

@@ -11,17 +11,54 @@ Example, a chain ``R^1 -> R^10 -> R^5``::
     2
     10 1 75
     5 10 22
+
+chainorder ships ADMission's five public instances (MIT; see
+``chainorder/algebra/data/admission/README.md``): :func:`read_chain` takes
+their names, e.g. ``read_chain("problem_dense50")``, and
+:func:`shipped_chains` lists them.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from importlib.resources import files
 from pathlib import Path
 
 from .gjc import Factor, check_factors
 
-__all__ = ["read_chain", "write_chain", "format_chain", "parse_chain"]
+__all__ = [
+    "read_chain",
+    "write_chain",
+    "format_chain",
+    "parse_chain",
+    "shipped_chains",
+    "shipped_chain_path",
+]
+
+
+def shipped_chains() -> tuple[str, ...]:
+    """The names of the chain files chainorder ships, shortest chain first.
+
+    Examples
+    --------
+    >>> shipped_chains()
+    ('problem_dense10', 'problem_dense50', 'problem_dense100', 'problem_dense150', \
+'problem_dense200')
+    """
+    names = [p.name for p in _shipped_dir().iterdir() if p.name.startswith("problem_")]
+    return tuple(sorted(names, key=lambda n: (len(n), n)))
+
+
+def shipped_chain_path(name: str) -> Path:
+    """The path of a shipped chain file by name (see :func:`shipped_chains`)."""
+    if name not in shipped_chains():
+        raise ValueError(f"no shipped chain {name!r}; shipped: {', '.join(shipped_chains())}")
+    return _shipped_dir() / name
+
+
+def _shipped_dir() -> Path:
+    return Path(str(files("chainorder.algebra") / "data" / "admission"))
 
 
 def read_chain(source: str | os.PathLike[str]) -> tuple[Factor, ...]:
@@ -54,10 +91,16 @@ Factor(m=5, n=10, tangent_cost=22, adjoint_cost=22, tape=22))
             f"source must be a path or the chain's text, got {type(source).__name__}"
         )
     path = Path(source)
+    if not path.exists() and str(path) in shipped_chains():  # a bare name, no such file here
+        path = shipped_chain_path(str(path))
+    if path.exists() and not path.is_file():
+        what = "a directory" if path.is_dir() else "not a regular file (a FIFO or device?)"
+        raise ValueError(f"chain file {str(path)!r} is {what}; expected a text file")
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise ValueError(f"no chain file {str(path)!r}") from None
+        raise ValueError(f"no chain file {str(path)!r} (nor a shipped chain: "
+                         f"{', '.join(shipped_chains())})") from None
     except OSError as exc:  # a directory, no permission, ...
         raise ValueError(f"cannot read chain file {str(path)!r}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .costs import fits_int64, steps_cost
+from .costs import fits_int64, steps_cost_fast
 from .plan import steps_from_triangles
 
 __all__ = [
@@ -136,7 +136,7 @@ def hu_shing_steps_python(dims: Sequence[int]) -> tuple[np.ndarray, int]:
     cost = solver.run()
     triangles = _fan_triangles(tree, solver.low, solver.kept())
     steps = steps_from_triangles(np.array(triangles, dtype=np.int64).reshape(-1, 3), shift, m)
-    if steps_cost(dims, steps) != cost:
+    if steps_cost_fast(tuple(dims), steps) != cost:
         raise RuntimeError(f"hu_shing_steps_python: internal error on dims {tuple(dims)!r}")
     return steps, cost
 

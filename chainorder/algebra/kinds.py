@@ -3,22 +3,59 @@
 A Jacobian of a known kind stores only what it needs: an elementwise
 activation's ``diag(σ'(z))`` its diagonal, a bias Jacobian nothing, an affine
 layer's weight Jacobian ``I ⊗ xᵀ`` the vector ``x``, softmax's
-``diag(s) − s sᵀ`` three vectors. :func:`kind_matmul` multiplies two kinds
-the cheap way and counts every scalar multiplication it performs; the counts
-equal :func:`chainorder.algebra.costs.structured_product` (tested pair by pair).
-Every kind converts to a dense array on request (``np.asarray(kind)``).
+``diag(s) − s sᵀ`` three vectors. Every kind converts to a dense array on
+request (``np.asarray(kind)``).
+
+How two kinds multiply is one table, :data:`PAIR_RULES`: one
+:class:`PairRule` per kind pair holds its *count rule* (the multiplications
+and the kind of the product, from kinds and shapes alone: what the
+structured cost model plans with, :func:`structured_product`) beside its
+*product rule* (the product itself, on the data: what :func:`kind_matmul`
+executes). A new kind is a :class:`Kind` subclass and its rows in the table.
+
+Left ``p x q`` times right ``q x r``, scalar multiplications (additions are
+free), and the kind of the product:
+
+==============  ==========  ==========  ===============  ==========  ===============
+left \\ right    identity    diagonal    diag_rank_one    dense       kronecker(A,x)
+==============  ==========  ==========  ===============  ==========  ===============
+identity        0, I        0, right    0, right         0, right    0, right
+diagonal        0, left     q, diag     2q, dro          q·r, D      c(L·A), K(L·A)
+diag_rank_one   0, left     2q, dro     2q²+5q, D        3q·r, D     c(L·A), K(L·A)
+dense           0, left     p·q, D      3p·q, D          p·q·r, D    c(L·A), K(L·A)
+kronecker       0, left     densify(left) + the dense row's count, kind as that row
+==============  ==========  ==========  ===============  ==========  ===============
+
+(D dense, dro diag_rank_one, K kronecker.) Where the counts come from:
+diagonal·diagonal multiplies the two diagonals; diagonal·dense scales ``q``
+rows of length ``r``; dense·diagonal scales ``q`` columns of length ``p``;
+with ``J = diag(d) + u vᵀ``, ``G J = G∘d + (G u) vᵀ`` (``p·q`` each for the
+scaling, ``G u`` and the outer product) and ``J H = d∘H + u (vᵀ H)``;
+``diag(a) J = diag(a∘d) + (a∘u) vᵀ`` stays diag_rank_one (``2q``), as does
+``J diag(a)``; ``J1 J2 = diag(d1∘d2) + (d1∘u2 + (v1·u2) u1) v2ᵀ + u1 (d2∘v1)ᵀ``
+is five vector products and two outer products (``2q² + 5q``), dense. For
+the Kronecker form ``L (A ⊗ xᵀ) = (L A) ⊗ xᵀ``: ``c(L·A)`` is the table's own
+count for ``L`` times ``A``, so an affine layer's weight Jacobian
+``I ⊗ xᵀ`` as built costs 0 to multiply from the left; a Kronecker factor on
+the left is written out dense first
+(:func:`~chainorder.algebra.costs.densify_cost`).
+
+The kind of a product does not depend on its bracketing
+(:func:`span_signature`), which makes the structured optimizer exact
+(:class:`~chainorder.algebra.costmodels.StructuredCost`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..validation import check_arrays
-from .costs import KindSig
+from .costs import KindSig, densify_cost
 
 __all__ = [
     "Kind",
@@ -27,7 +64,13 @@ __all__ = [
     "Identity",
     "DiagonalPlusRankOne",
     "Kronecker",
+    "PairRule",
+    "PAIR_RULES",
+    "rule_for",
     "kind_matmul",
+    "structured_product",
+    "span_signature",
+    "structured_steps_cost",
     "as_kind",
     "check_factors",
     "signature_of",
@@ -109,7 +152,7 @@ class Dense(Kind):
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.a.shape  # type: ignore[return-value]
+        return self.a.shape
 
     @property
     def stored(self) -> tuple[np.ndarray, ...]:
@@ -277,69 +320,152 @@ class Kronecker(Kind):
 
 # ----------------------------------------------------------------------------- products
 
-Pair = Callable[[Any, Any], "tuple[Kind, int]"]
+#: A count rule: ``(left, right) -> (multiplications, kind of the product)``, from kinds alone.
+CountRule = Callable[[KindSig, KindSig], "tuple[int, KindSig]"]
+#: A product rule: ``(left, right) -> the product``, performing what the count rule counts.
+ProductRule = Callable[[Any, Any], Kind]
 
 
-def _diag_diag(a: Diagonal, b: Diagonal) -> tuple[Kind, int]:
-    return Diagonal(a.d * b.d), a.d.size
+@dataclass(frozen=True)
+class PairRule:
+    """How a factor of kind ``left`` times one of kind ``right`` is counted and performed.
+
+    Attributes
+    ----------
+    left, right : str
+        Kind names (:data:`~chainorder.algebra.costs.KIND_NAMES`), or ``'*'`` for any kind.
+    count : callable
+        ``(left_sig, right_sig) -> (multiplications, product_sig)`` on
+        :class:`~chainorder.algebra.costs.KindSig` descriptors: what planning reads.
+    product : callable
+        ``(left, right) -> product`` on :class:`Kind` objects: what execution
+        runs; it performs exactly the multiplications ``count`` counts.
+
+    Examples
+    --------
+    >>> rule = rule_for("dense", "diagonal")
+    >>> rule.count(KindSig.dense(1, 3), KindSig.diagonal(3))
+    (3, KindSig('dense', 1x3))
+    >>> rule.product(Dense(np.ones((1, 3))), Diagonal([1.0, 2.0, 3.0])).a
+    array([[1., 2., 3.]])
+    """
+
+    left: str
+    right: str
+    count: CountRule
+    product: ProductRule
+
+    def __repr__(self) -> str:
+        return f"PairRule({self.left!r} @ {self.right!r})"
 
 
-def _diag_dro(a: Diagonal, b: DiagonalPlusRankOne) -> tuple[Kind, int]:
-    return DiagonalPlusRankOne(a.d * b.d, a.d * b.u, b.v), 2 * a.d.size
+def _by_dims(left: str, right: str, result: str, count: Callable[[int, int, int], int],
+             product: ProductRule) -> PairRule:
+    """A rule whose count depends on ``p, q, r`` only and whose product has kind ``result``."""
+
+    def counted(a: KindSig, b: KindSig) -> tuple[int, KindSig]:
+        return count(a.rows, a.cols, b.cols), KindSig(result, a.rows, b.cols)
+
+    return PairRule(left, right, counted, product)
 
 
-def _diag_dense(a: Diagonal, b: Dense) -> tuple[Kind, int]:
-    return Dense(a.d[:, np.newaxis] * b.a), b.a.size
-
-
-def _dro_diag(a: DiagonalPlusRankOne, b: Diagonal) -> tuple[Kind, int]:
-    return DiagonalPlusRankOne(a.d * b.d, a.u, a.v * b.d), 2 * b.d.size
-
-
-def _dro_dro(a: DiagonalPlusRankOne, b: DiagonalPlusRankOne) -> tuple[Kind, int]:
+def _dro_dro(a: DiagonalPlusRankOne, b: DiagonalPlusRankOne) -> Kind:
     # (Da + ua vaᵀ)(Db + ub vbᵀ) = Da Db + (Da ub + (va·ub) ua) vbᵀ + ua (Db va)ᵀ
-    q = a.d.size
     left = a.d * b.u + (a.v @ b.u) * a.u
     out = np.outer(left, b.v) + np.outer(a.u, b.d * a.v)
     out[np.diag_indices_from(out)] += a.d * b.d
-    return Dense(out), 2 * q * q + 5 * q
+    return Dense(out)
 
 
-def _dro_dense(a: DiagonalPlusRankOne, b: Dense) -> tuple[Kind, int]:
-    return Dense(a.d[:, np.newaxis] * b.a + np.outer(a.u, a.v @ b.a)), 3 * b.a.size
+def _kron_right_count(a: KindSig, b: KindSig) -> tuple[int, KindSig]:
+    if b.inner is None:
+        raise ValueError(f"{b!r} has no inner kind; build it with KindSig.kronecker(inner, width)")
+    cost, inner = structured_product(a, b.inner)
+    return cost, KindSig.kronecker(inner, b.width)
 
 
-def _dense_diag(a: Dense, b: Diagonal) -> tuple[Kind, int]:
-    return Dense(a.a * b.d), a.a.size
+def _kron_right(a: Kind, b: Kronecker) -> Kind:
+    return Kronecker(kind_matmul(a, b.inner)[0], b.x)
 
 
-def _dense_dro(a: Dense, b: DiagonalPlusRankOne) -> tuple[Kind, int]:
-    return Dense(a.a * b.d + np.outer(a.a @ b.u, b.v)), 3 * a.a.size
+def _kron_left_count(a: KindSig, b: KindSig) -> tuple[int, KindSig]:
+    cost, out = structured_product(KindSig.dense(a.rows, a.cols), b)
+    return densify_cost(a) + cost, out
 
 
-def _dense_dense(a: Dense, b: Dense) -> tuple[Kind, int]:
-    (p, q), r = a.a.shape, b.a.shape[1]
-    return Dense(a.a @ b.a), p * q * r
+def _kron_left(a: Kronecker, b: Kind) -> Kind:
+    return kind_matmul(Dense(a.densify()[0]), b)[0]
 
 
-_PAIRS: dict[tuple[type, type], Pair] = {
-    (Diagonal, Diagonal): _diag_diag,
-    (Diagonal, DiagonalPlusRankOne): _diag_dro,
-    (Diagonal, Dense): _diag_dense,
-    (DiagonalPlusRankOne, Diagonal): _dro_diag,
-    (DiagonalPlusRankOne, DiagonalPlusRankOne): _dro_dro,
-    (DiagonalPlusRankOne, Dense): _dro_dense,
-    (Dense, Diagonal): _dense_diag,
-    (Dense, DiagonalPlusRankOne): _dense_dro,
-    (Dense, Dense): _dense_dense,
+#: (left kind, right kind) -> its :class:`PairRule`; ``'*'`` matches any kind. Looked up by
+#: :func:`rule_for`: the exact pair first, then any left kind with this right kind, then
+#: this left kind with any right kind.
+PAIR_RULES: dict[tuple[str, str], PairRule] = {
+    (r.left, r.right): r
+    for r in (
+        PairRule("*", "identity", lambda a, b: (0, a), lambda a, b: a),
+        PairRule("identity", "*", lambda a, b: (0, b), lambda a, b: b),
+        PairRule("*", "kronecker", _kron_right_count, _kron_right),
+        PairRule("kronecker", "*", _kron_left_count, _kron_left),
+        PairRule("kronecker", "kronecker", _kron_left_count, _kron_left),
+        _by_dims("diagonal", "diagonal", "diagonal", lambda p, q, r: q,
+                 lambda a, b: Diagonal(a.d * b.d)),
+        _by_dims("diagonal", "diag_rank_one", "diag_rank_one", lambda p, q, r: 2 * q,
+                 lambda a, b: DiagonalPlusRankOne(a.d * b.d, a.d * b.u, b.v)),
+        _by_dims("diagonal", "dense", "dense", lambda p, q, r: q * r,
+                 lambda a, b: Dense(a.d[:, np.newaxis] * b.a)),
+        _by_dims("diag_rank_one", "diagonal", "diag_rank_one", lambda p, q, r: 2 * q,
+                 lambda a, b: DiagonalPlusRankOne(a.d * b.d, a.u, a.v * b.d)),
+        _by_dims("diag_rank_one", "diag_rank_one", "dense", lambda p, q, r: 2 * q * q + 5 * q,
+                 _dro_dro),
+        _by_dims("diag_rank_one", "dense", "dense", lambda p, q, r: 3 * q * r,
+                 lambda a, b: Dense(a.d[:, np.newaxis] * b.a + np.outer(a.u, a.v @ b.a))),
+        _by_dims("dense", "diagonal", "dense", lambda p, q, r: p * q,
+                 lambda a, b: Dense(a.a * b.d)),
+        _by_dims("dense", "diag_rank_one", "dense", lambda p, q, r: 3 * p * q,
+                 lambda a, b: Dense(a.a * b.d + np.outer(a.a @ b.u, b.v))),
+        _by_dims("dense", "dense", "dense", lambda p, q, r: p * q * r,
+                 lambda a, b: Dense(a.a @ b.a)),
+    )
 }
+
+
+def rule_for(left: str, right: str) -> PairRule:
+    """The :class:`PairRule` for a ``left`` kind times a ``right`` kind (see :data:`PAIR_RULES`).
+
+    Examples
+    --------
+    >>> rule_for("kronecker", "identity"), rule_for("dense", "kronecker")
+    (PairRule('*' @ 'identity'), PairRule('*' @ 'kronecker'))
+    """
+    rule = (PAIR_RULES.get((left, right)) or PAIR_RULES.get(("*", right))
+            or PAIR_RULES.get((left, "*")))
+    if rule is None:
+        raise ValueError(f"no rule multiplies a {left!r} factor by a {right!r} one; "
+                         f"add a PairRule for the pair to PAIR_RULES")
+    return rule
+
+
+def structured_product(left: KindSig, right: KindSig) -> tuple[int, KindSig]:
+    """The count and the kind of ``left · right`` under the structured model (the table above).
+
+    Examples
+    --------
+    >>> structured_product(KindSig.dense(1, 100), KindSig.diagonal(100))
+    (100, KindSig('dense', 1x100))
+    >>> structured_product(KindSig.dense(1, 10), KindSig.kronecker(KindSig.identity(10), 100))
+    (0, KindSig('kronecker', KindSig('dense', 1x10) ⊗ x[100]))
+    """
+    if left.cols != right.rows:
+        raise ValueError(f"left is {left.rows}x{left.cols} but right is {right.rows}x{right.cols}")
+    return rule_for(left.kind, right.kind).count(left, right)
 
 
 def kind_matmul(left: Kind, right: Kind) -> tuple[Kind, int]:
     """``left @ right`` kept in the cheapest kind, with the multiplications performed.
 
-    The count and the kind of every pair are listed in the table of
-    :mod:`chainorder.algebra.costs`.
+    The pair's :class:`PairRule` performs the product and counts it (the
+    table in this module's docstring).
 
     Examples
     --------
@@ -353,19 +479,53 @@ def kind_matmul(left: Kind, right: Kind) -> tuple[Kind, int]:
         raise ValueError(
             f"left is {left._dims()} but right is {right._dims()}: inner dimensions differ"
         )
-    a, b = type(left), type(right)  # exact types: dispatch runs once per product, keep it cheap
-    if b is Identity:
-        return left, 0
-    if a is Identity:
-        return right, 0
-    if b is Kronecker and a is not Kronecker:
-        inner, count = kind_matmul(left, right.inner)  # type: ignore[attr-defined]
-        return Kronecker(inner, right.x), count  # type: ignore[attr-defined]
-    if a is Kronecker:
-        dense, spent = left.densify()
-        out, count = kind_matmul(Dense(dense), right)
-        return out, spent + count
-    return _PAIRS[a, b](left, right)
+    rule = rule_for(left.kind, right.kind)
+    return rule.product(left, right), rule.count(left.signature, right.signature)[0]
+
+
+def span_signature(sigs: Sequence[KindSig]) -> KindSig:
+    """The kind of the product of ``sigs``; it does not depend on the bracketing.
+
+    Why: in the table, ``identity`` is neutral; a product is ``dense`` as soon
+    as it holds a dense factor or two diag_rank_one factors (whatever the
+    brackets); ``L · (A ⊗ xᵀ) = (L·A) ⊗ xᵀ`` keeps a trailing Kronecker factor's
+    form and puts the rest in its ``A``; anything to the right of a Kronecker
+    factor other than the identity makes it dense first. So folding left to
+    right gives the kind every bracketing gives (tested over all bracketings).
+
+    Examples
+    --------
+    >>> span_signature([KindSig.diagonal(3), KindSig.diag_rank_one(3)])
+    KindSig('diag_rank_one', 3x3)
+    """
+    out = sigs[0]
+    for sig in sigs[1:]:
+        out = structured_product(out, sig)[1]
+    return out
+
+
+def structured_steps_cost(sigs: Sequence[KindSig], steps: Sequence[Sequence[int]]) -> int:
+    """Multiplications of a bracketing under the structured model, densifying the result.
+
+    ``steps`` are ``(i, k, j)`` as in :func:`~chainorder.algebra.costs.steps_cost`;
+    the total adds, once, :func:`~chainorder.algebra.costs.densify_cost` of the
+    chain's product (a product is delivered dense).
+
+    Examples
+    --------
+    >>> sigs = [KindSig.dense(1, 10), KindSig.dense(10, 100), KindSig.diagonal(100),
+    ...         KindSig.dense(100, 1000)]          # the article's chain, |x| = 1000
+    >>> structured_steps_cost(sigs, [(0, 1, 2), (0, 2, 3), (0, 3, 4)])
+    101100
+    >>> structured_steps_cost(sigs, [(2, 3, 4), (1, 2, 4), (0, 1, 4)])
+    1110000
+    """
+    span = dict(enumerate(sigs))  # span[i]: kind of the product built at i
+    total = 0
+    for i, k, _ in steps:
+        cost, span[int(i)] = structured_product(span[int(i)], span.pop(int(k)))
+        total += cost
+    return total + densify_cost(span[0])
 
 
 def as_kind(obj: Any) -> Kind:

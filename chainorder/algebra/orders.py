@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..validation import check_dims, check_real
 from .approx import best_fan_steps, greedy_steps
-from .costs import KindSig, input_first_cost, loss_first_cost
-from .dp import DP_MAX_MATRICES, dp_steps, dp_steps_by
+from .costmodels import ChainShape, CostModel, as_cost_model, cost_from_flags, is_dense
+from .costs import input_first_cost, loss_first_cost
+from .dp import DP_MAX_MATRICES, dp_steps
 from .hushing import hu_shing_steps
 from .plan import Plan, parse_bracketing
-from .structured import (
-    StructuredPlan,
-    check_structure,
-    dims_of,
-    signatures,
-    structured_dp_steps,
-)
 from .timemodel import TimeModel, active_model, use_machine
 
 __all__ = [
@@ -55,13 +49,50 @@ class OrderInfo:
     uses_machine: bool = False
 
     def plan(self, dims: tuple[int, ...]) -> Plan:
-        """The strategy's bracketing of ``dims`` (already validated) as a :class:`Plan`."""
+        """The strategy's bracketing of ``dims`` (already validated) as a :class:`Plan`.
+
+        chainorder's own strategies are trusted; a registered one's steps are
+        checked to bracket exactly the chain's matrices, each once, and its
+        cost is recomputed from the dims.
+        """
         out = self.strategy(dims)
-        if isinstance(out, Plan):
-            out.order = self.name
-            return out
-        steps, cost = out
-        return Plan(dims, steps, self.name, cost=cost, check=False)
+        if self.strategy in _BUILTIN_STRATEGIES:
+            if isinstance(out, Plan):
+                out.order = self.name
+                return out
+            steps, cost = out
+            return Plan(dims, steps, self.name, cost=cost, check=False)
+        return _checked_plan(self.name, dims, out)
+
+
+def _checked_plan(name: str, dims: tuple[int, ...], out: Any) -> Plan:
+    """A registered strategy's answer as a Plan, or a ValueError naming the order."""
+    if isinstance(out, Plan):
+        if out.dims != dims:
+            raise ValueError(f"order {name!r} returned a plan of dims {list(out.dims)} for a "
+                             f"chain of dims {list(dims)}")
+        steps, claimed = out.step_array, None
+    elif isinstance(out, tuple) and len(out) == 2:
+        steps, claimed = out
+    else:
+        raise TypeError(f"order {name!r}: its strategy must return (steps, cost) or a Plan, "
+                        f"got {type(out).__name__}")
+    try:
+        result = Plan(dims, steps, name)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"order {name!r} returned steps that are not a bracketing of the "
+                         f"{len(dims) - 1} matrices, each once: {exc}") from None
+    if claimed is not None and _as_int(claimed) != result.cost:
+        warnings.warn(f"order {name!r} claimed cost {claimed!r}; its steps cost {result.cost} "
+                      "scalar multiplications, which the plan uses", stacklevel=4)
+    return result
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 #: name -> OrderInfo; aliases are resolved through :data:`_ALIASES`.
@@ -158,13 +189,8 @@ def _normalize(name: str) -> str:
     return name.strip().lower().replace("-", "_").replace(" ", "_")
 
 
-def plan(
-    dims: Sequence[Any],
-    order: str = "optimal",
-    *,
-    structure: str = "dense",
-    machine: TimeModel | None = None,
-) -> Plan:
+def plan(dims: Sequence[Any] | ChainShape, order: str = "optimal", *, cost: Any = "dense",
+         **deprecated: Any) -> Plan:
     """Plan the product of a chain with dims ``p0..pn`` in the given order.
 
     Parameters
@@ -181,17 +207,18 @@ def plan(
         the article's forwards computation), ``'input_first'`` (alias
         ``'backward'``: right to left), ``'time_optimal'`` (least predicted
         time), ... -- or a bracketing over ``A1..An`` such as ``'((A1A2)(A3A4))'``.
-    structure : {'dense', 'structured'}
-        ``'dense'`` (the article's convention) counts every factor as a full
-        matrix. ``'structured'`` counts each product by its factors' kinds
-        (the table in :mod:`chainorder.algebra.costs`) and returns a
-        :class:`~chainorder.algebra.structured.StructuredPlan`: ``'optimal'``
-        and ``'dp'`` run the structured optimizer, every other order keeps its
-        own bracketing, costed structurally.
-    machine : TimeModel, optional
-        The time model for ``'time_optimal'`` and for the plan's
-        :attr:`~Plan.predicted_seconds` (default: this machine's cached one).
-        It prices dense products only, so it is refused with ``'structured'``.
+    cost : str or CostModel
+        The cost model the plan is priced by (:mod:`chainorder.algebra.costmodels`):
+        ``'dense'`` (default: ``p·q·r``, the article's convention), ``'structured'``
+        (each product counted by its factors' kinds), ``'time'`` (the time model
+        in force), a :class:`~chainorder.algebra.timemodel.TimeModel`, or a
+        :class:`~chainorder.algebra.costmodels.CostModel` of your own.
+        ``'optimal'`` and ``'dp'`` are the model's exact optimum; every other
+        order keeps its own bracketing, priced by the model (``'time_optimal'``
+        under a time model uses that model).
+    **deprecated
+        ``structure=`` (use ``cost=``) and ``machine=`` (use ``cost=machine``
+        for its least-time plan) still work, with a ``DeprecationWarning``.
 
     Returns
     -------
@@ -206,40 +233,34 @@ def plan(
     >>> co.plan(dims, "((A1A2)(A3(A4(A5A6))))").cost
     35125
     """
-    sigs = signatures(dims)
-    if check_structure(structure) == "structured":
-        if machine is not None:
-            raise ValueError("the time model prices dense products: machine= needs "
-                             "structure='dense'")
-        return _structured_plan(sigs, dims, order)
-    dims = check_dims(dims if sigs is None else dims_of(sigs))
+    spec, machine = cost_from_flags(cost, deprecated, "plan", ("structure", "machine"))
+    model = as_cost_model(spec)
+    chain = ChainShape.of(dims, kinds=model.reads_kinds)
     if not isinstance(order, str):
         raise TypeError(f"order must be a str (an order name or a bracketing), got {order!r}")
     name = _ALIASES.get(_normalize(order))
-    if name is not None:
-        with use_machine(machine):
-            out = ORDERS[name].plan(dims)
-    elif "(" in order or order.strip()[:1] in ("A", "a"):
-        out = Plan(dims, parse_bracketing(order, len(dims) - 1), order=order.strip())
+    if name is None:
+        if "(" not in order and order.strip()[:1] not in ("A", "a"):
+            raise ValueError(_unknown_order(order))
+        out = Plan(chain, parse_bracketing(order, chain.n), order.strip(), cost_model=model)
+    elif name in ("optimal", "dp") and not is_dense(model):
+        out = _optimum(chain, model, "dp")
+        out.order = name
     else:
-        raise ValueError(_unknown_order(order))
+        out = _registered(name, chain, model, machine)
     if machine is not None:
         out.machine = machine
     return out
 
 
-def _structured_plan(sigs: Any, dims: Any, order: str) -> StructuredPlan:
-    """The structured plan of ``order``: the structured optimum, or the order's own bracketing."""
-    if sigs is None:
-        d = check_dims(dims)
-        sigs = [KindSig.dense(p, q) for p, q in zip(d[:-1], d[1:], strict=True)]
-    name = _ALIASES.get(_normalize(order)) if isinstance(order, str) else None
-    if name in ("optimal", "dp"):
-        best = optimize(sigs, structure="structured")
-        best.order = name
-        return best
-    base = plan(dims_of(sigs), order)
-    return StructuredPlan(sigs, base.step_array, base.order, check=False)
+def _registered(name: str, chain: ChainShape, model: CostModel,
+                machine: TimeModel | None) -> Plan:
+    """The registered order's bracketing of ``chain``, priced by ``model``."""
+    with use_machine(model if isinstance(model, TimeModel) else machine):
+        base = ORDERS[name].plan(chain.dims)
+    if is_dense(model) or base.cost_model is model:
+        return base
+    return Plan(chain, base.step_array, base.order, cost_model=model, check=False)
 
 
 def _unknown_order(order: str) -> str:
@@ -276,16 +297,9 @@ def _input_first(dims: tuple[int, ...]) -> tuple[np.ndarray, int]:
 _EXACT_METHODS: dict[str, Strategy] = {"dp": dp_steps, "hu-shing": hu_shing_steps}
 
 
-def optimize(
-    dims: Sequence[Any],
-    method: str = "auto",
-    *,
-    structure: str = "dense",
-    objective: str = "flops",
-    machine: TimeModel | None = None,
-    margin: float | None = None,
-) -> Plan:
-    """The cheapest bracketing of a chain, exactly: fewest multiplications, or least time.
+def optimize(dims: Sequence[Any] | ChainShape, method: str = "auto", *, cost: Any = "dense",
+             **deprecated: Any) -> Plan:
+    """The cheapest bracketing of a chain under a cost model, exactly.
 
     Parameters
     ----------
@@ -297,28 +311,21 @@ def optimize(
         O(n log n) algorithm of Hu and Shing (a numba kernel for long chains
         when numba is installed). ``'auto'`` uses the DP up to 64 matrices
         and Hu-Shing beyond; every method returns the same optimal cost.
-    structure : {'dense', 'structured'}
-        ``'structured'`` minimizes the structured cost (kinds counted) with
-        :func:`~chainorder.algebra.structured.structured_dp_steps`, exactly;
-        ``method`` must then be ``'auto'`` or ``'dp'``.
-    objective : {'flops', 'time'}
-        ``'flops'``: fewest scalar multiplications (so fewest FLOPs).
-        ``'time'``: least predicted seconds under ``machine`` (the dynamic
-        program over the model's step times, exact for the model, up to
-        1000 matrices; ``method`` must be ``'auto'`` or ``'dp'``; dense
-        structure only); the plan's order is ``'time_optimal'``.
-    machine : TimeModel, optional
-        The time model for ``objective='time'`` and for the plan's
-        :attr:`~Plan.predicted_seconds` (default: this machine's cached one,
-        see :func:`~chainorder.algebra.timemodel.active_model`).
-    margin : float, optional
-        ``objective='time'`` only: keep the FLOP optimum unless the model's
-        least-time plan is predicted more than ``1 + margin`` times as fast.
-        Default: the model's own :attr:`~chainorder.algebra.timemodel.TimeModel.margin`,
-        the error of its predicted time ratios measured at calibration (0
-        for a model without one). ``margin=0`` returns the model's exact
-        optimum (the FLOP optimum when it ties). A model's error is larger
-        than the small gains it predicts, so a margin of 0 chases noise.
+        Hu-Shing solves the dense ``p·q·r`` cost only: under any other cost
+        model the dynamic program runs (``'auto'`` or ``'dp'``).
+    cost : str or CostModel
+        What to minimize (:mod:`chainorder.algebra.costmodels`): ``'dense'``
+        (default: scalar multiplications, so FLOPs), ``'structured'`` (each
+        product counted by its factors' kinds; up to 200 factors),
+        ``'time'`` or a :class:`~chainorder.algebra.timemodel.TimeModel`
+        (least predicted seconds, up to 1000 matrices, keeping the FLOP
+        optimum unless the least-time plan is predicted more than ``1 +
+        margin`` times as fast: the model's measured margin, or
+        ``model.with_margin(m)``; the plan's order is ``'time_optimal'``),
+        or a :class:`~chainorder.algebra.costmodels.CostModel` of your own.
+    **deprecated
+        ``structure=``, ``objective=``, ``machine=`` and ``margin=`` still
+        work, with a ``DeprecationWarning`` naming their ``cost=`` spelling.
 
     Notes
     -----
@@ -340,79 +347,56 @@ def optimize(
 
     >>> from chainorder.algebra.timemodel import TimeModel
     >>> m = TimeModel.from_rates(peak_gflops=50, bandwidth_gbs=5, overhead_seconds=1e-6)
-    >>> fast = co.optimize([10, 20, 1000, 20], objective="time", machine=m)
+    >>> fast = co.optimize([10, 20, 1000, 20], cost=m)
     >>> fast.parenthesization, fast.cost, co.optimize([10, 20, 1000, 20]).cost
     ('(A1(A2A3))', 404000, 400000)
     """
-    if objective not in ("flops", "time"):
-        raise ValueError(f"objective must be 'flops' or 'time', got {objective!r}")
-    if margin is not None:
-        margin = check_real(margin, "margin")
-        if objective != "time":
-            raise ValueError(f"margin= applies to objective='time', got objective={objective!r}")
-    sigs = signatures(dims)
-    if check_structure(structure) == "structured":
-        if objective == "time" or machine is not None:
-            raise ValueError("the time model prices dense products: objective='time' and "
-                             "machine= need structure='dense'")
-        if method not in ("auto", "dp"):
-            raise ValueError(f"structure='structured' optimizes with method 'auto' or 'dp', "
-                             f"got method={method!r} (Hu-Shing assumes dense costs)")
-        if sigs is None:
-            return _structured_plan(None, dims, "optimal")
-        steps, cost = structured_dp_steps(sigs)
-        return StructuredPlan(sigs, steps, "optimal", cost=cost, check=False)
-    dims = check_dims(dims if sigs is None else dims_of(sigs))
-    if objective == "time":
-        return _time_optimal(dims, method, machine, margin)
+    spec, machine = cost_from_flags(cost, deprecated, "optimize",
+                                    ("structure", "objective", "machine", "margin"))
+    model = as_cost_model(spec)
+    out = _optimum(ChainShape.of(dims, kinds=model.reads_kinds), model, method)
+    if machine is not None:
+        out.machine = machine
+    return out
+
+
+def _optimum(chain: ChainShape, model: CostModel, method: str) -> Plan:
+    """The exact optimum of ``chain`` under ``model`` by ``method``, as a Plan."""
+    key = _method_key(method)
+    if is_dense(model):
+        steps, cost = _dense_strategy(key, chain.n)(chain.dims)  # type: ignore[misc]
+        return Plan(chain, steps, "optimal", cost=cost, cost_model=model, check=False)
+    if key == "hu-shing":
+        raise ValueError(f"method {method!r} (Hu-Shing) assumes the dense p·q·r cost; under "
+                         f"cost model {model.name!r} method must be 'auto' or 'dp' (the "
+                         "dynamic program)")
+    return Plan(chain, model.optimal_steps(chain), model.optimum, cost_model=model, check=False)
+
+
+def _method_key(method: Any) -> str:
+    """``method`` as ``'auto'``, ``'dp'`` or ``'hu-shing'``, or a ValueError listing them."""
     key = _normalize(method).replace("_", "-") if isinstance(method, str) else method
+    if key != "auto" and key not in _EXACT_METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of 'auto', "
+                         f"{', '.join(map(repr, _EXACT_METHODS))}")
+    return str(key)
+
+
+def _dense_strategy(key: str, n: int) -> Strategy:
+    """The exact dense strategy of ``key`` (``'auto'``: by chain length ``n``)."""
     if key == "auto":
-        key = "dp" if len(dims) - 1 <= _AUTO_DP_UP_TO else "hu-shing"
-    strategy = _EXACT_METHODS.get(key)
-    if strategy is None:
-        raise ValueError(
-            f"unknown method {method!r}; expected one of 'auto', "
-            f"{', '.join(map(repr, _EXACT_METHODS))}"
-        )
-    if key == "dp" and len(dims) - 1 > DP_MAX_MATRICES:
+        key = "dp" if n <= _AUTO_DP_UP_TO else "hu-shing"
+    if key == "dp" and n > DP_MAX_MATRICES:
         raise ValueError(
             f"method='dp' handles at most {DP_MAX_MATRICES} matrices (O(n^3) time), got "
-            f"{len(dims) - 1}; use method='hu-shing' or 'auto'"
+            f"{n}; use method='hu-shing' or 'auto'"
         )
-    steps, cost = strategy(dims)
-    out = Plan(dims, steps, "optimal", cost=cost, check=False)
-    out.machine = machine
-    return out
-
-
-#: Longest chain ``objective='time'`` plans: its DP evaluates the model on every
-#: (i, k, j), about 2 s for 500 matrices and 17 s for 1000.
-TIME_DP_MAX_MATRICES = 1000
-
-
-def _time_optimal(dims: tuple[int, ...], method: str, machine: TimeModel | None,
-                  margin: float | None = None) -> Plan:
-    if method not in ("auto", "dp"):
-        raise ValueError(f"objective='time' runs the dynamic program; method must be 'auto' or "
-                         f"'dp', got {method!r}")
-    if len(dims) - 1 > TIME_DP_MAX_MATRICES:
-        raise ValueError(
-            f"objective='time' handles at most {TIME_DP_MAX_MATRICES} matrices (an O(n^3) "
-            f"dynamic program over the time model), got {len(dims) - 1}; use objective='flops'"
-        )
-    model = active_model() if machine is None else machine
-    steps, least = dp_steps_by(dims, model.step_cost(dims))
-    flop_steps = optimize(dims).step_array
-    keep = model.margin if margin is None else margin
-    if model.plan_seconds(dims, flop_steps) <= (1 + keep) * least:
-        steps = flop_steps  # not predicted faster than the model can tell: fewest FLOPs
-    out = Plan(dims, steps, "time_optimal", check=False)
-    out.machine = model  # predicted_seconds uses the model the plan was made for
-    return out
+    return _EXACT_METHODS[key]
 
 
 def _time_optimal_order(dims: tuple[int, ...]) -> Plan:
-    return optimize(dims, objective="time")
+    model = active_model()
+    return _optimum(ChainShape(dims), model, "dp")
 
 
 #: Longest chain that ``optimize(method='auto')`` hands to the dynamic program.
@@ -464,3 +448,6 @@ register_order(
     "greedy", greedy_steps,
     description="cheapest available product first (O(n log n); no constant-factor bound)",
 )
+
+#: The strategies above are chainorder's own: their steps and costs are trusted.
+_BUILTIN_STRATEGIES = frozenset(info.strategy for info in ORDERS.values())

@@ -6,10 +6,15 @@ multiply the product over dims ``i..k`` (matrices ``A(i+1)..Ak``) by the
 product over dims ``k..j`` (matrices ``A(k+1)..Aj``), at a cost of
 ``p_i * p_k * p_j`` scalar multiplications. This is the triangle ``(i, k, j)``
 of the polygon picture of Hu and Shing. Planning never touches arrays.
+
+A plan carries the cost model it was priced by (:attr:`Plan.cost_model`,
+:mod:`chainorder.algebra.costmodels`): its ``cost`` and its steps' costs are
+that model's count (the dense ``p_i p_k p_j`` unless another was chosen).
 """
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Sequence
 from functools import cached_property
@@ -18,7 +23,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..validation import check_dims
-from .costs import flops, input_first_cost, loss_first_cost, steps_cost_fast
+from .costmodels import DENSE, ChainShape, CostModel, StructuredCost, is_dense
+from .costs import KindSig, flops, input_first_cost, loss_first_cost, stored_elements
 from .timemodel import TimeModel, active_model
 
 __all__ = [
@@ -64,10 +70,16 @@ class Plan:
     step_array : ndarray of int64, shape (n-1, 3)
         The steps ``(i, k, j)`` in execution order (read-only).
     cost : int
-        Scalar multiplications, exactly.
+        Scalar multiplications, exactly (under :attr:`cost_model`'s count:
+        ``p·q·r`` per step by default; a model of the user's counts its own unit).
+    cost_model : CostModel
+        The cost model the plan is priced by (:class:`~chainorder.algebra.costmodels.DenseCost`
+        unless ``cost=`` chose another).
+    chain_shape : ChainShape
+        What the cost model read of the chain: dims and, if known, kinds.
     machine : TimeModel or None
-        The time model behind :attr:`predicted_seconds` (None: this
-        machine's cached one).
+        The time model behind :attr:`predicted_seconds` (the cost model if it
+        is one; None: the time model in force).
 
     Examples
     --------
@@ -79,28 +91,40 @@ class Plan:
 
     def __init__(
         self,
-        dims: Sequence[int],
+        dims: Sequence[int] | ChainShape,
         steps: Any,
         order: str = "custom",
         *,
-        cost: int | None = None,
+        cost: Any = None,
         check: bool = True,
+        cost_model: CostModel | None = None,
     ) -> None:
+        if isinstance(dims, ChainShape):
+            shape = dims
+        elif check:
+            shape = ChainShape(check_dims(dims))
+        else:  # unchecked dims come from the planners, already a tuple of Python ints
+            shape = ChainShape(dims if isinstance(dims, tuple) else tuple(map(int, dims)))
         if check:
-            dims = check_dims(dims)
             raw = np.asarray(steps)
             if raw.size and not np.issubdtype(raw.dtype, np.integer):
                 raise TypeError(f"steps must hold integers (i, k, j), got dtype {raw.dtype}")
-        # unchecked dims come from the planners, already a tuple of Python ints
-        self.dims: tuple[int, ...] = dims if isinstance(dims, tuple) else tuple(map(int, dims))
+            if cost_model is not None and not isinstance(cost_model, CostModel):
+                raise TypeError(f"cost_model must be a CostModel, got {cost_model!r}")
+        self.chain_shape = shape
+        self.dims: tuple[int, ...] = shape.dims
         arr = np.array(steps, dtype=np.int64).reshape(-1, 3)
         if check:
             check_steps(len(self.dims) - 1, arr)
         arr.setflags(write=False)
         self.step_array = arr
         self.order = str(order)
-        self.cost: int = steps_cost_fast(self.dims, arr) if cost is None else int(cost)
-        self.machine: TimeModel | None = None
+        self.cost_model: CostModel = DENSE if cost_model is None else cost_model
+        if cost is None:
+            cost = self.cost_model.counting.total(shape, arr)
+        self.cost: Any = int(cost) if isinstance(cost, numbers.Integral) else cost
+        self.machine: TimeModel | None = (
+            self.cost_model if isinstance(self.cost_model, TimeModel) else None)
 
     @property
     def n(self) -> int:
@@ -112,22 +136,45 @@ class Plan:
         """FLOPs: twice :attr:`cost` (a multiply-add counts as two)."""
         return flops(self.cost)
 
+    @property
+    def _counting(self) -> CostModel:
+        return self.cost_model.counting
+
+    @property
+    def signatures(self) -> tuple[KindSig, ...]:
+        """Each factor's kind and shape, as the cost model read them (dense without kinds)."""
+        return self.chain_shape.signatures
+
     @cached_property
     def steps(self) -> tuple[Step, ...]:
-        """The steps in execution order, with shapes and costs."""
-        p = self.dims
+        """The steps in execution order, with shapes and costs (under the plan's cost model)."""
+        p, model, shape = self.dims, self._counting, self.chain_shape
+        dense = is_dense(model)
         return tuple(
-            Step(i, k, j, (p[i], p[k]), (p[k], p[j]), p[i] * p[k] * p[j])
+            Step(i, k, j, (p[i], p[k]), (p[k], p[j]),
+                 p[i] * p[k] * p[j] if dense else model.step_cost(shape, i, k, j))
             for i, k, j in self.step_array.tolist()
         )
+
+    @property
+    def result_signature(self) -> KindSig:
+        """The kind of the chain's product (the same under every bracketing)."""
+        return self.chain_shape.kind(0, self.n)
+
+    @property
+    def finish_cost(self) -> Any:
+        """The cost every bracketing pays once, included in :attr:`cost` (for the structured
+        model: writing the product out dense)."""
+        return self._counting.finish_cost(self.chain_shape)
 
     @property
     def predicted_seconds(self) -> float:
         """Predicted wall time of the plan's products, in seconds, from a time model.
 
-        The model is :attr:`machine` if set (``co.plan(..., machine=m)``),
-        else this machine's cached calibration at the current BLAS thread
-        count; with none cached this raises
+        The model is :attr:`machine` if set (the plan's cost model when that
+        is a time model, ``co.plan(..., cost=m)``; or set it by hand), else the
+        time model in force: this machine's cached calibration at the current
+        BLAS thread count, unless ``use_machine`` chose another; with none cached this raises
         :class:`~chainorder.algebra.timemodel.NotCalibratedError`, whose
         message says how to calibrate (``chainorder calibrate``).
         """
@@ -136,11 +183,17 @@ class Plan:
 
     @cached_property
     def largest_intermediate(self) -> int:
-        """Elements in the largest intermediate product (``p_i * p_j`` over steps; 0 if none)."""
+        """Elements in the largest intermediate product (``p_i * p_j`` over steps; 0 if none).
+
+        With the factors' kinds known, the numbers it stores in its kind.
+        """
         if len(self.step_array) == 0:
             return 0
+        pairs = self.step_array[:, [0, 2]].tolist()
+        if self.chain_shape.has_kinds:
+            return max(stored_elements(self.chain_shape.kind(i, j)) for i, j in pairs)
         p = self.dims
-        return max(p[i] * p[j] for i, j in self.step_array[:, [0, 2]].tolist())
+        return max(p[i] * p[j] for i, j in pairs)
 
     @cached_property
     def parenthesization(self) -> str:
@@ -148,14 +201,18 @@ class Plan:
         return format_bracketing(self.n, self.step_array)
 
     @cached_property
-    def loss_first_cost(self) -> int:
+    def loss_first_cost(self) -> Any:
         """Cost of the same chain multiplied left to right, for comparison."""
-        return loss_first_cost(self.dims)
+        if is_dense(self._counting):
+            return loss_first_cost(self.dims)
+        return self._counting.total(self.chain_shape, _fixed_steps(self.n, True))
 
     @cached_property
-    def input_first_cost(self) -> int:
+    def input_first_cost(self) -> Any:
         """Cost of the same chain multiplied right to left, for comparison."""
-        return input_first_cost(self.dims)
+        if is_dense(self._counting):
+            return input_first_cost(self.dims)
+        return self._counting.total(self.chain_shape, _fixed_steps(self.n, False))
 
     def speedup(self, other: str | Plan = "loss_first") -> float:
         """How many times cheaper this plan is than ``other``.
@@ -176,15 +233,22 @@ class Plan:
         return _ratio(fixed[other], self.cost)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready summary: order, dims, cost, FLOPs, bracketing, largest intermediate."""
-        return {
+        """A JSON-ready summary: order, dims, cost, FLOPs, bracketing, largest intermediate;
+        under a cost model other than the dense one also ``cost_model`` (its name), and
+        under the structured one each factor's ``kinds``."""
+        out = {
             "order": self.order,
             "dims": list(self.dims),
             "cost": self.cost,
-            "flops": self.flops,
+            "flops": self.flops if self._counting.unit == "multiplications" else None,
             "parenthesization": self.parenthesization,
             "largest_intermediate": self.largest_intermediate,
         }
+        if not is_dense(self._counting):
+            out["cost_model"] = self._counting.name
+        if isinstance(self._counting, StructuredCost):
+            out.update(structure="structured", kinds=[s.kind for s in self.signatures])
+        return out
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Plan):
@@ -194,19 +258,41 @@ class Plan:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
+        model = "" if is_dense(self._counting) else f" ({self._counting.name})"
         return (
-            f"<Plan {self.order!r}: {self.n} matrices, cost {self.cost:,}, "
+            f"<Plan {self.order!r}{model}: {self.n} matrices, cost {self.cost:,}, "
             f"{_short(self.parenthesization)}>"
         )
 
+    def _header(self) -> list[str]:
+        model = self._counting
+        if is_dense(model):
+            return ["Plan"]
+        if isinstance(model, StructuredCost):
+            kinds = ", ".join(s.kind for s in self.signatures[:12])
+            return ["Plan (structured: costs count each factor's kind)",
+                    f"  Kinds:                {kinds}{', ...' if self.n > 12 else ''}"]
+        return [f"Plan (cost model {model.name!r}: {model!r})"]
+
+    def _cost_lines(self) -> list[str]:
+        unit = self._counting.unit
+        if unit != "multiplications":
+            return [f"  {f'Cost ({unit}):':<22}{self.cost:,}"]
+        lines = [f"  Multiplications:      {self.cost:,}   ({self.flops:,} FLOPs)"]
+        if isinstance(self._counting, StructuredCost):
+            lines.append(f"  Densify product:      {self.finish_cost:,} (in the count)")
+        return lines
+
     def __str__(self) -> str:
         lf, inf = self.loss_first_cost, self.input_first_cost
+        head = self._header()
         lines = [
             f"  Order:                {self.order}",
             f"  Matrices:             {self.n}",
             f"  Dims:                 {_short(' x '.join(map(str, self.dims)))}",
+            *head[1:],
             f"  Bracketing:           {_short(self.parenthesization)}",
-            f"  Multiplications:      {self.cost:,}   ({self.flops:,} FLOPs)",
+            *self._cost_lines(),
             f"  Loss-first (left):    {lf:,}   ({_fmt_ratio(lf, self.cost)} this plan)",
             f"  Input-first (right):  {inf:,}   ({_fmt_ratio(inf, self.cost)} this plan)",
             f"  Largest intermediate: {self.largest_intermediate:,} elements",
@@ -215,9 +301,8 @@ class Plan:
             lines.append(f"  Predicted time:       {self.predicted_seconds:.4g} s  "
                          f"({self.machine!r})")
         if self.n >= 2:
-            lines.append(
-                "  step  factors                 shapes                    multiplications"
-            )
+            unit = "multiplications" if self._counting.unit == "multiplications" else "cost"
+            lines.append(f"  step  factors                 shapes                    {unit}")
             shown = self.steps[:20]
             for s, st in enumerate(shown, 1):
                 (a, b), (_, c) = st.left_shape, st.right_shape
@@ -225,7 +310,13 @@ class Plan:
                 lines.append(f"  {s:>4}  {st.label:<22}  {shapes:<24}  {st.cost:,}")
             if len(self.steps) > len(shown):
                 lines.append(f"  ... {len(self.steps) - len(shown)} more steps")
-        return "Plan\n" + "\n".join(lines)
+        return head[0] + "\n" + "\n".join(lines)
+
+
+def _fixed_steps(n: int, loss_first: bool) -> list[tuple[int, int, int]]:
+    if loss_first:
+        return [(0, k, k + 1) for k in range(1, n)]
+    return [(k - 1, k, n) for k in range(n - 1, 0, -1)]
 
 
 def _ratio(a: int, b: int) -> float:

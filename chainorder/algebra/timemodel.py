@@ -76,10 +76,16 @@ layer and thread count) and software version (chainorder's version and
 :data:`MODEL_VERSION`, the version of the model's form): a model cached by
 another chainorder or for another model form is never reused -- it may
 describe multiplication code or features that are no longer those run and
-predicted, and would go stale silently. With none cached, :func:`active_model` raises
-:class:`NotCalibratedError` saying how to calibrate: a silent quick
-calibration inside a property would spend seconds and give noisy answers
-nobody asked for.
+predicted, and would go stale silently. A cached file that cannot be read
+(truncated, not JSON, the wrong keys or types, coefficients that are not
+finite numbers >= 0) or that another version wrote is named in a
+:class:`CacheWarning` and treated as absent: ``chainorder calibrate``
+replaces it. Files are written atomically (a temporary file in the same
+directory, then :func:`os.replace`), so two calibrations at once leave one
+whole model. With no usable model, :func:`active_model` raises
+:class:`NotCalibratedError` naming the file looked for and the command
+that makes it: a silent quick calibration inside a property would spend
+seconds and give noisy answers nobody asked for.
 """
 
 from __future__ import annotations
@@ -88,16 +94,24 @@ import contextlib
 import contextvars
 import hashlib
 import json
+import math
+import numbers
 import os
 import platform
+import shlex
+import tempfile
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from ..validation import check_real
 from ..version import __version__
+from .costmodels import DENSE, ChainShape, CostModel
+from .dp import dp_steps_by
 
 __all__ = [
     "SHAPE_CLASSES",
@@ -105,6 +119,7 @@ __all__ = [
     "MODEL_VERSION",
     "TimeModel",
     "NotCalibratedError",
+    "CacheWarning",
     "shape_class",
     "shape_classes",
     "step_features",
@@ -113,6 +128,9 @@ __all__ = [
     "fingerprint_key",
     "cache_dir",
     "cache_path",
+    "check_cache_dir",
+    "write_atomic",
+    "cached_model",
     "load_model",
     "version_mismatch",
     "stale_models",
@@ -155,6 +173,11 @@ class NotCalibratedError(LookupError, ValueError):
     A ``ValueError`` too, so code that skips orders declining a chain
     (``except ValueError``) skips ``'time_optimal'`` on an uncalibrated machine.
     """
+
+
+class CacheWarning(UserWarning):
+    """A cached time model could not be used (unreadable, malformed, or another version's)
+    and is ignored as if absent; ``chainorder calibrate`` replaces it."""
 
 
 def shape_class(p: int, q: int, r: int) -> str:
@@ -217,9 +240,21 @@ def chain_bytes(dims: Sequence[int]) -> int:
     return ITEMSIZE * sum(int(a) * int(b) for a, b in zip(dims[:-1], dims[1:], strict=True))
 
 
+#: Longest chain the time model's optimizer plans: its DP evaluates the model on every
+#: (i, k, j), about 2 s for 500 matrices and 17 s for 1000.
+TIME_DP_MAX_MATRICES = 1000
+
+
 @dataclass
-class TimeModel:
+class TimeModel(CostModel):
     """Predicted seconds of product steps on one machine, fitted from its measurements.
+
+    A cost model too (``cost=model``, or ``cost='time'`` for the model in
+    force): it prices a step by its predicted seconds and selects the
+    least-time bracketing unless the fewest-multiplications one is predicted
+    within :attr:`margin` of it (:meth:`optimal_steps`). Its plans' ``cost``
+    stays their count of scalar multiplications; their seconds are
+    ``plan.predicted_seconds``.
 
     Attributes
     ----------
@@ -238,6 +273,9 @@ class TimeModel:
         of the fit on them.
     meta : dict
         ``created``, ``seconds`` (calibration time), ``quick``, ``loadavg``, ...
+    selection_margin : float or None
+        The margin :meth:`optimal_steps` selects with, set by
+        :meth:`with_margin` (None: the measured :attr:`margin`).
 
     Examples
     --------
@@ -253,16 +291,24 @@ class TimeModel:
     summary: dict[str, Any] = field(default_factory=dict)
     fit: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    selection_margin: float | None = None
+
+    name: ClassVar[str] = "time"
+    shorthand: ClassVar[str | None] = "time"
+    optimum: ClassVar[str] = "time_optimal"
+    unit: ClassVar[str] = "seconds"
 
     def __post_init__(self) -> None:
         missing = [c for c in SHAPE_CLASSES if c not in self.coefficients]
         if missing:
             raise ValueError(f"coefficients lack shape classes {missing}; need all of "
                              f"{list(SHAPE_CLASSES)}")
-        table = np.array([self.coefficients[c] for c in SHAPE_CLASSES], dtype=np.float64)
-        if table.shape != (len(SHAPE_CLASSES), len(FEATURES)) or not np.all(table >= 0):
-            raise ValueError(f"coefficients must be {len(FEATURES)} numbers >= 0 per class "
-                             f"({', '.join(FEATURES)})")
+        rows = [self.coefficients[c] for c in SHAPE_CLASSES]
+        if any(len(row) != len(FEATURES) or not all(_is_number(x) and x >= 0 for x in row)
+               for row in rows):
+            raise ValueError(f"coefficients must be {len(FEATURES)} finite numbers >= 0 per "
+                             f"class ({', '.join(FEATURES)})")
+        table = np.array(rows, dtype=np.float64)
         self._table = table
 
     @classmethod
@@ -285,11 +331,34 @@ class TimeModel:
         Measured at calibration (``summary['plan_ratio_error']``): how far
         predicted ratios of two plans' times missed measured ones on held-out
         chains, at the :data:`~chainorder.lab.calibrate.MARGIN_QUANTILE`
-        quantile. ``objective='time'`` leaves the FLOP optimum only for a
+        quantile. The time-optimal plan leaves the FLOP optimum only for a
         plan predicted faster than this. 0 for a model without it (such as
-        :meth:`from_rates`).
+        :meth:`from_rates`); :meth:`with_margin` sets another.
         """
+        if self.selection_margin is not None:
+            return self.selection_margin
         return float(self.summary.get("plan_ratio_error", {}).get("margin", 0.0))
+
+    @classmethod
+    def from_shorthand(cls) -> TimeModel:
+        """``cost='time'``: the model in force (:func:`active_model`)."""
+        return active_model()
+
+    def with_margin(self, margin: float | None) -> TimeModel:
+        """This model, selecting with ``margin`` instead of its measured one (None: itself).
+
+        ``margin=0`` selects the model's exact least-time plan (the FLOP
+        optimum when it ties).
+
+        Examples
+        --------
+        >>> m = TimeModel.from_rates(peak_gflops=50, bandwidth_gbs=5, overhead_seconds=1e-6)
+        >>> m.with_margin(0.2).margin, m.margin
+        (0.2, 0.0)
+        """
+        if margin is None:
+            return self
+        return replace(self, selection_margin=check_real(margin, "margin"))
 
     @property
     def threads(self) -> int | None:
@@ -313,9 +382,46 @@ class TimeModel:
         return np.asarray(self.step_seconds(p[i], p[k], p[j], cold & (k - i == 1),
                                             cold & (j - k == 1)))
 
-    def step_cost(self, dims: Sequence[int]) -> Any:
-        """``(i, k, j) -> seconds`` for this chain: the cost a time-optimal DP minimizes."""
-        return lambda i, k, j: self.steps_seconds(dims, i, k, j)
+    def step_cost(self, chain: Any, i: Any = None, k: Any = None, j: Any = None) -> Any:
+        """Predicted seconds of step ``(i, k, j)`` of ``chain`` (a cost model's step cost).
+
+        ``step_cost(dims)`` alone, the old form, returns ``(i, k, j) ->
+        seconds`` for that chain, with a ``DeprecationWarning``.
+        """
+        if i is None:
+            warnings.warn("TimeModel.step_cost(dims) is deprecated; use "
+                          "lambda i, k, j: model.steps_seconds(dims, i, k, j)",
+                          DeprecationWarning, stacklevel=2)
+            return lambda i, k, j: self.steps_seconds(chain, i, k, j)
+        return float(self.steps_seconds(chain.dims, i, k, j))
+
+    @property
+    def counting(self) -> CostModel:
+        """Plans under a time model count scalar multiplications (the dense model)."""
+        return DENSE
+
+    def total(self, chain: ChainShape, steps: Any) -> float:
+        """Predicted seconds of a bracketing of ``chain`` (:meth:`plan_seconds`)."""
+        return self.plan_seconds(chain.dims, steps)
+
+    def optimal_steps(self, chain: ChainShape) -> np.ndarray:
+        """The least-time bracketing, unless the FLOP optimum is predicted within the margin.
+
+        The dynamic program over the model's step times is exact for the
+        model; the FLOP optimum (fewest multiplications) is kept unless the
+        least-time plan is predicted more than ``1 + margin`` times as fast.
+        """
+        dims, n = chain.dims, chain.n
+        if n > TIME_DP_MAX_MATRICES:
+            raise ValueError(
+                f"the time model's optimizer handles at most {TIME_DP_MAX_MATRICES} matrices "
+                f"(an O(n^3) dynamic program over its step times), got {n}; use cost='dense'"
+            )
+        steps, least = dp_steps_by(dims, lambda i, k, j: self.steps_seconds(dims, i, k, j))
+        flop_steps = DENSE.optimal_steps(chain)
+        if self.plan_seconds(dims, flop_steps) <= (1 + self.margin) * least:
+            return flop_steps  # not predicted faster than the model can tell: fewest FLOPs
+        return steps
 
     def plan_seconds(self, dims: Sequence[int], steps: Any) -> float:
         """Predicted seconds of a bracketing: the sum over its steps ``(i, k, j)``."""
@@ -331,29 +437,56 @@ class TimeModel:
                 "meta": self.meta}
 
     @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> TimeModel:
-        """The model :meth:`to_dict` wrote; refuses another format or feature list."""
-        if doc.get("format") != FORMAT or list(doc.get("features", ())) != list(FEATURES):
+    def from_dict(cls, doc: Any) -> TimeModel:
+        """The model :meth:`to_dict` wrote; ``ValueError`` for anything else (another format
+        or feature list, missing keys, values of the wrong type)."""
+        if not isinstance(doc, Mapping):
+            raise ValueError(f"a time model is a JSON object, got {type(doc).__name__}")
+        if doc.get("format") != FORMAT or doc.get("features") != list(FEATURES):
             raise ValueError(f"not a {FORMAT} time model with features {list(FEATURES)} "
                              f"(format {doc.get('format')!r}); recalibrate with "
-                             "'chainorder calibrate --force'")
-        return cls(dict(doc["coefficients"]), dict(doc.get("fingerprint", {})),
-                   dict(doc.get("summary", {})), dict(doc.get("fit", {})),
-                   dict(doc.get("meta", {})))
+                             "'chainorder calibrate'")
+        coef = doc.get("coefficients")
+        if not isinstance(coef, Mapping) or not all(isinstance(v, list) for v in coef.values()):
+            raise ValueError("coefficients must map each shape class to a list of numbers, "
+                             f"got {type(coef).__name__}")
+        parts = {k: doc.get(k, {}) for k in ("fingerprint", "summary", "fit", "meta")}
+        wrong = [k for k, v in parts.items() if not isinstance(v, Mapping)]
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} must be JSON object(s), got "
+                             f"{', '.join(type(parts[k]).__name__ for k in wrong)}")
+        return cls(dict(coef), fingerprint=dict(parts["fingerprint"]),
+                   summary=dict(parts["summary"]), fit=dict(parts["fit"]),
+                   meta=dict(parts["meta"]))
 
     def save(self, path: str | Path) -> Path:
-        """Write the model as JSON (atomically: a reader never sees half a file)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True))
-        tmp.replace(path)
-        return path
+        """Write the model as JSON, atomically (:func:`write_atomic`): a reader never sees
+        half a file, and of two writers at once the last one's whole file stays."""
+        return write_atomic(path, json.dumps(self.to_dict(), indent=1, sort_keys=True))
 
     @classmethod
     def load(cls, path: str | Path) -> TimeModel:
-        """Read a model written by :meth:`save`."""
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """Read a model written by :meth:`save`.
+
+        Raises
+        ------
+        ValueError
+            If the file is not such a model (truncated, not JSON, wrong keys or
+            types); the message names the file.
+        OSError
+            If it cannot be read at all (absent, a directory, no permission).
+        """
+        path = Path(path)
+        data = path.read_bytes()
+        try:
+            doc = json.loads(data.decode("utf-8"))
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+            why = "an empty file" if not data.strip() else f"not JSON, or cut short: {exc}"
+            raise ValueError(f"{path}: not a time model chainorder can read ({why})") from None
+        try:
+            return cls.from_dict(doc)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{path}: not a time model chainorder can read ({exc})") from None
 
     def __repr__(self) -> str:
         s = self.summary
@@ -363,11 +496,46 @@ class TimeModel:
         facts = ", ".join(x for x in (
             f"roof {peak:.1f} GFLOP/s" if peak else "", f"bandwidth {bw:.1f} GB/s" if bw else "",
             f"call {call * 1e6:.2f} us" if call else "",
-            f"{self.threads} BLAS thread(s)" if self.threads else "") if x)
+            f"{self.threads} BLAS thread(s)" if self.threads else "",
+            f"selecting at margin {self.selection_margin:g}"
+            if self.selection_margin is not None else "") if x)
         return f"<TimeModel {facts or 'uncalibrated'}>"
 
 
 # ----------------------------------------------------------------------------- fingerprint, cache
+
+
+def _is_number(x: Any) -> bool:
+    """A finite real number (numpy's too; not a bool, a string or None)."""
+    return (isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
+            and math.isfinite(x))
+
+
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a uniquely named temporary file in the same
+    directory and :func:`os.replace`: readers see the old file or the new one, whole.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_atomic(Path(d) / "a.json", "[1]").read_text()
+    '[1]'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
 
 
 def _cpu_model() -> str:
@@ -379,9 +547,12 @@ def _cpu_model() -> str:
 
 
 def _numpy_blas() -> dict[str, Any]:
-    """numpy's BLAS as threadpoolctl sees it (the library every product here runs on)."""
-    from threadpoolctl import threadpool_info
-
+    """numpy's BLAS as threadpoolctl sees it (the library every product here runs on);
+    empty without threadpoolctl (the ``lab`` extra)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return {}
     libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
     libs.sort(key=lambda lib: "numpy" not in str(lib.get("filepath")))
     return libs[0] if libs else {}
@@ -441,45 +612,136 @@ def cache_path(fingerprint: Mapping[str, Any] | None = None,
     return Path(directory or cache_dir()) / f"timemodel-{fingerprint_key(fp)}.json"
 
 
-_LOADED: dict[Path, tuple[float, TimeModel]] = {}
+def check_cache_dir(directory: str | Path | None = None, name: str = "directory") -> Path:
+    """The cache directory (default :func:`cache_dir`), made if absent, once checked that
+    models can be written there: call it before spending time on a calibration.
+
+    Raises
+    ------
+    ValueError
+        If it is a file, lies under a file, or cannot be written; the message
+        names ``name`` (the argument or option that gave the directory) and its value.
+    """
+    if directory is not None and not str(directory):
+        raise ValueError(f"{name} must be a directory's path, got ''")
+    d = Path(directory) if directory is not None else cache_dir()
+    what = name if directory is not None else (
+        "the cache directory ($CHAINORDER_CACHE_DIR, $XDG_CACHE_HOME/chainorder or "
+        "~/.cache/chainorder)")
+    problem = _unwritable(d)
+    if problem:
+        raise ValueError(f"{what} must be a directory chainorder can write time models to, "
+                         f"got {str(d)!r}: {problem}")
+    return d
+
+
+def _unwritable(d: Path) -> str:
+    """Why models cannot be written in directory ``d`` (``''``: they can); makes ``d``."""
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=d, prefix=".timemodel-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except FileExistsError:
+        return "it is a file, not a directory"
+    except NotADirectoryError:
+        blocker = next((p for p in d.parents if p.exists() and not p.is_dir()), None)
+        return f"{blocker or 'a parent'} is a file, not a directory"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return ""
+
+
+def _calibrate_command(threads: int | None, directory: Path) -> str:
+    """The command that calibrates the model of ``threads`` BLAS threads into ``directory``."""
+    words = ["chainorder", "calibrate"]
+    if threads:
+        words += ["--threads", str(threads)]
+    if directory != cache_dir():
+        words += ["--cache-dir", str(directory)]
+    return shlex.join(words)
+
+
+#: Models read, by path: ``(mtime_ns, size, model)``; a file rewritten is read again.
+_LOADED: dict[Path, tuple[int, int, TimeModel]] = {}
+
+
+def cached_model(path: str | Path,
+                 fingerprint: Mapping[str, Any] | None = None) -> TimeModel | None:
+    """The model cached at ``path`` if it may be used now, else None.
+
+    None if the file is absent; None with a :class:`CacheWarning` naming the
+    file and why if it cannot be read or parsed, is no time model, or was
+    made by another chainorder version or :data:`MODEL_VERSION` than the one of
+    ``fingerprint`` (default: this machine now). Either way, calibrating
+    writes a new model in its place.
+    """
+    fp = machine_fingerprint() if fingerprint is None else fingerprint
+    return _read_cache(Path(path), fp)[0]
+
+
+def _read_cache(path: Path, fingerprint: Mapping[str, Any]) -> tuple[TimeModel | None, str]:
+    """The usable model at ``path`` or None, and why not (``''``: absent, or usable);
+    an unusable file is named in a :class:`CacheWarning`."""
+    why = _unusable(path, fingerprint)
+    if why == "":
+        return _LOADED[path][2], ""
+    if why:
+        fix = _calibrate_command(fingerprint.get("blas_threads"), path.parent)
+        warnings.warn(f"ignoring the time model cached at {path}: {why}; '{fix}' replaces it",
+                      CacheWarning, stacklevel=3)
+    return None, why or ""
+
+
+def _unusable(path: Path, fingerprint: Mapping[str, Any]) -> str | None:
+    """Why the model at ``path`` cannot be used: None if absent, ``''`` if it can (then it
+    is in :data:`_LOADED`)."""
+    try:
+        st = path.stat()
+        hit = _LOADED.get(path)
+        if hit is None or hit[:2] != (st.st_mtime_ns, st.st_size):
+            _LOADED.pop(path, None)
+            hit = _LOADED[path] = (st.st_mtime_ns, st.st_size, TimeModel.load(path))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"it cannot be read ({exc.strerror or exc})"
+    except ValueError as exc:
+        return str(exc).removeprefix(f"{path}: ")
+    stale = version_mismatch(hit[2].fingerprint, fingerprint)
+    return f"it is stale ({stale})" if stale else ""
 
 
 def load_model(directory: str | Path | None = None) -> TimeModel:
     """The cached model of this machine at its current BLAS thread count.
 
     Only a model made by this chainorder version and :data:`MODEL_VERSION` is
-    used; one cached by another version is stale and ignored.
+    used; one cached by another version is stale and ignored, and so, with a
+    :class:`CacheWarning`, is a file that cannot be read (see :func:`cached_model`).
 
     Raises
     ------
     NotCalibratedError
-        If none is cached (or only stale ones); the message says how to make one.
+        If no usable model is cached; the message names the file looked for
+        and the command that makes it.
     """
     fp = machine_fingerprint()
     path = cache_path(fp, directory)
+    model, why = _read_cache(path, fp)
+    if model is not None:
+        return model
     threads = fp.get("blas_threads")
-    how = (f"run 'chainorder calibrate --threads {threads}' "
-           "(under a minute; '--quick' takes seconds), or call "
-           "chainorder.lab.calibrate.calibrate(threads=...), or pass machine=TimeModel.load(...)")
-    try:
-        stamp = path.stat().st_mtime
-    except OSError:
-        stale = stale_models(fp, path.parent)
-        why = "" if not stale else (
-            f"; the model(s) cached for it by another version are stale and not reused "
-            f"({'; '.join(stale)})")
-        raise NotCalibratedError(
-            f"no time model cached for this machine with {threads} BLAS thread(s) by "
-            f"chainorder {__version__} (model form {MODEL_VERSION}) (looked for {path}){why}; "
-            + how) from None
-    hit = _LOADED.get(path)
-    if hit is None or hit[0] != stamp:
-        hit = _LOADED[path] = (stamp, TimeModel.load(path))
-    reason = version_mismatch(hit[1].fingerprint, fp)
-    if reason:
-        raise NotCalibratedError(f"the time model cached at {path} is stale ({reason}); "
-                                 f"recalibrate: {how} with '--force'")
-    return hit[1]
+    found = f" and ignored it: {why}" if why else ", there is none"
+    stale = [s for s in stale_models(fp, path.parent) if not s.startswith(f"{path}: ")]
+    others = "" if not stale else (
+        f"; the model(s) cached for it by another version are stale and not reused "
+        f"({'; '.join(stale)})")
+    raise NotCalibratedError(
+        f"no time model cached for this machine with {threads} BLAS thread(s) by "
+        f"chainorder {__version__} (model form {MODEL_VERSION}): looked for {path}{found}"
+        f"{others}; run '{_calibrate_command(threads, path.parent)}' (under a minute; '--quick' "
+        "takes seconds), or call chainorder.lab.calibrate.calibrate(threads=...), or pass "
+        "machine=TimeModel.load(...)")
 
 
 def version_mismatch(cached: Mapping[str, Any], current: Mapping[str, Any]) -> str:
@@ -500,9 +762,13 @@ def stale_models(fingerprint: Mapping[str, Any], directory: str | Path) -> list[
     """Models cached in ``directory`` for this machine and thread count by another version,
     one line each (``'path: made by ...'``); unreadable files are skipped."""
     machine = {k: v for k, v in fingerprint.items() if k not in VERSION_KEYS}
-    out = []
-    for f in sorted(Path(directory).glob("timemodel-*.json")):
-        with contextlib.suppress(OSError, ValueError, AttributeError):
+    out: list[str] = []
+    try:
+        files = sorted(Path(directory).glob("timemodel-*.json"))
+    except OSError:  # an unreadable directory holds none we can name
+        return out
+    for f in files:
+        with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
             fp = json.loads(f.read_text()).get("fingerprint", {})
             if {k: v for k, v in fp.items() if k not in VERSION_KEYS} == machine:
                 out.append(f"{f}: {version_mismatch(fp, fingerprint)}")

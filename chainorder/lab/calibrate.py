@@ -43,12 +43,15 @@ from ..algebra.timemodel import (
     SHAPE_CLASSES,
     TimeModel,
     cache_path,
+    cached_model,
     chain_bytes,
+    check_cache_dir,
     machine_fingerprint,
     shape_class,
     shape_classes,
     step_features,
-    version_mismatch,
+    use_machine,
+    write_atomic,
 )
 from ..validation import check_dims
 from .cases import Case, select_cases
@@ -56,6 +59,7 @@ from .verdicts import loadavg, time_interleaved, under_load
 
 __all__ = [
     "calibrate",
+    "measure_model",
     "calibration_records",
     "calibration_shapes",
     "calibration_chains",
@@ -535,13 +539,17 @@ def calibrate(*, threads: int | None = None, quick: bool = False, force: bool = 
               progress: Callable[[int, int], None] | None = None) -> TimeModel:
     """This machine's time model at ``threads`` BLAS threads: from the cache, or measured.
 
+    A cached file that cannot be used (unreadable, malformed, made by another
+    version) is named in a :class:`~chainorder.algebra.timemodel.CacheWarning`
+    and measured again; an empty directory in its place is replaced too.
+
     Parameters
     ----------
     threads : int, optional
         BLAS threads to pin while measuring (and the model's key); default:
         the BLAS's current thread count.
     quick : bool
-        A few seconds of measurement instead of 15 to 45 seconds (noisier;
+        About a second of measurement instead of 15 to 45 seconds (noisier;
         a cached quick model does not satisfy a later full request).
     force : bool
         Measure again even if a model is cached.
@@ -553,15 +561,56 @@ def calibrate(*, threads: int | None = None, quick: bool = False, force: bool = 
     TimeModel
         Also written to ``cache_path(fingerprint, directory)``; the
         measurements it was fitted to go beside it (:func:`calibration_records`).
+        Both are written atomically: of two calibrations at once, one whole model stays.
+
+    Raises
+    ------
+    ValueError
+        Before measuring, if ``directory`` is a file, lies under one or cannot be
+        written, or the cache file's place is taken by a directory holding files.
     """
     with pinned_threads(threads):
         fp = machine_fingerprint()
-        path = cache_path(fp, directory)
-        if path.exists() and not force:
-            cached = TimeModel.load(path)
-            fresh = not version_mismatch(cached.fingerprint, fp)
-            if fresh and (quick or not cached.meta.get("quick")):
-                return cached
+    path = cache_path(fp, check_cache_dir(directory))
+    _check_place(path)
+    cached = None if force else cached_model(path, fp)
+    if cached is not None and (quick or not cached.meta.get("quick")):
+        return cached
+    model, records = measure_model(threads=threads, quick=quick, seed=seed, progress=progress)
+    for target in (path, _records_path(path)):
+        if target.is_dir() and not target.is_symlink():
+            target.rmdir()  # empty (checked above): the file goes in its place
+    model.save(path)
+    write_atomic(_records_path(path), "".join(json.dumps(r) + "\n" for r in records))
+    return model
+
+
+def _check_place(path: Path) -> None:
+    """Refuse a cache file (or its records) whose place a directory holding files takes."""
+    for target in (path, _records_path(path)):
+        if target.is_dir() and not target.is_symlink() and any(target.iterdir()):
+            raise ValueError(f"the time model's cache file {target} is a directory holding "
+                             "files; move it away, then calibrate again")
+
+
+def measure_model(*, threads: int | None = None, quick: bool = False, seed: int = 0,
+                  progress: Callable[[int, int], None] | None = None
+                  ) -> tuple[TimeModel, list[dict[str, Any]]]:
+    """Measure and fit this machine's time model at ``threads`` BLAS threads, caching nothing.
+
+    What :func:`calibrate` runs when no usable model is cached: the shapes of
+    :func:`calibration_shapes`, then the chains of :func:`calibration_chains`
+    in what is left of the time budget (4 s quick, 45 s full).
+
+    Returns
+    -------
+    model : TimeModel
+        The fitted model (:func:`fit_model`).
+    records : list of dict
+        The measurements it was fitted to.
+    """
+    with pinned_threads(threads):
+        fp = machine_fingerprint()
         t0, load0 = time.perf_counter(), loadavg()
         shapes = calibration_shapes(quick, seed)
         # the anchors first, the draws shuffled: a budget cut leaves every class measured
@@ -582,10 +631,7 @@ def calibrate(*, threads: int | None = None, quick: bool = False, force: bool = 
                 "chains": f"{len(in_chains)}/{len(chains)}",
                 "loadavg_start": load0, "loadavg_end": loadavg(),
                 "method": "chainorder.lab.calibrate.calibrate"}
-        model = fit_model(records, fingerprint=fp, meta=meta)
-    model.save(path)
-    _records_path(path).write_text("".join(json.dumps(r) + "\n" for r in records))
-    return model
+        return fit_model(records, fingerprint=fp, meta=meta), records
 
 
 def _records_path(model_path: Path) -> Path:
@@ -602,10 +648,16 @@ def calibration_records(*, threads: int | None = None,
     """
     with pinned_threads(threads):
         path = _records_path(cache_path(directory=directory))
+    fix = f"run 'chainorder calibrate{f' --threads {threads}' if threads else ''} --force'"
     if not path.exists():
-        raise FileNotFoundError(f"no calibration records at {path}; run 'chainorder calibrate"
-                                f"{f' --threads {threads}' if threads else ''} --force'")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        raise FileNotFoundError(f"no calibration records at {path}; {fix}")
+    try:
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"calibration records at {path} cannot be read ({exc}); {fix}") from None
+    if not all(isinstance(r, dict) for r in records):
+        raise ValueError(f"calibration records at {path} are not all JSON objects; {fix}")
+    return records
 
 
 # ----------------------------------------------------------------------------- checking the model
@@ -671,7 +723,8 @@ def predicted_vs_measured(cases: Iterable[CaseLike] | None = None,
     with pinned_threads(threads):
         m = model if model is not None else _cached_or_raise()
         for case_id, chain in chosen:
-            plans = {o: make_plan(chain.dims, o, machine=m) for o in orders}
+            with use_machine(m):  # an order that reads the time model reads this one
+                plans = {o: make_plan(chain.dims, o) for o in orders}
             step_times, load = time_plans(chain.matrices, plans, repeats, warmup)
             common = {"case": case_id, "threads": threads, **load}
             for order, pl in plans.items():
@@ -723,11 +776,11 @@ def differing_chains(model: TimeModel, *, count: int = 8, trials: int = 3000, se
     for s in range(trials):
         n, high = int(rng.integers(3, 12)), int(rng.choice([64, 256, 1024, 4096]))
         d = tuple(random_dims(n, high, seed=seed * 10**6 + s, scalar_loss=bool(s % 2)))
-        flop = optimize(d, machine=model)
-        fast = optimize(d, objective="time", machine=model, margin=margin)
+        flop = optimize(d)
+        fast = optimize(d, cost=model.with_margin(margin))
         if np.array_equal(flop.step_array, fast.step_array) or fast.cost > max_multiplications:
             continue
-        found.append((flop.predicted_seconds / fast.predicted_seconds, d))
+        found.append((model.plan_seconds(d, flop.step_array) / fast.predicted_seconds, d))
     found.sort(key=lambda x: -x[0])
     return [d for _, d in found[:count]]
 
@@ -800,7 +853,7 @@ def time_vs_flops(cases: Iterable[CaseLike] | None = None, *, model: TimeModel |
                   method: str = "bootstrap", margin: float | None = None) -> list[dict[str, Any]]:
     """Cases whose time-optimal bracketing differs from the FLOP-optimal one, timed side by side.
 
-    The time-optimal plan is ``optimize(dims, objective='time', margin=margin)``:
+    The time-optimal plan is ``optimize(dims, cost=model.with_margin(margin))``:
     by default at the model's own margin (the plan chainorder gives),
     ``margin=0`` for the model's exact optimum. For each case the two plans run
     interleaved ``repeats`` times (BLAS
@@ -825,15 +878,15 @@ def time_vs_flops(cases: Iterable[CaseLike] | None = None, *, model: TimeModel |
         m = model if model is not None else _cached_or_raise()
         used = m.margin if margin is None else margin
         for case_id, chain in chosen:
-            flop = optimize(chain.dims, machine=m)
-            fast = optimize(chain.dims, objective="time", machine=m, margin=margin)
+            flop = optimize(chain.dims)
+            fast = optimize(chain.dims, cost=m.with_margin(margin))
             if np.array_equal(flop.step_array, fast.step_array):
                 continue
             runs = time_interleaved({"time_plan": _plan_runner(chain.matrices, fast),
                                      "flop_plan": _plan_runner(chain.matrices, flop)},
                                     repeats=repeats, warmup=warmup)
             verdict = runs.compare("time_plan", "flop_plan", method=method)
-            pf, pt = flop.predicted_seconds, fast.predicted_seconds
+            pf, pt = m.plan_seconds(flop.dims, flop.step_array), fast.predicted_seconds
             out.append({
                 "case": case_id, "n": len(chain), "threads": threads, "margin": used,
                 "flop_plan": flop.parenthesization, "time_plan": fast.parenthesization,

@@ -11,8 +11,11 @@ seen while it was measured (``loadavg_max``), the CPU other processes took
 meanwhile (``other_work``, cores) and ``loaded`` when other work competed
 for the cores (:func:`~chainorder.lab.verdicts.under_load`). Rows written before these fields
 existed lack them; readers treat them as optional. A killed sweep loses at most the row in
-flight; a torn last line is dropped on the next start, and points already
-present are skipped, so rerunning the same command resumes where it stopped.
+flight: its torn line stays in the file, ignored by readers, and the next
+start continues on a new line; points already present are skipped, so
+rerunning the same command resumes where it stopped. The file is only ever
+appended to, and only if every line is a sweep record (or a torn one): any
+other file is refused untouched.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import statistics
 import sys
-import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -33,6 +36,7 @@ from ..algebra.chain import Chain
 from ..algebra.execute import execute
 from ..algebra.orders import plan as make_plan
 from ..algebra.plan import Plan
+from ..validation import check_input_file, check_output_file
 from .cases import Case, get_case
 from .machine import blas_threads
 from .verdicts import cpu_sample, interval, loadavg, other_work_since, under_load
@@ -103,54 +107,117 @@ def point_key(case_id: str, order: str, timing: Timing) -> str:
 # ----------------------------------------------------------------------------- the file
 
 
-def _drop_torn_tail(path: Path) -> int:
-    """Cut a final line that has no newline (a write killed midway); return the bytes dropped."""
-    if not path.exists():
-        return 0
-    size = path.stat().st_size
-    if size == 0:
-        return 0
-    with open(path, "rb+") as fh:
-        fh.seek(max(size - 1, 0))
-        if fh.read(1) == b"\n":
-            return 0
-        keep, chunk = 0, 1 << 16
-        pos = size
-        while pos > 0:  # find the last newline from the end
-            start = max(pos - chunk, 0)
-            fh.seek(start)
-            nl = fh.read(pos - start).rfind(b"\n")
-            if nl >= 0:
-                keep = start + nl + 1
-                break
-            pos = start
-        fh.truncate(keep)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return size - keep
+#: How every record this module writes begins (``_append``'s compact JSON): a line that starts
+#: so but is not JSON is a record whose write was cut short.
+_RECORD_STARTS = (b'{"record":"run"', b'{"record":"row"')
+_EXPECTED = f'a {FORMAT} record (a JSON object with "record": "run" or "row") on every line'
+_JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number",
+               bool: "a boolean", type(None): "null"}
+
+
+def _is_torn(line: bytes) -> bool:
+    """Whether ``line``, not JSON, is the beginning of a record whose write was cut short."""
+    head = re.sub(rb"\s+", b"", line[:64])
+    return bool(head) and any(head.startswith(s) or s.startswith(head) for s in _RECORD_STARTS)
+
+
+def _excerpt(line: bytes) -> str:
+    text = line.decode("utf-8", "replace").strip()
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _problem(rec: Any) -> str | None:
+    """What keeps the JSON value ``rec`` from being a sweep record, or None if it is one."""
+    if not isinstance(rec, dict):
+        return f"is {_JSON_TYPES.get(type(rec), 'a JSON value')}, not a JSON object"
+    kind = rec.get("record")
+    if kind not in ("run", "row"):
+        return ('is a JSON object without a "record" field' if "record" not in rec
+                else f'is a JSON object whose "record" is {kind!r}, not "run" or "row"')
+    if kind == "run" and rec.get("format") != FORMAT:
+        return f"is a run record of format {rec.get('format')!r}, not {FORMAT!r}"
+    if kind == "row" and not isinstance(rec.get("key"), str):
+        return 'is a row record without a "key"'
+    return None
+
+
+def _record(path: Path, number: int, line: bytes) -> dict[str, Any] | None:
+    """The sweep record on line ``number`` of ``path``; None for a blank or a torn line."""
+    if not line.strip():
+        return None
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        if _is_torn(line):
+            return None
+        problem: str | None = f"is not JSON ({_excerpt(line)})"
+    else:
+        problem = _problem(rec)
+    if problem is not None:
+        raise ValueError(f"sweep file {path}, line {number} {problem}; expected {_EXPECTED}; "
+                         "the file was not changed")
+    return rec
+
+
+def _open_sweep(path: Path) -> IO[bytes]:
+    """``path`` opened for reading, or a ValueError saying why it cannot be a sweep file."""
+    check_input_file(path, "sweep file", "a readable JSON Lines file")
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise ValueError(f"sweep file {path}: cannot be read ({exc.strerror}); expected a "
+                         "readable JSON Lines file") from None
 
 
 def read_sweep(path: str | Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The run records and the row records of a sweep file, in file order.
 
-    A torn final line (no newline) is ignored; an unreadable line elsewhere
-    is skipped with a warning naming its line number.
+    A torn line (a record whose write was cut short: it begins like one
+    but is not JSON) is ignored wherever it is, and so are blank lines.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` cannot be read, or a line is anything else than a sweep
+        record of :data:`FORMAT` (the message names the line), or a row comes
+        before the first run record.
     """
     path = Path(path)
     runs: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    for number, line in enumerate(lines[:-1], 1):  # lines[-1] is b"" or a torn tail
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            warnings.warn(f"{path}: line {number} is not JSON; skipped", stacklevel=2)
-            continue
-        (runs if rec.get("record") == "run" else rows).append(rec)
+    with _open_sweep(path) as fh:
+        for number, line in enumerate(fh, 1):
+            rec = _record(path, number, line)
+            if rec is None:
+                continue
+            if rec["record"] == "row" and not runs:
+                raise ValueError(f"sweep file {path}, line {number} is a row record before any "
+                                 f"run record; expected a run record of {FORMAT} first; the file "
+                                 "was not changed")
+            (runs if rec["record"] == "run" else rows).append(rec)
     return runs, rows
+
+
+def _check_out(path: Path) -> None:
+    """Refuse, before any measuring, an ``out_path`` that no sweep can be appended to."""
+    check_output_file(path, "sweep file", "a JSON Lines file that can be written")
+
+
+def _end_torn_line(fh: IO[str], path: Path) -> None:
+    """End a last line that has no newline, so the next record starts a line of its own.
+
+    A torn record stays in the file, byte for byte (:func:`read_sweep` ignores it):
+    nothing is ever cut from a sweep file.
+    """
+    with open(path, "rb") as tail:
+        if tail.seek(0, os.SEEK_END) == 0:
+            return
+        tail.seek(-1, os.SEEK_END)
+        if tail.read(1) == b"\n":
+            return
+    fh.write("\n")
+    fh.flush()
+    os.fsync(fh.fileno())
 
 
 def _append(fh: IO[str], record: dict[str, Any]) -> None:
@@ -162,8 +229,13 @@ def _append(fh: IO[str], record: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def _locked_append(path: Path) -> Iterator[IO[str]]:
     """Open ``path`` for appending, holding an exclusive lock so two sweeps cannot interleave."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "a", encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"sweep file {path}: cannot be opened for appending ({exc.strerror}); "
+                         "expected a writable JSON Lines file") from None
+    with fh:
         try:
             import fcntl
 
@@ -348,7 +420,8 @@ def run_sweep(
         Cases (or ids in :data:`chainorder.lab.cases.CASES`), measured in this order.
     out_path : str or Path
         JSON Lines file, created or resumed: points whose key (case, order,
-        timing settings) is present are skipped.
+        timing settings) is present are skipped. Only appended to: an
+        existing file must hold sweep records only (see :func:`read_sweep`).
     repeats, warmup, min_seconds, threads : int, int, float, int
         Timing settings, see :class:`Timing`; the median run is reported.
         ``threads`` limits BLAS (through threadpoolctl, for this process
@@ -368,6 +441,13 @@ def run_sweep(
     Path
         ``out_path``.
 
+    Raises
+    ------
+    ValueError
+        Before any measuring, if ``out_path`` is a directory, lies under a
+        file, cannot be written, is being written by another sweep or holds
+        a line that is not a sweep record; the file is then left as it was.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -377,16 +457,17 @@ def run_sweep(
     >>> len(runs), [(r["order"], r["multiplications"]) for r in rows]
     (1, [('loss_first', 12000), ('input_first', 110100), ('optimal', 12000)])
     """
+    path = Path(out_path)
+    _check_out(path)
     timing = Timing(repeats, warmup, float(min_seconds), threads)
     cases, orders = _resolve(grid), [str(o) for o in orders]
-    path = Path(out_path)
     with _locked_append(path) as fh:
-        _drop_torn_tail(path)
         runs, rows = read_sweep(path)
-        done = {r.get("key") for r in rows}
+        done = {r["key"] for r in rows}
         todo = [(c, o) for c in cases for o in orders if point_key(c.id, o, timing) not in done]
         if todo:
             run = len(runs)
+            _end_torn_line(fh, path)
             with timing.blas_limits():
                 _append(fh, _run_record(run, timing, orders, peak_seconds, command, len(todo)))
                 _measure_all(fh, todo, run, timing, progress)

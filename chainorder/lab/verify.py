@@ -12,21 +12,43 @@ chains of one length at once, vectorized with numpy over the chains.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import multiprocessing
+import os
+import secrets
+import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..algebra.costs import fits_int64
 from ..algebra.hushing import hu_shing_steps_python
+from ..validation import check_output_file, check_positive_int
 
-__all__ = ["FAMILIES", "make_chain", "dp_costs", "check_block", "check_hu_shing"]
+__all__ = [
+    "FAMILIES",
+    "MAX_JOBS",
+    "make_chain",
+    "dp_costs",
+    "check_block",
+    "check_hu_shing",
+    "check_summary_path",
+    "write_summary",
+]
 
 MAX_MATRICES = 30
 BLOCK = 2000  # chains per work unit; a block's chains depend only on (seed, block index)
+#: Most worker processes :func:`check_hu_shing` starts; more than one per core only costs memory.
+MAX_JOBS = 64
+#: Seconds between a worker's checks that its parent is still alive.
+PARENT_POLL_SECONDS = 0.25
 
 
 def _random(rng, n):
@@ -201,6 +223,91 @@ def check_block(seed: int, block: int, count: int) -> dict:
     }
 
 
+def _worker_init(main_pid: int) -> None:
+    """Set up a worker process: Ctrl-C is the parent's to handle, SIGTERM ends it, and it exits
+    on its own once the parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal sends it to the whole group
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # an ignored SIGTERM survives exec: undo it
+    watch = threading.Thread(target=_watch_parent, args=(main_pid, os.getppid()), daemon=True,
+                             name="chainorder-watch-parent")
+    watch.start()
+
+
+def _watch_parent(main_pid: int, parent_pid: int) -> None:
+    """Exit this process when the process that made the pool dies.
+
+    A killed parent cannot end its workers, so each one looks for itself. A
+    forkserver worker's own parent is the fork server, which exits when the
+    main process does; so the worker exits when its parent pid changes
+    (it was re-parented) or ``main_pid`` no longer exists, whichever it
+    sees first.
+    """
+    while os.getppid() == parent_pid and _exists(main_pid):
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process has this pid now
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _worker_pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """A pool of ``jobs`` worker processes that ends with its parent.
+
+    On normal exit the pool is shut down as usual. An exception unwinding
+    through it (a failed block, Ctrl-C, SIGTERM turned into ``SystemExit``)
+    cancels the queued blocks and terminates the workers instead of waiting
+    for the rest of the work; a parent killed outright leaves workers that
+    exit within :data:`PARENT_POLL_SECONDS` of noticing.
+    """
+    # forkserver, not fork: the parent may hold threads (BLAS, JAX) that a fork would copy mid-state
+    context = multiprocessing.get_context("forkserver")
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        _end_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _end_pool(pool: ProcessPoolExecutor, grace: float = 2.0) -> None:
+    """Cancel what ``pool`` has not started, terminate its workers, kill those that linger."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+    deadline = time.monotonic() + grace
+    for worker in workers:
+        worker.join(max(deadline - time.monotonic(), 0.0))
+        if worker.is_alive():
+            worker.kill()
+            worker.join(grace)
+
+
+def _check_jobs(jobs: Any) -> int:
+    jobs = check_positive_int(jobs, "jobs")
+    if jobs > MAX_JOBS:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        raise ValueError(f"jobs must be at most {MAX_JOBS}, got {jobs}; this machine has {cores} "
+                         "cores, and more workers than cores only cost memory")
+    return jobs
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    return int(seed)
+
+
 def check_hu_shing(
     chains: int = 100_000,
     *,
@@ -215,19 +322,26 @@ def check_hu_shing(
     ``paths`` (the Hu–Shing paths checked), ``max_matrices`` and up to 20
     mismatching ``examples``. ``progress(done, total, seconds)`` is called
     after each block of chains.
+
+    The worker processes end with the caller: an exception (Ctrl-C, a
+    SIGTERM handler's ``SystemExit``) terminates them at once, and if the
+    caller is killed they exit on their own within a second.
+
+    Raises
+    ------
+    ValueError
+        If ``chains`` or ``jobs`` is not an integer >= 1, ``jobs`` is above
+        :data:`MAX_JOBS`, or ``seed`` is not an integer >= 0.
     """
-    if isinstance(chains, bool) or not isinstance(chains, int) or chains < 0:
-        raise ValueError(f"chains must be an integer >= 0, got {chains!r}")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    chains = check_positive_int(chains, "chains")
+    jobs, seed = _check_jobs(jobs), _check_seed(seed)
     start = time.perf_counter()
     blocks = [(b, min(BLOCK, chains - b * BLOCK)) for b in range(-(-chains // BLOCK))]
     families: Counter = Counter()
     mismatches: list[dict] = []
     paths: list[str] = sorted(_solvers())
     done = 0
-    # forkserver, not fork: the parent may hold threads (BLAS, JAX) that a fork would copy mid-state
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("forkserver")) as pool:
+    with _worker_pool(min(jobs, len(blocks))) as pool:
         futures = [pool.submit(check_block, seed, b, c) for b, c in blocks]
         for (_, count), future in zip(blocks, futures, strict=True):
             result = future.result()
@@ -246,3 +360,79 @@ def check_hu_shing(
         "max_matrices": MAX_MATRICES,
         "examples": mismatches[:20],
     }
+
+
+# ----------------------------------------------------------------------------- the summary file
+
+#: The fields that mark a JSON file as a summary of an earlier check (safe to replace).
+_SUMMARY_FIELDS = frozenset({"chains", "mismatches", "seed", "families", "paths", "max_matrices"})
+_SUMMARY_MAX_BYTES = 1 << 20
+
+
+def _is_summary(path: Path) -> bool:
+    """Whether the existing file ``path`` is empty or a summary :func:`write_summary` wrote."""
+    size = path.stat().st_size
+    if size == 0:
+        return True
+    if size > _SUMMARY_MAX_BYTES:
+        return False
+    try:
+        value = json.loads(path.read_bytes())
+    except ValueError:
+        return False
+    return isinstance(value, dict) and _SUMMARY_FIELDS <= value.keys()
+
+
+def check_summary_path(path: str | Path, *, name: str = "path") -> Path:
+    """Refuse, before the check runs, a path :func:`write_summary` could not write to.
+
+    ``path`` may be new (missing folders are made), empty, or the summary
+    of an earlier check, which it then replaces; a directory, a path under a
+    file, an unwritable place or any other file is refused. ``name`` is the
+    argument's name in the messages (the CLI passes ``"--json"``).
+
+    Examples
+    --------
+    >>> check_summary_path(".", name="--json")
+    Traceback (most recent call last):
+    ...
+    ValueError: --json .: is a directory; expected a JSON file for the summary
+    """
+    path = Path(path)
+    try:
+        _refuse_summary_target(path, name)
+    except OSError as exc:
+        raise ValueError(f"{name} {path}: cannot be checked ({exc.strerror}); expected a JSON "
+                         "file for the summary") from None
+    return path
+
+
+def _refuse_summary_target(path: Path, name: str) -> None:
+    check_output_file(path, name, "a JSON file for the summary")
+    if path.exists() and not _is_summary(path):
+        raise ValueError(f"{name} {path}: exists and is not the summary of an earlier check; "
+                         "expected a new file (it would be overwritten), or remove it first")
+
+
+def write_summary(summary: dict, path: str | Path, *, name: str = "path") -> Path:
+    """Write ``summary`` as JSON to ``path``, all at once: a reader never sees half a file.
+
+    ``path`` is checked again (:func:`check_summary_path`) and missing
+    folders are made; an OS error is a ``ValueError`` naming ``name``.
+    """
+    path = check_summary_path(path, name=name)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "x", encoding="utf-8") as fh:
+            json.dump(summary, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise ValueError(f"{name} {path}: cannot be written ({exc.strerror}); expected a JSON "
+                         "file in a writable folder") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

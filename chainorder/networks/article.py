@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..algebra.chain import Chain
+from ..algebra.costmodels import (
+    CostModel,
+    StructuredCost,
+    as_cost_model,
+    cost_from_flags,
+    is_dense,
+)
 from ..algebra.costs import KindSig, flops
 from ..algebra.orders import plan as make_plan
 from ..algebra.plan import Plan
-from ..algebra.structured import check_structure
 from ..validation import check_positive_int, format_bytes, memory_budget
 from .network import article_network
 
@@ -76,31 +82,47 @@ def article_signature(
     return (KindSig.dense(1, z3), KindSig.dense(z3, z2), middle, KindSig.dense(z1, x))
 
 
+def _model(cost: Any, flags: dict[str, Any], where: str) -> CostModel:
+    """The cost model of ``cost=`` (or the deprecated ``structure=``), one the formulas count."""
+    model = as_cost_model(cost_from_flags(cost, flags, where)[0])
+    if not (is_dense(model.counting) or isinstance(model.counting, StructuredCost)):
+        raise ValueError(f"the article's formulas count under cost='dense' or 'structured', "
+                         f"got cost model {model.name!r}")
+    return model
+
+
+def _convention(model: CostModel) -> str:
+    return "structured" if isinstance(model.counting, StructuredCost) else "dense"
+
+
 def article_costs(
-    x: int, z1: int, z3: int, z2: int | None = None, *, structure: str = "dense"
+    x: int, z1: int, z3: int, z2: int | None = None, *, cost: Any = "dense", **deprecated: Any
 ) -> dict[str, int]:
     """The article's two cost formulas, term by term, as exact ints.
 
-    ``structure='dense'`` (the article's convention): ``loss_first`` (its
+    ``cost='dense'`` (the article's convention): ``loss_first`` (its
     "forwards computation") is ``1|z3||z2| + 1|z2||z1| + 1|z1||x|`` and
     ``input_first`` (its "backwards computation") is
     ``|z2||z1||x| + |z3||z2||x| + 1|z3||x|``.
 
-    ``structure='structured'``: ``dz2/dz1 = diag(σ'(z1))`` is counted as the
+    ``cost='structured'``: ``dz2/dz1 = diag(σ'(z1))`` is counted as the
     diagonal it is, so a row times it costs ``|z2|`` and it times ``W1``
     costs ``|z1||x|``: ``loss_first = 1|z3||z2| + |z2| + 1|z1||x|`` and
     ``input_first = |z1||x| + |z3||z2||x| + 1|z3||x|``. With ``z2 != z1`` no
     elementwise layer fits, the middle factor is dense and both conventions agree.
+    A time model counts as the dense convention (its plans count
+    multiplications); ``structure=`` still works, with a ``DeprecationWarning``.
 
     Examples
     --------
     >>> article_costs(1000, 100, 10)
     {'loss_first': 111000, 'input_first': 11010000}
-    >>> article_costs(1000, 100, 10, structure="structured")
+    >>> article_costs(1000, 100, 10, cost="structured")
     {'loss_first': 101100, 'input_first': 1110000}
     """
+    convention = _convention(_model(cost, deprecated, "article_costs"))
     x, z1, z2, z3 = _sizes(x, z1, z3, z2)
-    if check_structure(structure) == "structured" and z2 == z1:
+    if convention == "structured" and z2 == z1:
         return {
             "loss_first": 1 * z3 * z2 + z2 + 1 * z1 * x,
             "input_first": z1 * x + z3 * z2 * x + 1 * z3 * x,
@@ -113,7 +135,7 @@ def article_costs(
 
 def article_bytes(
     x: int, z1: int, z3: int, z2: int | None = None, *, order: str = "loss_first",
-    structure: str = "dense",
+    cost: Any = "dense", **deprecated: Any,
 ) -> int:
     """Bytes (float64) counting one order of the article's chain by multiplying needs, at most.
 
@@ -128,11 +150,11 @@ def article_bytes(
     >>> format_bytes(article_bytes(10**7, 100, 10, order="input_first"))
     '16.9 GB'
     """
+    model = as_cost_model(cost_from_flags(cost, deprecated, "article_bytes")[0])
     x, z1, z2, z3 = _sizes(x, z1, z3, z2)
-    structure = check_structure(structure)
     if z2 == z1:
         held = z1 * x + z3 * z2 + z1 + z3 + x + z3  # W1, W2, b1, b2, x, y
-        held += z1 if structure == "structured" else z1 * z1
+        held += z1 if model.reads_kinds else z1 * z1
     else:
         held = z3 + z3 * z2 + z2 * z1 + z1 * x
     return 8 * (held + _peak_intermediates(make_plan(article_dims(x, z1, z3, z2), order)))
@@ -151,14 +173,14 @@ def _peak_intermediates(plan: Plan) -> int:
 
 
 def _article_chain(
-    x: int, z1: int, z2: int, z3: int, seed: int, structure: str
+    x: int, z1: int, z2: int, z3: int, seed: int, model: CostModel
 ) -> tuple[Chain, str]:
     """The chain from the article's network, or random matrices of its dims when ``z2 != z1``."""
     if z2 == z1:
         net = article_network(x, z1, z3, seed=seed)
         rng = np.random.default_rng(seed)
         xv, y = rng.standard_normal(x), rng.standard_normal(z3)
-        return net.input_chain(xv, y, structure=structure), _source(z1, z2)
+        return net.input_chain(xv, y, cost=model), _source(z1, z2)
     rng = np.random.default_rng(seed)
     dims = (1, z3, z2, z1, x)
     mats = [rng.standard_normal((p, q)) for p, q in zip(dims[:-1], dims[1:], strict=True)]
@@ -168,7 +190,7 @@ def _article_chain(
 
 def article_table(
     x: int, z1: int, z3: int, z2: int | None = None, *, seed: int = 0,
-    structure: str = "dense", max_bytes: int | None = None,
+    cost: Any = "dense", max_bytes: int | None = None, **deprecated: Any,
 ) -> pd.DataFrame:
     """The article's formulas next to the multiplications counted by executing its chain.
 
@@ -184,9 +206,10 @@ def article_table(
         The sizes, as in :func:`article_costs`.
     seed : int
         Seed of the weights, input and target.
-    structure : {'dense', 'structured'}
+    cost : {'dense', 'structured'} or CostModel
         The cost convention of :func:`article_costs`: ``'dense'`` (the
         article's) or ``'structured'`` (``diag(σ')`` counted as diagonal).
+        ``structure=`` still works, with a ``DeprecationWarning``.
     max_bytes : int, optional
         Memory budget for counting (default: half of the available memory,
         see :func:`memory_budget`). The predicted costs come from the formulas
@@ -200,7 +223,8 @@ def article_table(
         One row per order (``loss_first``, ``input_first``, ``optimal``), columns
         ``order, article_name, ad_name, predicted, counted, ratio, flops,
         parenthesization, source``; ``attrs`` holds ``dims``, ``source``,
-        ``structure`` and ``max_bytes``.
+        ``structure`` (the convention, ``'dense'`` or ``'structured'``), ``cost``
+        (the cost model's name) and ``max_bytes``.
 
     Examples
     --------
@@ -209,34 +233,39 @@ def article_table(
     {'loss_first': 111000, 'input_first': 11010000, 'optimal': 111000}
     >>> t["ratio"].tolist()
     [1.0, 1.0, 1.0]
-    >>> article_table(1000, 100, 10, structure="structured")["counted"].tolist()
+    >>> article_table(1000, 100, 10, cost="structured")["counted"].tolist()
     [101100, 1110000, 101100]
     >>> article_table(1000, 100, 10, max_bytes=10**6)["counted"].tolist()
     [111000, 'not counted (needs 1.8 MB)', 111000]
     """
-    import pandas as pd
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ModuleNotFoundError("article_table returns a pandas table: install the laboratory "
+                                  "extra, pip install 'chainorder[lab]' (article_costs needs "
+                                  "numpy only)", name="pandas") from None
 
+    model = _model(cost, deprecated, "article_table")
     x, z1, z2, z3 = _sizes(x, z1, z3, z2)
-    structure = check_structure(structure)
     budget = memory_budget(max_bytes)
     sigs = article_signature(x, z1, z3, z2)
-    plans = {order: make_plan(sigs, order, structure=structure) for order in ARTICLE_NAMES}
-    predicted = {**article_costs(x, z1, z3, z2, structure=structure),
-                 "optimal": plans["optimal"].cost}
-    needs = {o: article_bytes(x, z1, z3, z2, order=o, structure=structure) for o in plans}
+    plans = {order: make_plan(sigs, order, cost=model) for order in ARTICLE_NAMES}
+    predicted = {**article_costs(x, z1, z3, z2, cost=model), "optimal": plans["optimal"].cost}
+    needs = {o: article_bytes(x, z1, z3, z2, order=o, cost=model) for o in plans}
     chain, source = (None, _source(z1, z2))
     if min(needs.values()) <= budget:
-        chain, source = _article_chain(x, z1, z2, z3, seed, structure)
+        chain, source = _article_chain(x, z1, z2, z3, seed, model)
     rows = []
     for order, pl in plans.items():
         counted = None
         if chain is not None and needs[order] <= budget:
-            _, trace = chain.multiply(pl, trace=True, structure=structure)
+            _, trace = chain.multiply(pl, trace=True, cost=model)
             counted = trace.multiplications
         rows.append(_row(order, pl, predicted[order], counted, needs[order], source))
     table = pd.DataFrame(rows)
     table["flops"] = table["flops"].astype("Int64")  # exact ints; <NA> where not counted
-    table.attrs.update(dims=pl.dims, source=source, structure=structure, max_bytes=budget)
+    table.attrs.update(dims=pl.dims, source=source, structure=_convention(model),
+                       cost=model.name, max_bytes=budget)
     return table
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..algebra.costmodels import as_cost_model, cost_from_flags, reads_kinds
 from ..algebra.kinds import Dense, Kind, kind_matmul
-from ..algebra.structured import check_structure
 from ..validation import as_real_array, check_finite, check_positive_int, check_real
 from .network import Network
 
@@ -94,8 +94,8 @@ def _labels(net: Network) -> dict[ParamKey, str]:
     return net.param_labels
 
 
-def loss_first_gradients(net: Network, x: Any, y: Any, *, structure: str = "structured"
-                         ) -> Gradients:
+def loss_first_gradients(net: Network, x: Any, y: Any, *, cost: Any = "structured",
+                         **deprecated: Any) -> Gradients:
     """All gradients in one loss-first sweep, caching each ``dl/dz_i`` (the article's forwards).
 
     Starting from the ``1 x |z_L|`` row ``dl/dz_L``, the sweep multiplies the
@@ -103,12 +103,14 @@ def loss_first_gradients(net: Network, x: Any, y: Any, *, structure: str = "stru
     reuses the cached row ``dl/dz_(k+1)`` for that layer's parameters,
     ``dl/dW = dl/dz_(k+1) · dz_(k+1)/dW`` and likewise for ``b``.
 
-    With ``structure='structured'`` (the default) every Jacobian is kept in
+    With ``cost='structured'`` (the default) every Jacobian is kept in
     its kind (:mod:`chainorder.algebra.kinds`): a row times ``diag(σ')``
     costs ``|z|``, a row times ``I ⊗ xᵀ`` is kept as ``row ⊗ xᵀ`` and written
     out as the outer product (``|z|·|x|`` multiplications), ``I ⊗ xᵀ`` is
-    never materialized. With ``'dense'`` the explicit dense Jacobians are
-    multiplied (the article's convention). Every product is counted.
+    never materialized. With ``'dense'`` (or any cost model that does not
+    read kinds) the explicit dense Jacobians are multiplied (the article's
+    convention). Every product is counted. ``structure=`` still works, with
+    a ``DeprecationWarning``.
 
     Examples
     --------
@@ -117,16 +119,18 @@ def loss_first_gradients(net: Network, x: Any, y: Any, *, structure: str = "stru
     >>> net = article_network(4, 3, 2, seed=0)
     >>> loss_first_gradients(net, np.ones(4), np.zeros(2))
     <Gradients 'loss_first': dW1[3x4], db1[3], dW2[2x3], db2[2], dx[4]; 39 multiplications>
-    >>> loss_first_gradients(net, np.ones(4), np.zeros(2), structure="dense").multiplications
+    >>> loss_first_gradients(net, np.ones(4), np.zeros(2), cost="dense").multiplications
     88
     """
+    dense = not reads_kinds(cost_from_flags(cost, deprecated, "loss_first_gradients",
+                                            default="structured")[0])
     fp = _check_net(net).forward(x, y)
-    dense = check_structure(structure) == "dense"
     row: Kind = Dense(net.loss_fn._gradient(fp.zs[-1], fp.y))  # dl/dz_L, 1 x |z_L|
     grads: dict[ParamKey, np.ndarray] = {}
     count = 0
     for k in range(len(net.layers) - 1, -1, -1):
         layer, z_in, z_out = net.layers[k], fp.zs[k], fp.zs[k + 1]
+        params: dict[str, Kind]
         if dense:  # the article's convention: every Jacobian a full matrix, p*q*r a product
             params = {n: Dense(j) for n, j in layer._param_jacobians(z_in).items()}
             step: Kind = Dense(layer._input_jacobian(z_in, z_out))
@@ -144,8 +148,8 @@ def loss_first_gradients(net: Network, x: Any, y: Any, *, structure: str = "stru
     return Gradients(grads, dx[0], count + spent, "loss_first", _labels(net))
 
 
-def input_first_gradients(net: Network, x: Any, y: Any, *, structure: str = "structured"
-                          ) -> Gradients:
+def input_first_gradients(net: Network, x: Any, y: Any, *, cost: Any = "structured",
+                          **deprecated: Any) -> Gradients:
     """Every gradient from its own chain, multiplied input side first, with no caching.
 
     For each parameter the chain ``dl/dz_L ··· dz_(k+1)/dparam`` of
@@ -153,30 +157,32 @@ def input_first_gradients(net: Network, x: Any, y: Any, *, structure: str = "str
     (order ``'input_first'``, the article's backwards computation, AD forward
     mode) by :func:`chainorder.multiply`; so is the chain of ``dl/dx``. The
     counted multiplications of all these products are summed, under
-    ``structure`` (``'structured'``: each Jacobian in its kind; ``'dense'``:
-    the article's convention).
+    ``cost`` (``'structured'``: each Jacobian in its kind; ``'dense'``:
+    the article's convention). ``structure=`` still works, with a
+    ``DeprecationWarning``.
 
     Examples
     --------
     >>> import numpy as np
     >>> from chainorder.networks.network import article_network
     >>> net = article_network(4, 3, 2, seed=0)
-    >>> input_first_gradients(net, np.ones(4), np.zeros(2), structure="dense").multiplications
+    >>> input_first_gradients(net, np.ones(4), np.zeros(2), cost="dense").multiplications
     339
     >>> input_first_gradients(net, np.ones(4), np.zeros(2)).multiplications
     86
     """
+    model = as_cost_model(cost_from_flags(cost, deprecated, "input_first_gradients",
+                                          default="structured")[0])
     fp = _check_net(net).forward(x, y)
-    structure = check_structure(structure)
     grads: dict[ParamKey, np.ndarray] = {}
     count = 0
     for k, name, param in net.parameters():
-        chain = net._param_chain(fp, k, name, structure)
-        product, trace = chain.multiply("input_first", trace=True, structure=structure)
+        chain = net._param_chain(fp, k, name, model.reads_kinds)
+        product, trace = chain.multiply("input_first", trace=True, cost=model)
         grads[(k, name)] = product.reshape(param.shape)
         count += trace.multiplications
-    chain = net.input_chain(fp.x, fp.y, structure=structure)
-    product, trace = chain.multiply("input_first", trace=True, structure=structure)
+    chain = net.input_chain(fp.x, fp.y, cost=model)
+    product, trace = chain.multiply("input_first", trace=True, cost=model)
     return Gradients(grads, product[0], count + trace.multiplications, "input_first", _labels(net))
 
 
@@ -295,6 +301,7 @@ def sgd_step(net: Network, grads: Mapping[ParamKey, Any], alpha: float) -> Netwo
 
 def mean_loss(net: Network, X: Any, Y: Sequence[Any]) -> float:
     """The loss averaged over the examples ``X[i], Y[i]``."""
+    _check_net(net)
     X = _check_examples(X, Y)
     return float(np.mean([net.loss(x, y) for x, y in zip(X, Y, strict=True)]))
 

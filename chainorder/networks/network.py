@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..algebra.chain import Chain
-from ..algebra.structured import check_structure
+from ..algebra.costmodels import cost_from_flags, reads_kinds
 from ..validation import (
     as_real_array,
     check_dims,
@@ -144,21 +144,24 @@ class Network:
     # --- chains
 
     def input_chain(
-        self, x: Any, y: Any, *, structure: str = "structured", max_bytes: Any = None
+        self, x: Any, y: Any, *, cost: Any = "structured", max_bytes: Any = None,
+        **deprecated: Any,
     ) -> Chain:
         """The chain ``dl/dz_L · dz_L/dz_(L-1) ··· dz_1/dx``; its product is ``dl/dx`` (1 x |x|).
 
-        With ``structure='structured'`` (the default) each Jacobian is kept in
-        its kind (diagonal for an elementwise activation, ...); with
-        ``'dense'`` every one is a dense array. ``chain.matrices`` is dense
+        For a cost model that reads kinds (``cost='structured'``, the
+        default) each Jacobian is kept in its kind (diagonal for an
+        elementwise activation, ...); for any other (``'dense'``, a time
+        model, ...) every one is a dense array. ``chain.matrices`` is dense
         either way. Dense chains past the memory budget are refused up front
         (``max_bytes``; see :func:`chainorder.validation.memory_budget`).
+        ``structure=`` still works, with a ``DeprecationWarning``.
         """
+        kinds = _kinds(cost, deprecated, "input_chain")
         fp = self.forward(x, y)
-        structure = check_structure(structure)
-        if structure == "dense":
+        if not kinds:
             self._check_dense_bytes(fp, 0, None, max_bytes)
-        mats, names = self._upper_chain(fp, 0, structure)
+        mats, names = self._upper_chain(fp, 0, kinds)
         return Chain(mats, names)
 
     def param_chain(
@@ -168,13 +171,14 @@ class Network:
         layer: int,
         name: str,
         *,
-        structure: str = "structured",
+        cost: Any = "structured",
         max_bytes: Any = None,
+        **deprecated: Any,
     ) -> Chain:
         """The chain ``dl/dz_L ··· dz_(k+2)/dz_(k+1) · dz_(k+1)/dparam`` of layer ``k``'s param.
 
         Its product is ``1 x (#params)``, ``W`` flattened row by row (``W.ravel()`` order).
-        ``structure`` as in :meth:`input_chain`; structured, ``dz/dW`` is ``I ⊗ xᵀ``.
+        ``cost`` as in :meth:`input_chain`; in kinds, ``dz/dW`` is ``I ⊗ xᵀ``.
 
         Examples
         --------
@@ -182,48 +186,48 @@ class Network:
         >>> net.param_chain([1.0, 2.0, 3.0, 4.0], [0.0, 0.0], 0, "W")
         <Chain of 4: dl/dz3[1x2] · dz3/dz2[2x3] · dz2/dz1[3x3 diagonal] · dz1/dW1[3x12 kronecker]>
         """
-        fp, structure = self.forward(x, y), check_structure(structure)
-        if structure == "dense":
+        kinds = _kinds(cost, deprecated, "param_chain")
+        fp = self.forward(x, y)
+        if not kinds:
             self._check_param(layer, name)
             self._check_dense_bytes(fp, layer + 1, (layer, name), max_bytes)
-        return self._param_chain(fp, layer, name, structure)
+        return self._param_chain(fp, layer, name, kinds)
 
     def _check_dense_bytes(
         self, fp: ForwardPass, stop: int, param: tuple[int, str] | None, max_bytes: Any
     ) -> None:
         """Refuse a dense chain whose Jacobians would not fit the memory budget."""
-        kinds, _ = self._upper_chain(fp, stop, "structured")
+        kinds, _ = self._upper_chain(fp, stop, True)
         if param is not None:
             kinds.append(self.layers[param[0]]._param_kinds(fp.zs[param[0]])[param[1]])
         needed = sum(8 * k.shape[0] * k.shape[1] for k in kinds)
         check_memory(needed, f"the dense chain of {len(kinds)} Jacobians", max_bytes)
 
-    def _param_chain(
-        self, fp: ForwardPass, layer: int, name: str, structure: str = "structured"
-    ) -> Chain:
+    def _param_chain(self, fp: ForwardPass, layer: int, name: str, kinds: bool = True) -> Chain:
         self._check_param(layer, name)
-        mats, names = self._upper_chain(fp, layer + 1, structure)
+        mats, names = self._upper_chain(fp, layer + 1, kinds)
         lay = self.layers[layer]
-        if structure == "dense":
-            mats.append(lay._param_jacobians(fp.zs[layer])[name])
-        else:
+        if kinds:
             mats.append(lay._param_kinds(fp.zs[layer])[name])
+        else:
+            mats.append(lay._param_jacobians(fp.zs[layer])[name])
         names.append(f"d{_zname(layer + 1)}/d{self.param_label(layer, name)}")
         return Chain(mats, names)
 
     def _upper_chain(
-        self, fp: ForwardPass, stop: int, structure: str = "structured"
+        self, fp: ForwardPass, stop: int, kinds: bool = True
     ) -> tuple[list[Any], list[str]]:
-        """``dl/dz_L`` and the input Jacobians ``dz_i/dz_(i-1)`` for ``i = L .. stop+1``."""
+        """``dl/dz_L`` and the input Jacobians ``dz_i/dz_(i-1)`` for ``i = L .. stop+1``, in
+        their kinds or (``kinds=False``) as dense arrays."""
         L = len(self.layers)
         mats: list[Any] = [self.loss_fn._gradient(fp.zs[-1], fp.y)]
         names = [f"dl/d{_zname(L)}"]
         for i in range(L, stop, -1):
             lay, z_in, z_out = self.layers[i - 1], fp.zs[i - 1], fp.zs[i]
-            if structure == "dense":
-                mats.append(lay._input_jacobian(z_in, z_out))
-            else:
+            if kinds:
                 mats.append(lay._input_kind(z_in, z_out))
+            else:
+                mats.append(lay._input_jacobian(z_in, z_out))
             names.append(f"d{_zname(i)}/d{_zname(i - 1)}")
         return mats, names
 
@@ -241,8 +245,13 @@ class Network:
     def param_label(self, layer: int, name: str) -> str:
         """The article's name of a parameter: ``'W1'`` for the first affine layer's weights."""
         self._check_param(layer, name)
-        ordinal = sum(isinstance(lay, Affine) for lay in self.layers[: layer + 1])
-        return f"{name}{ordinal}"
+        return f"{name}{self._affine_ordinals[layer]}"
+
+    @cached_property
+    def _affine_ordinals(self) -> dict[int, int]:
+        """Layer index -> 1-based ordinal among the affine layers (labels in O(1) each)."""
+        affine = [k for k, lay in enumerate(self.layers) if isinstance(lay, Affine)]
+        return {k: n for n, k in enumerate(affine, 1)}
 
     def with_parameters(self, updates: Mapping[ParamKey, Any]) -> Network:
         """A new network with the arrays in ``updates`` (keys ``(layer, name)``) replaced."""
@@ -263,9 +272,9 @@ class Network:
         return Network(layers, self.loss_fn)
 
     def _check_param(self, layer: Any, name: Any) -> None:
-        affine = [k for k, lay in enumerate(self.layers) if isinstance(lay, Affine)]
         is_int = isinstance(layer, numbers.Integral) and not isinstance(layer, bool)
-        if not is_int or layer not in affine:
+        if not is_int or layer not in self._affine_ordinals:
+            affine = list(self._affine_ordinals)
             what = f" ({self.layers[layer]!r})" if is_int and 0 <= layer < len(self.layers) else ""
             raise ValueError(
                 f"layer must be the index of an Affine layer, one of {affine}; got {layer!r}{what}"
@@ -281,6 +290,11 @@ class Network:
             parts.append(f"... ({len(self.layers) - 8} more layers) -> z{len(self.layers)}"
                          f"[{self.widths[-1]}]")
         return f"<Network {' -> '.join(parts)} -> {type(self.loss_fn).__name__}>"
+
+
+def _kinds(cost: Any, flags: Mapping[str, Any], where: str) -> bool:
+    """Whether the chain is built in kinds: the cost model reads them."""
+    return reads_kinds(cost_from_flags(cost, flags, where, default="structured")[0])
 
 
 def _check_layers(layers: Any) -> tuple[Layer, ...]:

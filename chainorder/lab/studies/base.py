@@ -408,14 +408,26 @@ def calibrated_model(threads: int, quick: bool, fresh: bool = False) -> TimeMode
     """This machine's time model at ``threads`` BLAS threads: cached, else calibrated now.
 
     A quick calibration in quick reports (a cached full one serves too); a
-    cached model of another format (an older chainorder) is measured again
-    rather than failing the report. ``fresh``: measure it again in any case
-    (full reports do, so the model and the checks of it see the machine in
-    one state; the new model replaces the cached one).
+    cached file that cannot be used (unreadable, another version's) is
+    measured again with a warning, and a cache that cannot take a model (its
+    directory a file or unwritable, a directory holding files in the file's
+    place) gives a model measured for this report alone, with a warning,
+    rather than failing the report after its sweep. ``fresh``: measure it
+    again in any case (full reports do, so the model and the checks of it
+    see the machine in one state; the new model replaces the cached one).
     """
-    from ..calibrate import calibrate
+    import warnings
+
+    from ...algebra.timemodel import CacheWarning, check_cache_dir
+    from ..calibrate import calibrate, measure_model
 
     try:
-        return calibrate(threads=threads, quick=quick, force=fresh)
-    except ValueError:
-        return calibrate(threads=threads, quick=quick, force=True)
+        check_cache_dir()
+        try:
+            return calibrate(threads=threads, quick=quick, force=fresh)
+        except ValueError:  # a cached model calibrate would not take: measure over it
+            return calibrate(threads=threads, quick=quick, force=True)
+    except ValueError as exc:  # no model can be cached there: measure one for this report
+        warnings.warn(f"{exc}; the report measures a time model it does not cache",
+                      CacheWarning, stacklevel=2)
+        return measure_model(threads=threads, quick=quick)[0]

@@ -57,11 +57,11 @@ def caching_row(depth: int, width: int, seed: int, structure: str = "dense") -> 
     net = Network.from_widths([width] * depth + [4], activation="tanh", seed=seed)
     rng = np.random.default_rng([seed, depth])
     x, y = rng.standard_normal(width), 0.5 * rng.standard_normal(4)
-    cached = loss_first_gradients(net, x, y, structure=structure)
-    uncached = input_first_gradients(net, x, y, structure=structure)
-    chains = [net.param_chain(x, y, k, nm, structure=structure) for k, nm, _ in net.parameters()]
-    chains.append(net.input_chain(x, y, structure=structure))
-    per_chain = sum(c.multiply("loss_first", trace=True, structure=structure)[1].multiplications
+    cached = loss_first_gradients(net, x, y, cost=structure)
+    uncached = input_first_gradients(net, x, y, cost=structure)
+    chains = [net.param_chain(x, y, k, nm, cost=structure) for k, nm, _ in net.parameters()]
+    chains.append(net.input_chain(x, y, cost=structure))
+    per_chain = sum(c.multiply("loss_first", trace=True, cost=structure)[1].multiplications
                     for c in chains)
     diff = max(float(np.max(np.abs(cached[k] - uncached[k]))) for k in cached)
     return {"depth": depth, "width": width, "structure": structure,

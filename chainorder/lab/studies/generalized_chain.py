@@ -24,7 +24,6 @@ import os
 import re
 import sys
 from functools import partial, reduce
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +39,7 @@ from ...algebra.gjc import (
     optimize_gjc,
     preaccumulation_schedule,
 )
-from ...algebra.gjc_format import read_chain
+from ...algebra.gjc_format import read_chain, shipped_chain_path
 from ...algebra.orders import optimize
 from ...networks.factors import article_factors, network_factors
 from ...networks.network import Network
@@ -85,7 +84,7 @@ __all__ = [
     "STUDY",
 ]
 
-#: ADMission's public chain instances, shipped in ``chainorder/lab/data/admission``.
+#: ADMission's public chain instances, shipped in ``chainorder/algebra/data/admission``.
 ADMISSION_NAMES = tuple(f"problem_dense{q}" for q in (10, 50, 100, 150, 200))
 #: How to get the optional JAX dependency.
 JAX_INSTALL = 'pip install -e ".[jax]"'
@@ -105,7 +104,7 @@ _PEERS = ("jacfwd", "jacrev")
 
 def admission_dir() -> Path:
     """The folder of ADMission's five chains (package data; MIT, see its README.md)."""
-    return Path(str(files("chainorder.lab") / "data" / "admission"))
+    return shipped_chain_path(ADMISSION_NAMES[0]).parent
 
 
 def admission_reference() -> dict[str, tuple[int, int, int, int]]:

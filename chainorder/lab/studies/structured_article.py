@@ -90,11 +90,11 @@ def convention_costs(xs: tuple[int, ...], upto: int, *, seed: int = 0) -> pd.Dat
         for structure in CONVENTIONS:
             counted: dict[str, Any] = {}
             if x <= upto:
-                t = article_table(x, Z1, Z3, seed=seed, structure=structure).set_index("order")
+                t = article_table(x, Z1, Z3, seed=seed, cost=structure).set_index("order")
                 counted = {o: t.loc[o, "counted"] for o in _ORDERS}
             sigs = article_signature(x, Z1, Z3)
-            predicted = {**article_costs(x, Z1, Z3, structure=structure),
-                         "optimal": plan(sigs, "optimal", structure=structure).cost}
+            predicted = {**article_costs(x, Z1, Z3, cost=structure),
+                         "optimal": plan(sigs, "optimal", cost=structure).cost}
             for order in _ORDERS:
                 got = counted.get(order)
                 done = isinstance(got, (int, np.integer))  # else not counted (memory budget)
@@ -131,7 +131,7 @@ def affine_in_x(costs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for structure in CONVENTIONS:
         for order in _TWO:
-            line = exact_affine([1, 2], [article_costs(x, Z1, Z3, structure=structure)[order]
+            line = exact_affine([1, 2], [article_costs(x, Z1, Z3, cost=structure)[order]
                                          for x in (1, 2)])
             a, b = line["intercept"], line["slope"]
             s = costs[(costs["structure"] == structure) & (costs["order"] == order)]
@@ -152,7 +152,7 @@ def _batch_factors(batch: int, x: int, structure: str, seed: int) -> list[Any]:
     """The article network's Jacobians with ``batch`` random loss-gradient rows in front."""
     net = article_network(x, Z1, Z3, seed=seed)
     rng = np.random.default_rng([seed, batch])
-    chain = net.input_chain(rng.standard_normal(x), rng.standard_normal(Z3), structure=structure)
+    chain = net.input_chain(rng.standard_normal(x), rng.standard_normal(Z3), cost=structure)
     return [rng.standard_normal((batch, Z3)), *chain.factors[1:]]
 
 
@@ -186,8 +186,8 @@ def batch_costs(batches: tuple[int, ...], x: int = WORKED_X, *, seed: int = 0) -
         for structure in CONVENTIONS:
             chain = Chain(_batch_factors(batch, x, structure, seed))
             for order in _ORDERS:
-                pl = chain.plan(order, structure=structure)
-                _, trace = chain.multiply(pl, trace=True, structure=structure)
+                pl = chain.plan(order, cost=structure)
+                _, trace = chain.multiply(pl, trace=True, cost=structure)
                 rows.append({"batch": batch, "structure": structure, "order": order,
                              "predicted": pl.cost, "counted": trace.multiplications,
                              "bracketing": pl.parenthesization})
@@ -208,7 +208,7 @@ def bilinear_costs(structure: str, order: str) -> dict[str, int]:
     {'c0': 0, 'cB': 1100, 'cx': 0, 'cBx': 100}
     """
     def cost(b: int, x: int) -> int:
-        return plan(_batch_sigs(b, x), order, structure=structure).cost
+        return plan(_batch_sigs(b, x), order, cost=structure).cost
 
     c11, c21, c12, c22 = cost(1, 1), cost(2, 1), cost(1, 2), cost(2, 2)
     cbx = c22 - c21 - c12 + c11
@@ -246,8 +246,8 @@ def _last_loss_first_optimal(structure: str, x: int, upto: int) -> int:
     """The largest ``B <= upto`` up to which loss-first is an optimal bracketing (cost model)."""
     for b in range(1, upto + 1):
         sigs = _batch_sigs(b, x)
-        if plan(sigs, "loss_first", structure=structure).cost > plan(
-                sigs, "optimal", structure=structure).cost:
+        if plan(sigs, "loss_first", cost=structure).cost > plan(
+                sigs, "optimal", cost=structure).cost:
             return b - 1
     return upto
 
@@ -335,7 +335,7 @@ def plot_costs_vs_x(costs: pd.DataFrame) -> Figure:
     for structure in CONVENTIONS:
         for order in _TWO:
             st = order_style(order)
-            ax.plot(grid, [article_costs(int(x), Z1, Z3, structure=structure)[order]
+            ax.plot(grid, [article_costs(int(x), Z1, Z3, cost=structure)[order]
                            for x in grid], CONVENTION_LINE[structure], color=st["color"],
                     lw=1.3, alpha=0.8,
                     label=f"{order.replace('_', '-')}, {convention_label(structure)}")
@@ -434,7 +434,7 @@ def _findings(costs: pd.DataFrame, fits: pd.DataFrame, cross: pd.DataFrame,
     ok_batch = bool((batch["counted"] == batch["predicted"]).all())
     top = int(batch["batch"].max())
     last = {st: _last_loss_first_optimal(st, WORKED_X, top) for st in CONVENTIONS}
-    after = {st: plan(_batch_sigs(last[st] + 1, WORKED_X), "optimal", structure=st)
+    after = {st: plan(_batch_sigs(last[st] + 1, WORKED_X), "optimal", cost=st)
              .parenthesization for st in CONVENTIONS}
     then = " and ".join(sorted({_bracketing_text(b) for b in after.values()}))
     return [
@@ -513,7 +513,7 @@ def _body(ctx: ReportContext, costs: pd.DataFrame, fits: pd.DataFrame, cross: pd
         "## Cost against |x|",
         "",
         "`predicted` is the article's formula (dense) or its structured counterpart "
-        "(`chainorder.article_costs(..., structure=...)`); `counted` comes from multiplying "
+        "(`chainorder.article_costs(..., cost=...)`); `counted` comes from multiplying "
         "the seeded network's Jacobians with a counted trace; `source` says which the row is.",
         "",
         ctx.table(table, "structured-article-costs", counted=True),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ...algebra.orders import TIME_DP_MAX_MATRICES
+from ...algebra.timemodel import TIME_DP_MAX_MATRICES
 from ..calibrate import differing_chains, time_vs_flops
 from .base import (
     ReportContext,
@@ -228,11 +228,11 @@ def _margin_text(margin: float, ratio: dict) -> str:
     if not ratio.get("pairs"):
         return (f"The time model's margin is {margin:.1%}: {ratio['method']} (its calibration "
                 f"timed {ratio['chains']} chains, too few to measure predicted ratios of plan "
-                f"times on held-out ones). `objective='time'` keeps the FLOP optimum unless a "
+                f"times on held-out ones). `cost='time'` keeps the FLOP optimum unless a "
                 f"plan is predicted more than {ratio_text(1 + margin)} as fast.")
     return (f"The time model's margin is {margin:.1%}: the median error of its predicted ratio "
             f"of two plans' times, measured at calibration on held-out chains ({ratio['pairs']} "
-            f"pairs of plans; 90th percentile {ratio['p90']:.1%}). `objective='time'` (the "
+            f"pairs of plans; 90th percentile {ratio['p90']:.1%}). `cost='time'` (the "
             f"`time_optimal` order) keeps the FLOP optimum unless a plan is predicted more than "
             f"{ratio_text(1 + margin)} as fast.")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainorder.algebra.kinds import Dense, Diagonal, DiagonalPlusRankOne, Identity, Kind, Kronecker
+
 
 def random_dims(rng: np.random.Generator, n: int, high: int = 30) -> list[int]:
     """Random chain dims p0..pn in 1..high."""
@@ -27,3 +29,28 @@ ADMISSION_ANSWERS = {
     "problem_dense150": (852466, 56863838, 47527984, 53425505),
     "problem_dense200": (2041326, 34648499, 381133489, 174604509),
 }
+
+
+def random_factors(rng: np.random.Generator, n: int) -> list[Kind]:
+    """A random chain of ``n`` Jacobians of every kind, shapes fitting."""
+    rows = int(rng.integers(1, 4))
+    out: list[Kind] = []
+    for _ in range(n):
+        kind = rng.choice(["dense", "dense", "diagonal", "identity", "dro", "kron"])
+        v = rng.standard_normal
+        if kind == "dense":
+            f: Kind = Dense(v((rows, int(rng.integers(1, 6)))))
+        elif kind == "diagonal":
+            f = Diagonal(v(rows))
+        elif kind == "identity":
+            f = Identity(rows)
+        elif kind == "dro":
+            f = DiagonalPlusRankOne(v(rows), v(rows), v(rows))
+        else:
+            inner = rng.choice(["identity", "diagonal", "dense"])
+            a = {"identity": Identity(rows), "diagonal": Diagonal(v(rows)),
+                 "dense": Dense(v((rows, int(rng.integers(1, 3)))))}[inner]
+            f = Kronecker(a, v(int(rng.integers(1, 3))))
+        out.append(f)
+        rows = f.shape[1]
+    return out

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from chain_helpers import random_factors
 
 import chainorder as co
 from chainorder.algebra import costmodels
@@ -25,12 +26,6 @@ from chainorder.algebra.costmodels import (
 from chainorder.algebra.costs import KIND_NAMES, KindSig
 from chainorder.algebra.kinds import (
     PAIR_RULES,
-    Dense,
-    Diagonal,
-    DiagonalPlusRankOne,
-    Identity,
-    Kind,
-    Kronecker,
     rule_for,
     structured_product,
 )
@@ -166,27 +161,6 @@ def test_a_users_model_reading_kinds_gives_the_exhaustive_optimum(n: int, seed: 
     best = co.optimize(sigs, cost=KindsPlusOne())
     assert best.cost == least and best.signatures == tuple(sigs)
     assert best.result_signature == chain.kind(0, n)
-
-
-def random_factors(rng: np.random.Generator, n: int) -> list[Kind]:
-    rows = int(rng.integers(1, 4))
-    out: list[Kind] = []
-    for _ in range(n):
-        kind = rng.choice(["dense", "dense", "diagonal", "identity", "dro", "kron"])
-        v = rng.standard_normal
-        if kind == "dense":
-            f: Kind = Dense(v((rows, int(rng.integers(1, 6)))))
-        elif kind == "diagonal":
-            f = Diagonal(v(rows))
-        elif kind == "identity":
-            f = Identity(rows)
-        elif kind == "dro":
-            f = DiagonalPlusRankOne(v(rows), v(rows), v(rows))
-        else:
-            f = Kronecker(Identity(rows), v(int(rng.integers(1, 3))))
-        out.append(f)
-        rows = f.shape[1]
-    return out
 
 
 def test_a_users_model_plans_multiply_and_prints(rng: np.random.Generator) -> None:

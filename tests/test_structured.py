@@ -6,6 +6,7 @@ from functools import cache
 
 import numpy as np
 import pytest
+from chain_helpers import random_factors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,11 +14,8 @@ import chainorder as co
 from chainorder.algebra.costmodels import StructuredCost
 from chainorder.algebra.costs import KindSig
 from chainorder.algebra.kinds import (
-    Dense,
     Diagonal,
-    DiagonalPlusRankOne,
     Identity,
-    Kind,
     Kronecker,
     span_signature,
     structured_product,
@@ -42,30 +40,6 @@ def test_worked_example_in_both_conventions() -> None:
     assert isinstance(best.cost_model, StructuredCost) and best.cost == 101_100
     assert best.to_dict()["kinds"] == ["dense", "dense", "diagonal", "dense"]
     assert "structured" in repr(best) and "Kinds:" in str(best)
-
-
-def random_factors(rng: np.random.Generator, n: int) -> list[Kind]:
-    rows = int(rng.integers(1, 4))
-    out: list[Kind] = []
-    for _ in range(n):
-        kind = rng.choice(["dense", "dense", "diagonal", "identity", "dro", "kron"])
-        v = rng.standard_normal
-        if kind == "dense":
-            f: Kind = Dense(v((rows, int(rng.integers(1, 6)))))
-        elif kind == "diagonal":
-            f = Diagonal(v(rows))
-        elif kind == "identity":
-            f = Identity(rows)
-        elif kind == "dro":
-            f = DiagonalPlusRankOne(v(rows), v(rows), v(rows))
-        else:
-            inner = rng.choice(["identity", "diagonal", "dense"])
-            a = {"identity": Identity(rows), "diagonal": Diagonal(v(rows)),
-                 "dense": Dense(v((rows, int(rng.integers(1, 3)))))}[inner]
-            f = Kronecker(a, v(int(rng.integers(1, 3))))
-        out.append(f)
-        rows = f.shape[1]
-    return out
 
 
 @cache

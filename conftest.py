@@ -6,5 +6,9 @@ import importlib.util
 
 #: modules whose docstring examples need JAX (the optional ``jax`` extra)
 collect_ignore = (
-    [] if importlib.util.find_spec("jax") else ["chainorder/algebra/jax_chain.py"]
+    [] if importlib.util.find_spec("jax") else ["chainorder/ad/jax_engine.py",
+                                                "chainorder/ad/transform.py",
+                                                "chainorder/ad/planner.py",
+                                                "chainorder/ad/costmodel.py",
+                                                "chainorder/ad/engine.py"]
 )

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 from _grid import FULL
-from threadpoolctl import threadpool_info, threadpool_limits
 
 import chainorder as co
+from chainorder.hardware import blas_threads, thread_pools
+from chainorder.timing import fastest_call, interleave, wall
 
 #: Append-only table of cases: id -> (|x|, |z1|, |z3|).
 CASES = {"article-1000": (1000, 100, 10), "article-100": (100, 100, 10)}
@@ -51,33 +51,20 @@ def _setup(case: str) -> tuple[co.Network, np.ndarray, np.ndarray]:
     return co.article_network(x, z1, z3, seed=0), rng.standard_normal(x), rng.standard_normal(z3)
 
 
-def _per_call(fn: Callable[[], object], number: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(number):
-        fn()
-    return (time.perf_counter() - t0) / number
-
-
 def interleaved_ratios(
     ours: Callable[[], object], theirs: Callable[[], object], repeats: int, number: int
 ) -> list[float]:
     """One ratio ``time(ours) / time(theirs)`` per repeat of ``number`` call pairs.
 
     Within a repeat the two alternate call by call (which goes first
-    alternates too), so both see the same load; each side's time is the
-    median of its calls, so a time slice lost to another process on a shared
-    machine does not land on one side only.
+    alternates too: :func:`chainorder.timing.interleave`), so both see the same
+    load; each side's time is the median of its calls, so a time slice lost to
+    another process on a shared machine does not land on one side only.
     """
-    clock = time.perf_counter
     ratios = []
     for _ in range(repeats):
-        spent: list[list[float]] = [[], []]
-        for call in range(2 * number):
-            side = call % 2 if (call // 2) % 2 else 1 - call % 2
-            t0 = clock()
-            (ours if side == 0 else theirs)()
-            spent[side].append(clock() - t0)
-        ratios.append(statistics.median(spent[0]) / statistics.median(spent[1]))
+        spent = interleave({"ours": wall(ours), "theirs": wall(theirs)}, rounds=number)
+        ratios.append(statistics.median(spent["ours"]) / statistics.median(spent["theirs"]))
     return ratios
 
 
@@ -102,10 +89,10 @@ def test_gradients_vs_numpy_sweep(benchmark, case: str, structure: str) -> None:
     def theirs() -> dict[str, np.ndarray]:
         return numpy_sweep(net, x, y)
 
-    with threadpool_limits(limits=1, user_api="blas"):
-        blas = [(i["internal_api"], i["num_threads"]) for i in threadpool_info()
+    with blas_threads(1):
+        blas = [(i["internal_api"], i["num_threads"]) for i in thread_pools()
                 if i["user_api"] == "blas"]
-        once = min(_per_call(ours, 1) for _ in range(3))
+        once = fastest_call(ours, min_calls=3)
         number = max(5, int(0.05 / max(once, 1e-7)))  # about 50 ms of our calls per repeat
         repeats = REPEATS if structure == "structured" else 9
         ratios = interleaved_ratios(ours, theirs, repeats, number)

@@ -6,8 +6,8 @@ case, two of ours and the two peers, each compiled ahead of time so compile time
 out of the timed call (it is reported in ``extra_info['compile_seconds']``, the measuring
 and planning time in ``extra_info['planning_seconds']``):
 
-``planned``  :func:`chainorder.algebra.jax_chain.plan_jacobian` (mode ``'auto'``: the flop
-             model's choice), compiled
+``planned``  :func:`chainorder.plan_jacobian` (mode ``'auto'``: the time model's choice),
+             compiled
 ``tuned``    the same with ``tune=True``: the fastest, on this machine, of the schedules
              the model finds within 2x of the cheapest (timed while planning)
 ``jacfwd``   ``jax.jit(jax.jacfwd(f_(q-1) o ... o f_0))``
@@ -42,16 +42,18 @@ XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_thread
 os.environ.setdefault("XLA_FLAGS", XLA_ONE_THREAD)
 
 import time  # noqa: E402
-from functools import cache, reduce  # noqa: E402
+from functools import cache, partial, reduce  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+
+from chainorder.hardware import blas_threads, thread_pools  # noqa: E402
+from chainorder.timing import Stopwatch, fastest_call, interleave  # noqa: E402
 
 jax = pytest.importorskip("jax")
 
-from chainorder.algebra import jax_chain as jc  # noqa: E402
+from chainorder.ad import plan_jacobian  # noqa: E402
 from chainorder.lab.jax_cases import JAX_CASES, JaxCase  # noqa: E402
 
 METHODS = ("planned", "tuned", "jacfwd", "jacrev")
@@ -67,24 +69,24 @@ class Contest:
     def __init__(self, case: JaxCase) -> None:
         functions, x = case.build()
         self.case = case
-        start = time.perf_counter()
-        self.plan = jc.plan_jacobian(functions, x)
-        self.planning_seconds = {"planned": time.perf_counter() - start}
-        start = time.perf_counter()
-        self.tuned = jc.plan_jacobian(functions, x, tune=True)
-        self.planning_seconds["tuned"] = time.perf_counter() - start
         composed = lambda v: reduce(lambda z, f: f(z), functions, v)  # noqa: E731
         with jax.enable_x64(True):
             self.x = jax.numpy.asarray(x, dtype=jax.numpy.float64)
+            start = time.perf_counter()
+            self.plan = plan_jacobian(functions, self.x)
+            self.planning_seconds = {"planned": time.perf_counter() - start}
+            start = time.perf_counter()
+            self.tuned = plan_jacobian(functions, self.x, tune=True)
+            self.planning_seconds["tuned"] = time.perf_counter() - start
             self.calls, self.compile_seconds = {}, {}
             for name, plan in (("planned", self.plan), ("tuned", self.tuned)):
                 compiled = plan.compile()
                 self.calls[name] = compiled.compiled
                 self.compile_seconds[name] = compiled.compile_seconds
             for name, transform in (("jacfwd", jax.jacfwd), ("jacrev", jax.jacrev)):
-                start = time.perf_counter()
-                self.calls[name] = jax.jit(transform(composed)).lower(self.x).compile()
-                self.compile_seconds[name] = time.perf_counter() - start
+                with Stopwatch() as compiling:
+                    self.calls[name] = jax.jit(transform(composed)).lower(self.x).compile()
+                self.compile_seconds[name] = compiling.seconds
             results = {name: np.asarray(self.run(name)) for name in METHODS}
         for name in METHODS:  # every method must give jacfwd's Jacobian
             np.testing.assert_allclose(results[name], results["jacfwd"], rtol=0, atol=1e-10)
@@ -104,13 +106,7 @@ class Contest:
         A time budget rather than a call count gives methods of equal speed equally many
         samples, so the minimum is equally robust for each under a loaded machine.
         """
-        best, calls, stop = np.inf, 0, time.perf_counter() + seconds
-        while calls < 3 or time.perf_counter() < stop:
-            start = time.perf_counter()
-            self.run(name)
-            best = min(best, time.perf_counter() - start)
-            calls += 1
-        return best
+        return fastest_call(self.run, name, seconds=seconds, min_calls=3)
 
 
 @cache
@@ -121,7 +117,7 @@ def _contest(case: JaxCase) -> Contest:
 def _machine() -> dict[str, Any]:
     blas = [
         {k: d.get(k) for k in ("internal_api", "num_threads")}
-        for d in threadpool_info() if d.get("user_api") == "blas"
+        for d in thread_pools() if d.get("user_api") == "blas"
     ]
     return {
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
@@ -136,15 +132,15 @@ def _common_info(contest: Contest) -> dict[str, Any]:
     plan = contest.plan
     return {
         "case": contest.case.id,
-        "widths": [plan.measured[0].n, *(mf.m for mf in plan.measured)],
+        "widths": plan.program.widths,
         "planned_mode": plan.mode,
         "tuned_mode": contest.tuned.mode,
-        "tuning_seconds_per_call": {k: round(v, 7) for k, v in contest.tuned.seconds.items()},
+        "tuning_seconds_per_call": {k: round(v, 7) for k, v in contest.tuned.measured.items()},
         "schedule": [op.label for op in plan.schedule.ops],
         "predicted": {name: contest.predicted(name) for name in METHODS},
         "compile_seconds": {k: round(v, 4) for k, v in contest.compile_seconds.items()},
         "planning_seconds": {k: round(v, 4) for k, v in contest.planning_seconds.items()},
-        "unit": "predicted: scalar multiplications (XLA flops / 2); times: seconds",
+        "unit": "predicted: multiply-adds read from the jaxpr; times: seconds",
     }
 
 
@@ -153,7 +149,7 @@ def _common_info(contest: Contest) -> dict[str, Any]:
 def test_jax_jacobian(benchmark, case: JaxCase, method: str) -> None:
     contest = _contest(case)
     benchmark.group = f"jax jacobian {case.id}"
-    with threadpool_limits(1, user_api="blas"), jax.enable_x64(True):
+    with blas_threads(1), jax.enable_x64(True):
         benchmark(contest.run, method)
         benchmark.extra_info.update(_common_info(contest), method=method, **_machine())
 
@@ -168,19 +164,15 @@ def _spread(values: list[float]) -> dict[str, float]:
 
 def _interleave(contest: Contest, repeats: int) -> dict[str, list[float]]:
     """Fastest call per block, the methods interleaved (rotating who goes first)."""
-    times: dict[str, list[float]] = {name: [] for name in METHODS}
-    k = len(METHODS)
-    for r in range(repeats):
-        for name in METHODS[r % k :] + METHODS[: r % k]:
-            times[name].append(contest.fastest_of_block(name))
-    return times
+    return interleave({name: partial(contest.fastest_of_block, name) for name in METHODS},
+                      rounds=repeats)
 
 
 @pytest.mark.parametrize("case", JAX_CASES, ids=[c.id for c in JAX_CASES])
 def test_jax_speedup(benchmark, case: JaxCase) -> None:
     contest = _contest(case)
     benchmark.group = "jax jacobian speed-up over jacfwd and jacrev (interleaved)"
-    with threadpool_limits(1, user_api="blas"), jax.enable_x64(True):
+    with blas_threads(1), jax.enable_x64(True):
         load_before = os.getloadavg()[0]
         times = benchmark.pedantic(_interleave, (contest, REPEATS), rounds=1, iterations=1)
     median = {name: float(np.median(times[name])) for name in METHODS}

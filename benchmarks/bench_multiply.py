@@ -33,7 +33,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -43,6 +42,8 @@ import numpy as np
 import pytest
 
 import chainorder as co
+from chainorder import timing
+from chainorder.hardware import blas_threads, thread_pools
 
 try:
     from _grid import FULL, THREADS
@@ -134,12 +135,11 @@ def _peers(case: MultiplyCase) -> dict[str, Callable[[], Any]]:
 def one_blas_thread():
     """Pin BLAS to ``_grid.THREADS`` threads (default 1) for the module; yield what
     threadpoolctl saw."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    with threadpoolctl.threadpool_limits(limits=THREADS or None, user_api="blas"):
+    pytest.importorskip("threadpoolctl")
+    with blas_threads(THREADS):
         yield [
             {k: lib.get(k) for k in ("internal_api", "version", "num_threads")}
-            for lib in threadpoolctl.threadpool_info()
-            if lib.get("user_api") == "blas"
+            for lib in thread_pools() if lib.get("user_api") == "blas"
         ]
 
 
@@ -148,10 +148,7 @@ def _calls_per_turn(fn: Callable[[], Any]) -> int:
     fn()  # warm: the plan cache, BLAS buffers
     n = 1
     while True:
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        elapsed = time.perf_counter() - t0
+        elapsed = timing.per_call(fn, number=n) * n
         if elapsed >= TURN_S / 4:
             return max(1, round(n * TURN_S / elapsed))
         n *= 4
@@ -166,23 +163,12 @@ def interleave(peers: dict[str, Callable[[], Any]], rounds: int = ROUNDS) -> dic
     turn get one turn (one call) per peer and round.
     """
     calls = {name: _calls_per_turn(fn) for name, fn in peers.items()}
-    names = list(peers)
-    slow = max(calls.values()) == 1
-    turns = 1 if slow else TURNS
-    out: dict[str, list[float]] = {name: [] for name in names}
-    clock = time.perf_counter
-    for r in range(rounds):
-        best = dict.fromkeys(names, float("inf"))
-        for _ in range(turns):
-            for name in names[r % len(names):] + names[: r % len(names)]:
-                fn, n = peers[name], calls[name]
-                t0 = clock()
-                for _ in range(n):
-                    fn()
-                best[name] = min(best[name], (clock() - t0) / n)
-        for name in names:
-            out[name].append(best[name])
-    return out
+    turns = 1 if max(calls.values()) == 1 else TURNS
+    samplers = {name: timing.wall(fn, number=calls[name]) for name, fn in peers.items()}
+    samples = timing.interleave(samplers, rounds=rounds * turns)
+    # a round is `turns` consecutive turns of every peer; keep each peer's fastest turn
+    return {name: [min(t[r * turns:(r + 1) * turns]) for r in range(rounds)]
+            for name, t in samples.items()}
 
 
 def _spread(values: list[float]) -> dict[str, float]:

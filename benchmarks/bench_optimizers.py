@@ -24,7 +24,6 @@ ratio to the optimum.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -35,6 +34,7 @@ from _grid import FULL
 
 import chainorder as co
 from chainorder.lab.studies.optimizer_speed import METHODS, Method, study_dims
+from chainorder.timing import per_call
 
 NUMPY_NS = (100, 200) + ((400,) if FULL else ())
 NS = (10, 100, 1000, 10_000) + ((100_000, 1_000_000) if FULL else ())
@@ -57,9 +57,7 @@ def _optimum(n: int) -> int:
 def _timed(benchmark, fn: Callable[..., Any], *args: Any) -> Any:
     """Benchmark ``fn(*args)``: calibrated if it is fast, one round if two untimed runs are slow."""
     for _ in range(2):  # the first run may compile a numba kernel or fill a cache
-        t0 = time.perf_counter()
-        fn(*args)
-        if time.perf_counter() - t0 <= SLOW_S:
+        if per_call(fn, *args) <= SLOW_S:
             return benchmark(fn, *args)
     return benchmark.pedantic(fn, args=args, rounds=1, iterations=1)
 

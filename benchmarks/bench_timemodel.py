@@ -30,7 +30,8 @@ import pytest
 import chainorder as co
 from chainorder.algebra.execute import execute
 from chainorder.algebra.timemodel import NotCalibratedError, TimeModel, load_model, use_machine
-from chainorder.lab.calibrate import differing_chains, pinned_threads
+from chainorder.hardware import blas_threads
+from chainorder.lab.calibrate import differing_chains
 from chainorder.lab.cases import select_cases
 
 THREADS = int(os.environ.get("CHAINORDER_BENCH_THREADS", "1"))
@@ -41,13 +42,13 @@ SLOTS = [c.id for c in select_cases(quick=True)] + [f"rank-{i}" for i in range(6
 
 @pytest.fixture(autouse=True)
 def _pinned() -> Iterator[None]:
-    with pinned_threads(THREADS):
+    with blas_threads(THREADS):
         yield
 
 
 @cache
 def _model() -> TimeModel | None:
-    with pinned_threads(THREADS):
+    with blas_threads(THREADS):
         try:
             return load_model()
         except NotCalibratedError:

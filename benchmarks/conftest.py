@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from _grid import FULL, THREADS
 
-from chainorder.lab.machine import blas_libraries, blas_threads
+from chainorder.hardware import blas_threads
+from chainorder.lab.machine import blas_libraries
 
 
 @pytest.fixture(autouse=True, scope="session")

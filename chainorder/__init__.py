@@ -3,6 +3,7 @@
 Three parts, each a subpackage::
 
     algebra   costs -> plans (orders, optimizers) -> execution with counted cost
+    ad        a program cut into factors -> the fastest schedule -> jacobian(f), per engine
     networks  layers, losses -> networks and their explicit Jacobians -> gradients, the article
     lab       cases -> machine -> sweeps -> results -> studies -> report
 
@@ -12,11 +13,11 @@ imported from :mod:`chainorder.lab`. ``import chainorder`` loads numpy only.
 
 from __future__ import annotations
 
+from .ad.transform import jacobian, plan_jacobian, recommend
 from .algebra.chain import Chain
 from .algebra.costmodels import CostModel
 from .algebra.costs import flops
 from .algebra.execute import Trace, multiply
-from .algebra.jax_chain import jacobian, recommend
 from .algebra.orders import available_orders, optimize, plan, register_order
 from .algebra.plan import Plan, parse_bracketing
 from .networks.article import article_costs, article_table
@@ -60,6 +61,7 @@ __all__ = [
     "optimize",
     "parse_bracketing",
     "plan",
+    "plan_jacobian",
     "recommend",
     "recurrent_chain",
     "register_order",
@@ -107,7 +109,7 @@ def __getattr__(name: str) -> object:
     home = _MOVED[name]
     warnings.warn(
         f"chainorder.{name} moved to {home}.{name}; import it from there "
-        "(the top-level name will be removed in a later release)",
+        "(the top-level name is removed in chainorder 0.4.0; see CHANGELOG.md)",
         DeprecationWarning,
         stacklevel=2,
     )

@@ -21,7 +21,8 @@ from typing import Any
 from .algebra.costs import COST_UNIT
 from .algebra.gjc import GJC_COST_UNIT, GJC_MAX_FACTORS, TIES, optimize_gjc
 from .algebra.gjc_format import read_chain
-from .algebra.orders import ORDERS, optimize, plan
+from .algebra.orders import ORDERS, optimize, plan, uses_machine
+from .algebra.timemodel import use_machine
 from .validation import format_bytes, parse_bytes
 from .version import __version__
 
@@ -240,10 +241,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         names.append("time_optimal")
     if args.margin is not None and not args.time:
         raise ValueError("--margin applies to the time-optimal plan: add --time")
-    machine: Any = _time_model() if args.time else None
+    machine: Any = _time_model() if args.time or any(map(uses_machine, args.order)) else None
     time_cost = machine.with_margin(args.margin) if machine is not None else "time"
-    plans = {name: optimize(dims, cost=time_cost) if name == "time_optimal" else plan(dims, name)
-             for name in names}
+    with use_machine(machine):  # an --order that reads the time model reads this one
+        plans = {name: optimize(dims, cost=time_cost) if name == "time_optimal"
+                 else plan(dims, name) for name in names}
     for pl in plans.values() if machine is not None else ():
         pl.machine = machine  # every plan's predicted seconds under the one model
     best = plans["optimal"]
@@ -436,7 +438,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return 0
     orders = [o.strip() for o in args.orders.split(",") if o.strip()]
     for o in orders:
-        plan([1, 2, 3], o)  # an unknown order fails now, with the valid names
+        if not uses_machine(o):
+            plan([1, 2, 3], o)  # an unknown order fails now, with the valid names
+    if any(map(uses_machine, orders)):
+        from .hardware import blas_threads
+
+        with blas_threads(args.threads):
+            _time_model()  # no model cached at the sweep's threads fails now, in one line
     path = Path(args.out)
     timing = Timing(args.repeats, args.warmup, args.min_seconds, args.threads)
     keys = {point_key(c.id, o, timing) for c in cases for o in orders}
@@ -504,15 +512,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _time_model() -> Any:
-    """The time model of ``plan --time``: the active one, else :class:`NotCalibratedError`
-    naming the cache file, why a file there was ignored, and the command that makes one."""
+    """The time model of ``plan --time``: one put in force by a caller of :func:`main`, else
+    this machine's cached one (the command line is where the user asks for it, so it is
+    loaded here), else :class:`NotCalibratedError` naming the cache file, why a file there
+    was ignored, and the command that makes one."""
     import warnings
 
-    from .algebra.timemodel import CacheWarning, active_model
+    from .algebra.timemodel import CacheWarning, NotCalibratedError, active_model, load_model
 
+    try:
+        return active_model()
+    except NotCalibratedError:
+        pass
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CacheWarning)  # the error says it all, on one line
-        return active_model()
+        return load_model()
 
 
 def _calibrate_once(threads: int | None, args: argparse.Namespace) -> Any:
@@ -560,8 +574,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     cannot be used is named in a one-line warning and replaced.
     """
     from .algebra.timemodel import cache_path, check_cache_dir
-    from .lab.calibrate import pinned_threads, predicted_vs_measured, prediction_errors
+    from .hardware import blas_threads
+    from .lab.calibrate import predicted_vs_measured, prediction_errors
     from .lab.cases import select_cases
+    from .timing import Stopwatch
 
     bad = [t for t in args.threads or [] if t < 1]
     if bad:
@@ -569,14 +585,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     check_cache_dir(args.cache_dir, "--cache-dir")
     cases = select_cases(quick=args.case is None, patterns=args.case) if args.check else []
     for threads in args.threads or [None]:
-        t0 = time.perf_counter()
-        model = _calibrate_once(threads, args)
-        took = time.perf_counter() - t0
-        with pinned_threads(threads):
+        with Stopwatch() as took:
+            model = _calibrate_once(threads, args)
+        with blas_threads(threads):
             path = cache_path(directory=args.cache_dir)
         doc: dict[str, Any] = {"path": str(path), "model": model.to_dict()}
         if not args.json:
-            _print_model(model, path, took)
+            _print_model(model, path, took.seconds)
         if args.check:
             recs = predicted_vs_measured(cases, model=model, threads=threads,
                                          repeats=args.repeats)

@@ -36,6 +36,7 @@ from chainorder.algebra.timemodel import (
     machine_fingerprint,
 )
 from chainorder.cli import main
+from chainorder.hardware import blas_threads
 from chainorder.lab.studies.base import calibrated_model
 
 THREADS = 1
@@ -51,13 +52,13 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _path(directory: Path, threads: int | None = THREADS) -> Path:
     """The cache file of this machine's model at ``threads`` BLAS threads (None: as it is)."""
-    with cal.pinned_threads(threads):
+    with blas_threads(threads):
         return cache_path(machine_fingerprint(), directory)
 
 
 def _model_doc(**fingerprint: object) -> dict:
     """A valid model's JSON for this machine at :data:`THREADS` threads, fingerprint amended."""
-    with cal.pinned_threads(THREADS):
+    with blas_threads(THREADS):
         fp = {**machine_fingerprint(), **fingerprint}
     return TimeModel.from_rates(50.0, 20.0, 1e-6, fingerprint=fp).to_dict()
 
@@ -125,7 +126,7 @@ def test_a_corrupt_cache_is_named_ignored_and_repaired_by_calibrating(kind, cach
     path = _path(cache)
     CORRUPTIONS[kind](path)
     named = re.escape(str(path))
-    with cal.pinned_threads(THREADS):
+    with blas_threads(THREADS):
         with pytest.warns(CacheWarning, match=named), pytest.raises(
                 NotCalibratedError, match=f"{named}.*'chainorder calibrate --threads {THREADS}'"):
             load_model()
@@ -133,7 +134,7 @@ def test_a_corrupt_cache_is_named_ignored_and_repaired_by_calibrating(kind, cach
         model = cal.calibrate(threads=THREADS, quick=True, directory=cache)  # no force needed
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the repaired cache is read without a warning
-        with cal.pinned_threads(THREADS):
+        with blas_threads(THREADS):
             assert load_model().meta == model.meta
         assert TimeModel.load(path).meta == model.meta
         assert cal.calibrate(threads=THREADS, quick=True, directory=cache).meta == model.meta
@@ -185,7 +186,7 @@ def test_cli_calibrate_repairs_a_truncated_cache_in_one_run(cache, capsys):
                                                f"time model cached at {path}: ")
     assert main(argv) == 0  # the new model is used as it is
     assert capsys.readouterr().err == ""
-    with cal.pinned_threads(THREADS):
+    with blas_threads(THREADS):
         assert load_model().threads == THREADS
 
 
@@ -217,13 +218,18 @@ def test_the_command_the_error_names_makes_the_model(cache, capsys):
 def test_the_library_raises_one_error_naming_the_file_and_the_command(cache):
     path = _path(cache, threads=None)
     CORRUPTIONS["list"](path)
+    with pytest.warns(CacheWarning), pytest.raises(ValueError) as got:
+        _fresh(load_model)
+    assert isinstance(got.value, NotCalibratedError)
+    assert str(path) in str(got.value) and "'chainorder calibrate --threads" in str(got.value)
+    # planning never opens the cache: without a model it says how to load one, warning nothing
     plan = co.plan([10, 20, 30], "optimal")
     for needs_a_model in (lambda: co.optimize([10, 20, 30], cost="time"),
                           lambda: plan.predicted_seconds):
-        with pytest.warns(CacheWarning), pytest.raises(ValueError) as got:
-            _fresh(needs_a_model)
-        assert isinstance(got.value, NotCalibratedError)
-        assert str(path) in str(got.value) and "'chainorder calibrate --threads" in str(got.value)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CacheWarning)
+            with pytest.raises(NotCalibratedError, match="none is in force.*load_model"):
+                _fresh(needs_a_model)
 
 
 def _file(tmp_path: Path) -> Path:

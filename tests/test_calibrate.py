@@ -25,6 +25,7 @@ from chainorder.algebra.timemodel import (
     step_features,
 )
 from chainorder.cli import main
+from chainorder.hardware import blas_threads
 
 TRUE = TimeModel({c: list(np.array([0.8e-6, 3e-6, 2e-11, 4e-11, 9e-11, 6e-11, 1e-11, 1e-11,
                                      2e-11, 1e-10, 5e-11, 2e-10]) * (1 + 0.3 * n))
@@ -206,7 +207,7 @@ def test_roofline_summary_reports_the_best_rate_achieved():
 def test_calibrate_caches_and_reuses(tmp_path, monkeypatch):
     calls = _fake_measurements(monkeypatch)
     model = cal.calibrate(threads=1, quick=True, directory=tmp_path)
-    with cal.pinned_threads(1):
+    with blas_threads(1):
         path = cache_path(machine_fingerprint(), tmp_path)
     assert path.exists() and model.threads == 1 and model.meta["quick"]
     records = cal.calibration_records(threads=1, directory=tmp_path)

@@ -68,8 +68,10 @@ def test_memory_sweep_falls_to_the_unbounded_optimum():
 def _render(out: Path, status: dict) -> str:
     (out / "data").mkdir(parents=True)
     (out / "data" / "generalized_chain.json").write_text(json.dumps(status))
-    ctx = ReportContext(out, ReportSettings.preset(True), {})
-    page = gc.STUDY.render(ctx)
+    # two generated instances and four tape bounds: the page's counts hold for any number
+    small = {"random_instances": 2, "memory_points": 4}
+    settings = ReportSettings.preset(True, study={"generalized-chain": small})
+    page = gc.STUDY.render(ReportContext(out, settings, {}))
     return "\n".join(page.findings) + "\n" + page.body
 
 

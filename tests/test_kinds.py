@@ -1,4 +1,7 @@
-"""Jacobian kinds: every pair multiplied, counted by hand and by the model, against dense."""
+"""Jacobian kinds: every pair multiplied, counted by hand and by the model, against dense.
+
+A new kind brings its rows here: a name in ``NAMES`` and ``make``, its row and column in
+``HAND_TABLE``; the registry tests below fail until it does."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import pytest
 
 from chainorder.algebra.costs import KindSig, densify_cost
 from chainorder.algebra.kinds import (
+    KIND_NAMES,
+    PAIR_RULES,
     Dense,
     Diagonal,
     DiagonalPlusRankOne,
@@ -15,7 +20,10 @@ from chainorder.algebra.kinds import (
     Kronecker,
     check_factors,
     kind_matmul,
+    missing_pairs,
+    rule_for,
     signature_of,
+    stored_elements,
     structured_product,
 )
 
@@ -81,11 +89,24 @@ def test_every_pair_agrees_with_dense_and_is_counted(left: str, right: str) -> N
     assert count == HAND[left, right]
 
 
+def test_every_registered_kind_has_rows_and_every_rule_is_exercised() -> None:
+    rng = np.random.default_rng(0)
+    left = {n: make(n, rng) for n in NAMES}
+    right = {n: make(n, rng, rows=6) for n in NAMES}
+    kinds = {k.kind for k in left.values()} | {k.inner.kind for k in left.values()
+                                               if isinstance(k, Kronecker)}
+    assert kinds == set(KIND_NAMES)
+    used = {rule_for(a.kind, b.kind) for a in left.values() for b in right.values()}
+    assert used == set(PAIR_RULES.values())
+    assert missing_pairs() == []
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_densify_is_counted_and_every_kind_prints(name: str) -> None:
     k = make(name, np.random.default_rng(3))
     dense, count = k.densify()
     assert count == densify_cost(k.signature)
+    assert stored_elements(k.signature) == sum(a.size for a in k.stored)
     assert np.asarray(k).shape == k.shape == dense.shape
     assert k.kind in repr(k).lower().replace("diagonalplusrankone", "diag_rank_one") or \
         type(k).__name__ in repr(k)

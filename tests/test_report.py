@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from report_helpers import TINIER, TINY, extra_page
 
 import chainorder as co
 from chainorder.cli import main
@@ -23,22 +24,6 @@ from chainorder.lab.studies import base, load_studies
 from chainorder.lab.studies.base import Study, StudyPage, register_study
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ReportSettings.preset(
-    True,
-    cases=("article-x10", "article-x100", "article-x1000", "batch-B1-x1000", "batch-B512-x1000",
-           "random-n8-s92", "random-n4-s0"),
-    repeats=2, warmup=0, min_seconds=0.0, peak_seconds=0.05, random_chains=6,
-    random_lengths=(3, 5), caching_depths=(2, 3, 4), caching_width=3, article_sizes=2,
-    optimizer_ns=(5, 10), check_chains=200, time_repeats=3, differing_chains=3,
-    jax_cases=("bottleneck-800-10-800",),
-)
-#: Smaller still, for the runs that are interrupted in a subprocess.
-TINIER = ReportSettings.preset(
-    True, cases=("article-x10", "article-x100"), repeats=1, warmup=0, min_seconds=0.0,
-    peak_seconds=0, random_chains=2, random_lengths=(3,), caching_depths=(2, 3), caching_width=3,
-    article_sizes=1, optimizer_ns=(5,), check_chains=20, calibration_threads=(1,),
-    time_repeats=2, differing_chains=1, jax_cases=(),
-)
 PAGES = ["01-article", "02-when-loss-first-wins", "03-flops-vs-time", "04-growth-with-x",
          "05-caching", "06-optimizer", "07-optimizer-speed", "08-time-model", "09-time-optimal",
          "10-structured-article", "11-generalized-chain"]
@@ -50,27 +35,17 @@ FIGURES = ["multiplications-vs-x", "growth-counted", "time-vs-x", "time-ratio-vs
 
 
 @pytest.fixture(scope="module", autouse=True)
-def private_calibration(tmp_path_factory):
+def private_calibration(calibration_dir):
     """Reports calibrate the time model: into a cache of their own, not this machine's."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("CHAINORDER_CACHE_DIR", str(tmp_path_factory.mktemp("calibration")))
+        mp.setenv("CHAINORDER_CACHE_DIR", str(calibration_dir))
         yield
 
 
-def _extra(ctx: base.ReportContext) -> StudyPage:
-    n = len(ctx.require_sweep())
-    return StudyPage([f"The sweep holds {n} rows."], "An appended study.")
-
-
 @pytest.fixture(scope="module")
-def first(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("report") / "reports"
-    load_studies()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(base, "STUDIES", list(base.STUDIES))
-        register_study(Study("99-extra", "An extra study", "Does the hook work?", _extra))
-        generate_report(out, settings=TINY, progress=False)
-    return out
+def first(built_report) -> Path:
+    """The report on :data:`TINY` with a page appended (shared with test_report_safety.py)."""
+    return built_report
 
 
 @pytest.fixture(scope="module")
@@ -339,11 +314,12 @@ def _interrupted(out: Path, moment: str, sig: int) -> int:
     return child.wait()
 
 
-#: Moments to interrupt a report at (a progress line it prints), and how.
+#: Moments to interrupt a report at (a progress line it prints), and how: while measuring, and
+#: while writing the pages (early pages: a later one would only make the child run longer).
 MOMENTS = [
     ("collecting 01-article", signal.SIGINT),
     ("writing 04-growth-with-x.md", signal.SIGINT),
-    ("writing 07-optimizer-speed.md", signal.SIGKILL),
+    ("writing 02-when-loss-first-wins.md", signal.SIGKILL),
 ]
 
 
@@ -382,10 +358,10 @@ def test_register_study_checks_its_input_and_refuses_duplicates(monkeypatch):
     with pytest.raises(TypeError):
         register_study("06-optimizer")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="slug"):
-        register_study(Study("Bad Slug", "t", "q", _extra))
+        register_study(Study("Bad Slug", "t", "q", extra_page))
     with pytest.raises(ValueError, match="unknown references"):
-        register_study(Study("09-x", "t", "q", _extra, references=["nobody1999"]))
-    one, two = Study("09-x", "one", "q", _extra), Study("09-x", "two", "q", _extra)
+        register_study(Study("09-x", "t", "q", extra_page, references=["nobody1999"]))
+    one, two = Study("09-x", "one", "q", extra_page), Study("09-x", "two", "q", extra_page)
     register_study(one)
     with pytest.raises(ValueError, match="registered already"):
         register_study(two)
@@ -457,3 +433,97 @@ def test_the_time_optimal_page_says_where_its_margin_comes_from():
     text = time_optimal._margin_text(0.12, fallback)
     assert "12.0%: fewer than 4 calibration chains" in text and "timed 2 chains" in text
     assert "no measured margin (margin 0.0%)" in time_optimal._margin_text(0.0, {})
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def test_each_study_reads_its_own_quick_or_full_settings():
+    studies = {s.name: s for s in load_studies()}
+    quick, full = ReportSettings.preset(True), ReportSettings.preset(False)
+    # the values of the presets before each study declared its own (the quick ones first)
+    pinned = {("optimizer", "chains"): (100, 500), ("caching", "width"): (16, 24),
+              ("article", "random_sizes"): (24, 100), ("time-model", "repeats"): (7, 15),
+              ("time-optimal", "chains"): (6, 12), ("time-optimal", "repeats"): (14, 30),
+              ("optimizer-speed", "check_chains"): (20_000, 100_000),
+              ("structured-article", "count_limit"): (10_000, 100_000),
+              ("generalized-chain", "random_instances"): (8, 40)}
+    for (name, key), values in pinned.items():
+        assert (getattr(quick.of(studies[name]), key), getattr(full.of(studies[name]), key)
+                ) == values, (name, key)
+    assert quick.of(studies["optimizer-speed"]).sizes == (10, 100, 1000, 10_000)
+    assert quick.of(studies["time-model"]).quick_calibration
+    assert full.of(studies["time-model"]).fresh_calibration
+    tiny = TINY.of(studies["caching"])
+    assert (tiny.depths, tiny.width) == ((2, 3, 4), 3) and tiny == type(tiny)((2, 3, 4), 3)
+    text = TINY.describe(list(studies.values()))
+    assert "7 chosen cases" in text and "caching: depths (2, 3, 4), width 3" in text
+
+
+def test_no_study_branches_on_the_quick_preset():
+    for path in sorted((ROOT / "chainorder" / "lab" / "studies").glob("*.py")):
+        assert not re.search(r"\bs(ettings)?\.quick\b", path.read_text()), path.name
+
+
+def test_each_study_module_exports_its_study_and_what_other_modules_import():
+    import importlib
+
+    from chainorder.lab.studies import MODULES
+
+    imported = {"growth": {"exact_affine", "affine_text"},  # by structured_article
+                "optimizer_speed": {"METHODS", "Method", "study_dims"}}  # by benchmarks
+    for name in MODULES:
+        mod = importlib.import_module(f"chainorder.lab.studies.{name}")
+        study = {type(mod.STUDY).__name__, "STUDY"}
+        assert set(mod.__all__) == study | imported.get(name, set()), name
+
+
+def test_settings_print_as_the_python_that_makes_them():
+    assert eval(repr(TINY), {"ReportSettings": ReportSettings}) == TINY
+    assert f"settings={TINY!r}" in report.api_command(Path("r"), TINY)
+    mine = {"caching": {"depths": (2,)}}
+    s = ReportSettings.preset(True, study=mine)
+    mine["caching"]["depths"] = (9,)
+    assert s.study == {"caching": {"depths": (2,)}}
+    with pytest.raises(TypeError, match="study must map study names"):
+        ReportSettings.preset(True, study={"caching": 3})
+
+
+def test_the_old_settings_spellings_warn_and_move_into_their_studies():
+    with pytest.warns(DeprecationWarning, match=r"preset\(random_chains=, calibration_threads=, "
+                      r"time_repeats=, optimizer_ns=\) is deprecated; pass study=\{'optimizer'"):
+        old = ReportSettings.preset(True, random_chains=6, calibration_threads=(1,),
+                                    time_repeats=2, optimizer_ns=None,
+                                    study={"optimizer": {"high": 50}})
+    assert old == ReportSettings.preset(True, study={
+        "optimizer": {"chains": 6, "high": 50}, "time-model": {"threads": (1,), "repeats": 2},
+        "time-optimal": {"threads": 1, "repeats": 5}})
+
+
+def test_an_override_of_no_study_or_no_setting_is_refused_before_work(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "_build", lambda *a: pytest.fail("measured before refusing"))
+    bad = ReportSettings.preset(True, study={"caching": {"depth": (2,)}})
+    with pytest.raises(ValueError, match=r"CachingStudy.Settings has no setting 'depth'; "
+                                         r"its settings: depths, width"):
+        generate_report(tmp_path / "r", settings=bad, progress=False)
+    with pytest.raises(ValueError, match="names no study 'cachin'; valid: article, "):
+        generate_report(tmp_path / "r", settings=ReportSettings.preset(True, study={"cachin": {}}),
+                        progress=False)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_report_records_each_studys_settings(first):
+    import json
+
+    saved = json.loads((first / "data" / "settings.json").read_text())
+    assert saved["studies"]["optimizer"] == {"chains": 6, "lengths": [3, 5], "high": 1024}
+    assert saved["settings"]["study"]["optimizer"] == {"chains": 6, "lengths": [3, 5]}
+    assert "optimizer: chains 6, lengths (3, 5), high 1024" in (first / "README.md").read_text()
+
+
+def test_a_study_is_known_by_its_name_once(monkeypatch):
+    monkeypatch.setattr(base, "STUDIES", [])
+    register_study(Study("09-x", "one", "q", extra_page))
+    with pytest.raises(ValueError, match="a study named 'x' is registered already"):
+        register_study(Study("10-x", "two", "q", lambda ctx: StudyPage([], "")))
+    assert [s.name for s in base.STUDIES] == ["x"]

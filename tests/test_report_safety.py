@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_report import ROOT, TINIER, _digest
+from report_helpers import TINIER
+from test_report import ROOT, _digest
 from test_report import private_calibration as private_calibration  # autouse here too
 
 from chainorder.cli import main
@@ -28,11 +29,9 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory) -> Path:
-    """One real report on the smallest settings; the tests that need one work on copies."""
-    out = tmp_path_factory.mktemp("made") / "report"
-    generate_report(out, settings=TINIER, progress=False)
-    return out
+def made(built_report) -> Path:
+    """One real report (the one test_report.py reads); the tests that change it work on copies."""
+    return built_report
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import chainorder as co
 from chainorder.algebra.costmodels import StructuredCost
 from chainorder.algebra.costs import KindSig
 from chainorder.algebra.kinds import (
+    KIND_NAMES,
     Diagonal,
     Identity,
     Kronecker,
@@ -51,6 +52,12 @@ def bracketings(i: int, j: int) -> tuple[tuple[tuple[int, int, int], ...], ...]:
         left + right + ((i, k, j),)
         for k in range(i + 1, j) for left in bracketings(i, k) for right in bracketings(k, j)
     )
+
+
+def test_random_chains_draw_every_registered_kind() -> None:
+    # the exhaustive-search tests below cover a kind only if random_factors draws it
+    drawn = {f.kind for seed in range(40) for f in random_factors(np.random.default_rng(seed), 6)}
+    assert drawn == set(KIND_NAMES)
 
 
 @settings(max_examples=60, deadline=None)

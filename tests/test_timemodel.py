@@ -19,6 +19,7 @@ from chainorder.algebra.timemodel import (
     CacheWarning,
     NotCalibratedError,
     TimeModel,
+    active_model,
     cache_path,
     load_model,
     machine_fingerprint,
@@ -120,15 +121,44 @@ def test_uncalibrated_machine_says_how_to_calibrate(tmp_path, monkeypatch):
     monkeypatch.setenv("CHAINORDER_CACHE_DIR", str(tmp_path))
     with pytest.raises(NotCalibratedError, match="chainorder calibrate"):
         load_model()
-    p = co.plan([1, 10, 100, 1000], "loss_first")
-    # a fresh context: no model set by the test fixture, so the cache is consulted
-    with pytest.raises(NotCalibratedError, match="chainorder calibrate"):
-        contextvars.Context().run(lambda: p.predicted_seconds)
+
+
+def test_planning_reads_no_cached_model_behind_the_callers_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHAINORDER_CACHE_DIR", str(tmp_path))
     m = _random_model(4)
     m.fingerprint = machine_fingerprint()
     m.save(cache_path(machine_fingerprint(), tmp_path))
-    got = contextvars.Context().run(lambda: p.predicted_seconds)
-    assert got == pytest.approx(m.plan_seconds(p.dims, p.step_array))
+    p = co.plan([1, 10, 100, 1000], "loss_first")
+    # a fresh context: no model put in force by the test fixture; the cached one is not read
+    fresh = contextvars.Context().run
+    for ask in (lambda: p.predicted_seconds, lambda: co.optimize(p.dims, cost="time"),
+                lambda: co.plan(p.dims, "time_optimal")):
+        with pytest.raises(NotCalibratedError, match=r"none is in force.*cost=.*chainorder "
+                           r"calibrate.*use_machine\(load_model\(\)\)") as err:
+            fresh(ask)
+        assert "\n" not in str(err.value)
+
+    def loaded_once() -> float:
+        use_machine(load_model())  # a statement: in force from here on, in this context
+        return p.predicted_seconds
+
+    assert fresh(loaded_once) == pytest.approx(m.plan_seconds(p.dims, p.step_array))
+
+
+def test_use_machine_as_a_block_puts_back_the_model_before_it():
+    a, b = MODELS["roofline"], MODELS["random-classes-0"]
+
+    def nested() -> list[bool]:
+        use_machine(a)
+        with use_machine(b) as inner:
+            seen = [inner is b, active_model() is b]
+        with use_machine(None):
+            seen.append(active_model() is a)
+        return [*seen, active_model() is a]
+
+    assert contextvars.Context().run(nested) == [True, True, True, True]
+    with pytest.raises(TypeError, match="model must be a TimeModel or None, got str"):
+        use_machine("fast")  # type: ignore[arg-type]
 
 
 def test_a_model_of_another_version_is_not_reused(tmp_path, monkeypatch):

@@ -18,9 +18,10 @@ model               ``cost=``         a step costs
                                       (:mod:`~chainorder.algebra.timemodel`)
 ==================  ================  ============================================
 
-``cost='time'`` is the time model in force
-(:func:`~chainorder.algebra.timemodel.active_model`); a user's own model is
-a :class:`CostModel` subclass (see its example).
+``cost='time'`` is the time model put in force with
+:func:`~chainorder.algebra.timemodel.use_machine`: planning reads no file, so
+load one explicitly (``cost=load_model()``, or ``use_machine(load_model())``
+once). A user's own model is a :class:`CostModel` subclass (see its example).
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..validation import check_dims
-from .costs import KIND_NAMES, KindSig, densify_cost, steps_cost_fast
+from .costs import steps_cost_fast
 from .dp import dp_steps, dp_steps_exact
-from .kinds import Kind, signature_of, structured_product
+from .kinds import KIND_NAMES, Kind, KindSig, densify_cost, signature_of, structured_product
 
 __all__ = [
     "CostModel",
@@ -110,7 +111,8 @@ def signatures(obj: Any) -> tuple[KindSig, ...] | None:
 def _check_fit(sigs: Sequence[KindSig]) -> None:
     for i, s in enumerate(sigs):
         if s.kind not in KIND_NAMES:
-            raise ValueError(f"factor {i} has kind {s.kind!r}; expected one of {KIND_NAMES}")
+            raise ValueError(f"factor {i} has kind {s.kind!r}; expected one of {KIND_NAMES} "
+                             "(a new kind is added with chainorder.algebra.kinds.register_kind)")
         ints = all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in s.shape)
         if not ints or s.rows < 1 or s.cols < 1:
             raise ValueError(f"factor {i} has shape {s.shape}; dims must be integers >= 1")
@@ -327,7 +329,7 @@ class StructuredCost(CostModel):
 
     A step costs what its pair's count rule says for the kinds of its two
     operand products; a plan adds, once, writing the chain's product out
-    dense (:func:`~chainorder.algebra.costs.densify_cost`). Why the dynamic
+    dense (:func:`~chainorder.algebra.kinds.densify_cost`). Why the dynamic
     program is exact here: the kind of a sub-product does not depend on how
     it was bracketed (:func:`~chainorder.algebra.kinds.span_signature`,
     tested over every bracketing of random chains), so a step's cost is a
@@ -430,7 +432,7 @@ def _time_message(objective: Any, machine: bool, margin: bool) -> str:
     given = [flag for flag, on in (("objective='time'", True), ("machine=", machine),
                                    ("margin=", margin)) if on]
     if margin:
-        spelling = f"cost={'machine' if machine else 'active_model()'}.with_margin(margin)"
+        spelling = f"cost={'machine' if machine else 'load_model()'}.with_margin(margin)"
     else:
         spelling = "cost=machine" if machine else (
             "cost='time' (the time model in force) or cost=<a TimeModel>")

@@ -9,30 +9,28 @@ the dims.
 Structured model
 ----------------
 The dense model counts every Jacobian as a full array. The structured model
-counts what multiplying Jacobians of known *kinds* really performs. Here are
-what it reads of a factor, :class:`KindSig` (kind and shape, no data), and
-the costs of writing a factor out dense (:func:`densify_cost`) and of
-storing it (:func:`stored_elements`). Each kind pair's count rule sits beside
-its product rule in :data:`chainorder.algebra.kinds.PAIR_RULES` (the table
-of counts is in that module's docstring); the cost models built on these
-conventions are in :mod:`chainorder.algebra.costmodels`.
-
-Writing a factor out dense (done once for the product of a chain, which is
-delivered dense) costs 0 for dense, diagonal and identity, ``q²`` for
-diag_rank_one (``u vᵀ``), and for ``A ⊗ xᵀ`` with ``A`` ``p x m`` and
-``|x| = n``: 0 if ``A = I``, ``m·n`` if ``A`` is diagonal, else
-``densify(A) + p·m·n`` (for a row ``A``, the outer product).
+counts what multiplying Jacobians of known *kinds* really performs; its
+conventions live with the kinds, one module per kind, in
+:mod:`chainorder.algebra.kinds` (what it reads of a factor,
+:class:`~chainorder.algebra.kinds.KindSig`; the costs of writing a factor out
+dense, :func:`~chainorder.algebra.kinds.densify_cost`, and of storing it,
+:func:`~chainorder.algebra.kinds.stored_elements`; the registered kinds,
+:data:`~chainorder.algebra.kinds.KIND_NAMES`; each kind pair's count rule
+beside its product rule, :data:`~chainorder.algebra.kinds.PAIR_RULES`).
+``KindSig``, ``KIND_NAMES``, ``densify_cost`` and ``stored_elements`` are
+importable from here too. The cost models built on
+these conventions are in :mod:`chainorder.algebra.costmodels`.
 """
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..validation import check_dims
+from .kinds import KIND_NAMES, KindSig, densify_cost, stored_elements
 
 #: The unit sentence printed beside every dense count (CLI, tables, figures, report pages).
 COST_UNIT = (
@@ -189,111 +187,8 @@ def steps_cost_fast(dims: Sequence[int], steps: np.ndarray) -> int:
 
 
 # ----------------------------------------------------------------------------- structured model
-# (the count table is in the module docstring)
-
-#: The kinds the structured model knows.
-KIND_NAMES = ("dense", "diagonal", "identity", "diag_rank_one", "kronecker")
-
-
-@dataclass(frozen=True)
-class KindSig:
-    """What the structured cost model knows of a factor: its kind and shape, no data.
-
-    Parameters
-    ----------
-    kind : str
-        One of :data:`KIND_NAMES`.
-    rows, cols : int
-        The shape. Diagonal, identity and diag_rank_one factors are square.
-    inner : KindSig, optional
-        For ``'kronecker'``: the kind of ``A`` in ``A ⊗ xᵀ`` (never itself kronecker).
-    width : int
-        For ``'kronecker'``: ``|x|``; ``cols == inner.cols * width``.
-
-    Examples
-    --------
-    >>> KindSig.diagonal(100), KindSig.kronecker(KindSig.identity(3), 4).shape
-    (KindSig('diagonal', 100x100), (3, 12))
-    """
-
-    kind: str
-    rows: int
-    cols: int
-    inner: KindSig | None = None
-    width: int = 1
-
-    @classmethod
-    def dense(cls, rows: int, cols: int) -> KindSig:
-        """A dense ``rows x cols`` factor."""
-        return cls("dense", int(rows), int(cols))
-
-    @classmethod
-    def diagonal(cls, n: int) -> KindSig:
-        """A diagonal ``n x n`` factor."""
-        return cls("diagonal", int(n), int(n))
-
-    @classmethod
-    def identity(cls, n: int) -> KindSig:
-        """The ``n x n`` identity."""
-        return cls("identity", int(n), int(n))
-
-    @classmethod
-    def diag_rank_one(cls, n: int) -> KindSig:
-        """``diag(d) + u vᵀ``, ``n x n``."""
-        return cls("diag_rank_one", int(n), int(n))
-
-    @classmethod
-    def kronecker(cls, inner: KindSig, width: int) -> KindSig:
-        """``A ⊗ xᵀ`` with ``A`` of kind ``inner`` and ``|x| = width``."""
-        return cls("kronecker", inner.rows, inner.cols * int(width), inner, int(width))
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(rows, cols)``."""
-        return (self.rows, self.cols)
-
-    def __repr__(self) -> str:
-        if self.kind == "kronecker" and self.inner is not None:
-            return f"KindSig('kronecker', {self.inner!r} ⊗ x[{self.width}])"
-        return f"KindSig({self.kind!r}, {self.rows}x{self.cols})"
-
-
-def densify_cost(sig: KindSig) -> int:
-    """Multiplications to write a factor of kind ``sig`` out as a dense array.
-
-    Examples
-    --------
-    >>> densify_cost(KindSig.diag_rank_one(10)), densify_cost(KindSig.dense(3, 4))
-    (100, 0)
-    >>> densify_cost(KindSig.kronecker(KindSig.dense(1, 100), 1000))   # an outer product
-    100000
-    """
-    if sig.kind == "diag_rank_one":
-        return sig.rows * sig.rows
-    if sig.kind != "kronecker" or sig.inner is None:
-        return 0
-    inner = sig.inner
-    if inner.kind == "identity":
-        return 0
-    if inner.kind == "diagonal":
-        return inner.cols * sig.width
-    return densify_cost(inner) + inner.rows * inner.cols * sig.width
-
-
-def stored_elements(sig: KindSig) -> int:
-    """Numbers a factor of kind ``sig`` stores (a dense one all ``rows * cols``).
-
-    Examples
-    --------
-    >>> stored_elements(KindSig.kronecker(KindSig.identity(100), 1000))   # just x
-    1000
-    """
-    if sig.kind == "dense":
-        return sig.rows * sig.cols
-    if sig.kind == "kronecker" and sig.inner is not None:
-        return stored_elements(sig.inner) + sig.width
-    return {"diagonal": 1, "identity": 0, "diag_rank_one": 3}[sig.kind] * sig.rows
-
+# KIND_NAMES, KindSig, densify_cost and stored_elements are the kinds' own (imported above
+# from chainorder.algebra.kinds, where each kind's module states its facts).
 
 #: Names that moved to :mod:`chainorder.algebra.kinds`, beside the rule table they read.
 _MOVED = ("structured_product", "span_signature", "structured_steps_cost")

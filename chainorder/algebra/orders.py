@@ -28,6 +28,7 @@ __all__ = [
     "loss_first_steps",
     "input_first_steps",
     "registry_generation",
+    "uses_machine",
 ]
 
 #: A strategy reads validated dims and returns the steps ``(i, k, j)`` in
@@ -185,6 +186,19 @@ def available_orders(*, machine: bool = False) -> list[str]:
     return [name for name, info in ORDERS.items() if machine or not info.uses_machine]
 
 
+def uses_machine(order: str) -> bool:
+    """Whether ``order`` (a registered name or alias) plans by the time model in force, so
+    planning it needs one (``cost=`` a model, or ``use_machine``).
+
+    Examples
+    --------
+    >>> uses_machine("time_optimal"), uses_machine("least-time"), uses_machine("optimal")
+    (True, True, False)
+    """
+    name = _ALIASES.get(_normalize(order)) if isinstance(order, str) else None
+    return name is not None and ORDERS[name].uses_machine
+
+
 def _normalize(name: str) -> str:
     return name.strip().lower().replace("-", "_").replace(" ", "_")
 
@@ -211,7 +225,8 @@ def plan(dims: Sequence[Any] | ChainShape, order: str = "optimal", *, cost: Any 
         The cost model the plan is priced by (:mod:`chainorder.algebra.costmodels`):
         ``'dense'`` (default: ``p·q·r``, the article's convention), ``'structured'``
         (each product counted by its factors' kinds), ``'time'`` (the time model
-        in force), a :class:`~chainorder.algebra.timemodel.TimeModel`, or a
+        put in force with :func:`~chainorder.algebra.timemodel.use_machine`; planning
+        loads none), a :class:`~chainorder.algebra.timemodel.TimeModel`, or a
         :class:`~chainorder.algebra.costmodels.CostModel` of your own.
         ``'optimal'`` and ``'dp'`` are the model's exact optimum; every other
         order keeps its own bracketing, priced by the model (``'time_optimal'``
@@ -317,7 +332,10 @@ def optimize(dims: Sequence[Any] | ChainShape, method: str = "auto", *, cost: An
         What to minimize (:mod:`chainorder.algebra.costmodels`): ``'dense'``
         (default: scalar multiplications, so FLOPs), ``'structured'`` (each
         product counted by its factors' kinds; up to 200 factors),
-        ``'time'`` or a :class:`~chainorder.algebra.timemodel.TimeModel`
+        ``'time'`` (the model put in force with
+        :func:`~chainorder.algebra.timemodel.use_machine`) or a
+        :class:`~chainorder.algebra.timemodel.TimeModel`, such as
+        :func:`~chainorder.algebra.timemodel.load_model`'s
         (least predicted seconds, up to 1000 matrices, keeping the FLOP
         optimum unless the least-time plan is predicted more than ``1 +
         margin`` times as fast: the model's measured margin, or
@@ -395,7 +413,7 @@ def _dense_strategy(key: str, n: int) -> Strategy:
 
 
 def _time_optimal_order(dims: tuple[int, ...]) -> Plan:
-    model = active_model()
+    model = active_model("the order 'time_optimal'")
     return _optimum(ChainShape(dims), model, "dp")
 
 

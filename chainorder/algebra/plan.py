@@ -79,7 +79,7 @@ class Plan:
         What the cost model read of the chain: dims and, if known, kinds.
     machine : TimeModel or None
         The time model behind :attr:`predicted_seconds` (the cost model if it
-        is one; None: the time model in force).
+        is one; None: the one put in force with ``use_machine``, if any).
 
     Examples
     --------
@@ -173,12 +173,23 @@ class Plan:
 
         The model is :attr:`machine` if set (the plan's cost model when that
         is a time model, ``co.plan(..., cost=m)``; or set it by hand), else the
-        time model in force: this machine's cached calibration at the current
-        BLAS thread count, unless ``use_machine`` chose another; with none cached this raises
+        one put in force with :func:`~chainorder.algebra.timemodel.use_machine`.
+        Nothing is read from disk: with neither this raises
         :class:`~chainorder.algebra.timemodel.NotCalibratedError`, whose
-        message says how to calibrate (``chainorder calibrate``).
+        message says how to get one (``chainorder calibrate`` caches this
+        machine's, :func:`~chainorder.algebra.timemodel.load_model` reads it).
+
+        Examples
+        --------
+        >>> import chainorder as co
+        >>> from chainorder.algebra.timemodel import TimeModel
+        >>> m = TimeModel.from_rates(peak_gflops=50, bandwidth_gbs=20, overhead_seconds=1e-6)
+        >>> round(co.plan([1000, 1000, 1000], cost=m).predicted_seconds, 4)
+        0.0412
         """
-        model = self.machine if self.machine is not None else active_model()
+        if self.machine is not None:
+            return self.machine.plan_seconds(self.dims, self.step_array)
+        model = active_model("plan.predicted_seconds (the plan has no time model, plan.machine)")
         return model.plan_seconds(self.dims, self.step_array)
 
     @cached_property

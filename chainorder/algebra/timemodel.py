@@ -82,10 +82,18 @@ finite numbers >= 0) or that another version wrote is named in a
 :class:`CacheWarning` and treated as absent: ``chainorder calibrate``
 replaces it. Files are written atomically (a temporary file in the same
 directory, then :func:`os.replace`), so two calibrations at once leave one
-whole model. With no usable model, :func:`active_model` raises
+whole model. With no usable model, :func:`load_model` raises
 :class:`NotCalibratedError` naming the file looked for and the command
-that makes it: a silent quick calibration inside a property would spend
-seconds and give noisy answers nobody asked for.
+that makes it: a silent quick calibration would spend seconds and give
+noisy answers nobody asked for.
+
+Planning reads no file and probes no machine: a plan is priced by the model
+passed as ``cost=model`` or put in force with :func:`use_machine`, and
+``cost='time'``, the ``'time_optimal'`` order and ``Plan.predicted_seconds``
+without one say how to get one. Load it where you choose to::
+
+    from chainorder.algebra.timemodel import load_model, use_machine
+    use_machine(load_model())   # this machine's cached model, from now on
 """
 
 from __future__ import annotations
@@ -101,13 +109,14 @@ import platform
 import shlex
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from ..hardware import cpu_model, logical_cores, numpy_blas
 from ..validation import check_real
 from ..version import __version__
 from .costmodels import DENSE, ChainShape, CostModel
@@ -168,7 +177,9 @@ VERSION_KEYS: tuple[str, ...] = ("chainorder", "model_version")
 
 
 class NotCalibratedError(LookupError, ValueError):
-    """No time model is cached for this machine and BLAS thread count.
+    """No time model at hand: none cached for this machine and BLAS thread count
+    (:func:`load_model`), or none passed or in force where planning needs one
+    (:func:`active_model`).
 
     A ``ValueError`` too, so code that skips orders declining a chain
     (``except ValueError``) skips ``'time_optimal'`` on an uncalibrated machine.
@@ -249,8 +260,8 @@ TIME_DP_MAX_MATRICES = 1000
 class TimeModel(CostModel):
     """Predicted seconds of product steps on one machine, fitted from its measurements.
 
-    A cost model too (``cost=model``, or ``cost='time'`` for the model in
-    force): it prices a step by its predicted seconds and selects the
+    A cost model too (``cost=model``, or ``cost='time'`` for the model put in
+    force with :func:`use_machine`): it prices a step by its predicted seconds and selects the
     least-time bracketing unless the fewest-multiplications one is predicted
     within :attr:`margin` of it (:meth:`optimal_steps`). Its plans' ``cost``
     stays their count of scalar multiplications; their seconds are
@@ -341,7 +352,8 @@ class TimeModel(CostModel):
 
     @classmethod
     def from_shorthand(cls) -> TimeModel:
-        """``cost='time'``: the model in force (:func:`active_model`)."""
+        """``cost='time'``: the model in force (:func:`use_machine`); none in force raises
+        :class:`NotCalibratedError` saying how to load one. Loads nothing itself."""
         return active_model()
 
     def with_margin(self, margin: float | None) -> TimeModel:
@@ -538,29 +550,12 @@ def write_atomic(path: str | Path, text: str) -> Path:
     return path
 
 
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "cpu model")):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def _numpy_blas() -> dict[str, Any]:
-    """numpy's BLAS as threadpoolctl sees it (the library every product here runs on);
-    empty without threadpoolctl (the ``lab`` extra)."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return {}
-    libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
-    libs.sort(key=lambda lib: "numpy" not in str(lib.get("filepath")))
-    return libs[0] if libs else {}
-
-
 def machine_fingerprint() -> dict[str, Any]:
     """What a time model depends on: CPU, cores, numpy, BLAS and its current thread count,
     and the software: chainorder's version and :data:`MODEL_VERSION`.
+
+    It reads the machine (:mod:`chainorder.hardware`); planning never calls it,
+    only loading and caching a model do.
 
     Examples
     --------
@@ -568,10 +563,10 @@ def machine_fingerprint() -> dict[str, Any]:
     >>> fp["numpy"] == np.__version__, fp["blas_threads"] >= 1
     (True, True)
     """
-    blas = _numpy_blas()
+    blas = numpy_blas()
     return {
-        "cpu_model": _cpu_model(),
-        "cores": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "cores": logical_cores(),
         "machine": platform.machine(),
         "numpy": np.__version__,
         "blas": blas.get("internal_api"),
@@ -741,7 +736,7 @@ def load_model(directory: str | Path | None = None) -> TimeModel:
         f"chainorder {__version__} (model form {MODEL_VERSION}): looked for {path}{found}"
         f"{others}; run '{_calibrate_command(threads, path.parent)}' (under a minute; '--quick' "
         "takes seconds), or call chainorder.lab.calibrate.calibrate(threads=...), or pass "
-        "machine=TimeModel.load(...)")
+        "cost=TimeModel.load(...)")
 
 
 def version_mismatch(cached: Mapping[str, Any], current: Mapping[str, Any]) -> str:
@@ -780,15 +775,16 @@ _ACTIVE: contextvars.ContextVar[TimeModel | None] = contextvars.ContextVar(
 )
 
 
-def active_model() -> TimeModel:
-    """The model in force: the one of an enclosing :func:`use_machine`, else the cached one."""
-    model = _ACTIVE.get()
-    return model if model is not None else load_model()
+def active_model(needed_by: str = "cost='time'") -> TimeModel:
+    """The model in force, put there by :func:`use_machine`; planning reads no other.
 
+    Nothing is loaded here: a model comes from the caller, never from the
+    disk behind their back.
 
-@contextlib.contextmanager
-def use_machine(model: TimeModel | None) -> Iterator[TimeModel | None]:
-    """Within the block, time predictions and time-optimal plans use ``model`` (None: no change).
+    Raises
+    ------
+    NotCalibratedError
+        If none is in force; the message, naming ``needed_by``, says how to get one.
 
     Examples
     --------
@@ -797,13 +793,48 @@ def use_machine(model: TimeModel | None) -> Iterator[TimeModel | None]:
     ...     active_model() is m
     True
     """
-    if model is not None and not isinstance(model, TimeModel):
-        raise TypeError(f"machine must be a TimeModel or None, got {type(model).__name__}")
+    model = _ACTIVE.get()
     if model is None:
-        yield None
-        return
-    token = _ACTIVE.set(model)
-    try:
-        yield model
-    finally:
-        _ACTIVE.reset(token)
+        raise NotCalibratedError(
+            f"{needed_by} needs a time model and none is in force: pass cost=<a TimeModel>, "
+            "such as cost=load_model() (this machine's, cached by 'chainorder calibrate') or "
+            "cost=TimeModel.load(path), or put one in force once with use_machine(load_model()) "
+            "(both from chainorder.algebra.timemodel)")
+    return model
+
+
+class use_machine:  # a function to its callers, as contextlib.suppress is
+    """Put ``model`` in force for time predictions, ``cost='time'`` and ``'time_optimal'``.
+
+    Called as a statement, ``use_machine(model)`` keeps it in force from then on
+    (in this thread, and in contexts copied from it); as ``with
+    use_machine(model):``, only inside the block, the model before it coming
+    back at the end. ``None`` changes nothing. Planning reads only the model
+    given here or passed as ``cost=``: load one explicitly (:func:`load_model`
+    reads this machine's, cached by ``chainorder calibrate``;
+    :meth:`TimeModel.load` reads a file).
+
+    Examples
+    --------
+    >>> m = TimeModel.from_rates(50, 20, 1e-6)
+    >>> with use_machine(m):
+    ...     active_model() is m
+    True
+    """
+
+    def __init__(self, model: TimeModel | None) -> None:
+        if model is not None and not isinstance(model, TimeModel):
+            raise TypeError(f"model must be a TimeModel or None, got {type(model).__name__}")
+        self.model = model
+        self._token = _ACTIVE.set(model) if model is not None else None
+
+    def __enter__(self) -> TimeModel | None:
+        return self.model
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _ACTIVE.reset(self._token)
+            self._token = None
+
+    def __repr__(self) -> str:
+        return f"use_machine({self.model!r})"

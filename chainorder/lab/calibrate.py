@@ -21,10 +21,8 @@ bracketings differ, timed side by side with a noise-respecting verdict).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import statistics
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,6 +51,8 @@ from ..algebra.timemodel import (
     use_machine,
     write_atomic,
 )
+from ..hardware import blas_threads
+from ..timing import Stopwatch, time_calls
 from ..validation import check_dims
 from .cases import Case, select_cases
 from .verdicts import loadavg, time_interleaved, under_load
@@ -68,7 +68,6 @@ __all__ = [
     "time_plans",
     "fit_model",
     "roofline_summary",
-    "pinned_threads",
     "predicted_vs_measured",
     "prediction_errors",
     "time_vs_flops",
@@ -152,17 +151,8 @@ def _anchor_shapes(quick: bool) -> list[tuple[int, int, int]]:
     return shapes
 
 
-@contextlib.contextmanager
-def pinned_threads(threads: int | None) -> Iterator[None]:
-    """BLAS limited to ``threads`` threads through threadpoolctl (None or 0: unchanged)."""
-    if not threads:
-        yield
-        return
-    import scipy.linalg  # noqa: F401  (load scipy's BLAS too, so the limit reaches it)
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=int(threads), user_api="blas"):
-        yield
+#: The old name of :func:`chainorder.hardware.blas_threads`, the one way BLAS threads are pinned.
+pinned_threads = blas_threads
 
 
 def _time_product(a: np.ndarray, b: np.ndarray, runs: int, budget: float) -> list[float]:
@@ -173,21 +163,13 @@ def _time_product(a: np.ndarray, b: np.ndarray, runs: int, budget: float) -> lis
     call of :data:`~chainorder.algebra.execute.step_kernel` alone, so the
     per-call overhead and the BLAS call are those a plan pays (counting and
     bookkeeping around the call, about 0.2 us, are not). Each result is dropped before the
-    next call, as a plan run again and again drops its product, so the next
-    result may land in the memory (and the cache lines) just freed. Holding
-    it instead alternates two buffers: a 217 x 994 result (1.7 MB) then took
+    next call (:func:`chainorder.timing.time_calls` does), as a plan run again and again
+    drops its product, so the next result may land in the memory (and the cache lines) just
+    freed. Holding it instead alternates two buffers: a 217 x 994 result (1.7 MB) then took
     1.4x as long on a 2 MiB level-2 cache, where plans never paid that.
     """
-    kernel = step_kernel
-    kernel(a, b)
-    clock, times = time.perf_counter, []
-    start = clock()
-    while len(times) < runs or (clock() - start < budget and len(times) < 200):
-        t0 = clock()
-        product = kernel(a, b)
-        times.append(clock() - t0)
-        del product
-    return times
+    return time_calls(step_kernel, a, b, warmup=1, min_calls=runs, max_calls=max(runs, 200),
+                      seconds=budget).seconds
 
 
 def _spread(times: Sequence[float]) -> float:
@@ -203,7 +185,7 @@ def measure_steps(shapes: Iterable[tuple[int, int, int]], *, quick: bool = False
                   progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Time float64 products of the given shapes; one tidy record per shape.
 
-    Runs with whatever BLAS threads are in force (see :func:`pinned_threads`).
+    Runs with whatever BLAS threads are in force (see :func:`chainorder.hardware.blas_threads`).
     Operands are filled with 0.5 (values do not change BLAS speed; no
     denormals) and freshly allocated per shape. Products past 1e8 FLOPs get
     three timed runs, others at least five (three in ``quick`` mode). With
@@ -220,15 +202,15 @@ def measure_steps(shapes: Iterable[tuple[int, int, int]], *, quick: bool = False
     runs, per_shape = (3, 0.01) if quick else (5, 0.03)
     shapes = list(shapes)
     out: list[dict[str, Any]] = []
-    start = time.perf_counter()
-    for n, (p, q, r) in enumerate(shapes):
-        if budget is not None and out and time.perf_counter() - start > budget:
-            break
-        a, b = np.full((p, q), 0.5), np.full((q, r), 0.5)
-        times = _time_product(a, b, 3 if 2 * p * q * r > 1e8 else runs, per_shape)
-        out.append(_step_record(p, q, r, times, loadavg()))
-        if progress is not None:
-            progress(n + 1, len(shapes))
+    with Stopwatch() as spent:
+        for n, (p, q, r) in enumerate(shapes):
+            if budget is not None and out and spent.elapsed() > budget:
+                break
+            a, b = np.full((p, q), 0.5), np.full((q, r), 0.5)
+            times = _time_product(a, b, 3 if 2 * p * q * r > 1e8 else runs, per_shape)
+            out.append(_step_record(p, q, r, times, loadavg()))
+            if progress is not None:
+                progress(n + 1, len(shapes))
     return out
 
 
@@ -305,22 +287,29 @@ def measure_chain_steps(chains: Iterable[Sequence[int]], *, repeats: int = 5, wa
     """
     rng = np.random.default_rng([seed, 11])
     out: list[dict[str, Any]] = []
-    start = time.perf_counter()
-    for dims in chains:
-        if budget is not None and out and time.perf_counter() - start > budget:
-            break
-        d = tuple(int(x) for x in dims)
-        mats = [np.full((a, b), 0.5) for a, b in zip(d[:-1], d[1:], strict=True)]
-        plans = {o: make_plan(d, o) for o in ("loss_first", "input_first", "optimal")}
-        plans["random"] = Plan(d, _random_bracketing(len(mats), rng), "random")
-        times, load = time_plans(mats, plans, repeats, warmup)
-        cold = chain_bytes(d) > COLD_CHAIN_BYTES
-        for order, pl in plans.items():
-            t = times[order]
-            for s, (i, k, j) in enumerate(pl.step_array.tolist()):
-                out.append(_step_record(d[i], d[k], d[j], t[:, s].tolist(), load["loadavg_max"],
-                                        cold and k - i == 1, cold and j - k == 1,
-                                        chain="x".join(map(str, d)), plan=order))
+    with Stopwatch() as spent:
+        for dims in chains:
+            if budget is not None and out and spent.elapsed() > budget:
+                break
+            out += _chain_step_records(tuple(int(x) for x in dims), rng, repeats, warmup)
+    return out
+
+
+def _chain_step_records(d: tuple[int, ...], rng: np.random.Generator, repeats: int,
+                        warmup: int) -> list[dict[str, Any]]:
+    """The step records of :func:`measure_chain_steps` for one chain of dims ``d``."""
+    mats = [np.full((a, b), 0.5) for a, b in zip(d[:-1], d[1:], strict=True)]
+    plans = {o: make_plan(d, o) for o in ("loss_first", "input_first", "optimal")}
+    plans["random"] = Plan(d, _random_bracketing(len(mats), rng), "random")
+    times, load = time_plans(mats, plans, repeats, warmup)
+    cold = chain_bytes(d) > COLD_CHAIN_BYTES
+    out = []
+    for order, pl in plans.items():
+        t = times[order]
+        for s, (i, k, j) in enumerate(pl.step_array.tolist()):
+            out.append(_step_record(d[i], d[k], d[j], t[:, s].tolist(), load["loadavg_max"],
+                                    cold and k - i == 1, cold and j - k == 1,
+                                    chain="x".join(map(str, d)), plan=order))
     return out
 
 
@@ -569,7 +558,7 @@ def calibrate(*, threads: int | None = None, quick: bool = False, force: bool = 
         Before measuring, if ``directory`` is a file, lies under one or cannot be
         written, or the cache file's place is taken by a directory holding files.
     """
-    with pinned_threads(threads):
+    with blas_threads(threads):
         fp = machine_fingerprint()
     path = cache_path(fp, check_cache_dir(directory))
     _check_place(path)
@@ -609,9 +598,9 @@ def measure_model(*, threads: int | None = None, quick: bool = False, seed: int 
     records : list of dict
         The measurements it was fitted to.
     """
-    with pinned_threads(threads):
+    with blas_threads(threads), Stopwatch() as spent:
         fp = machine_fingerprint()
-        t0, load0 = time.perf_counter(), loadavg()
+        load0 = loadavg()
         shapes = calibration_shapes(quick, seed)
         # the anchors first, the draws shuffled: a budget cut leaves every class measured
         anchors = len(_anchor_shapes(quick))
@@ -622,11 +611,11 @@ def measure_model(*, threads: int | None = None, quick: bool = False, seed: int 
                                 progress=progress)
         chains = calibration_chains(quick, seed)
         # the chains get what is left of the total, and at least a fifth of it
-        left = max(total - (time.perf_counter() - t0), total / 5)
+        left = max(total - spent.elapsed(), total / 5)
         records += measure_chain_steps(chains, seed=seed, repeats=3 if quick else 5, budget=left)
         in_chains = {r["chain"] for r in records if r["chain"]}
         alone = sum(1 for r in records if not r["chain"])
-        meta = {"created": _now(), "seconds": round(time.perf_counter() - t0, 2), "quick": quick,
+        meta = {"created": _now(), "seconds": round(spent.elapsed(), 2), "quick": quick,
                 "seed": seed, "shapes": f"{alone}/{len(shapes)}", "points": len(records),
                 "chains": f"{len(in_chains)}/{len(chains)}",
                 "loadavg_start": load0, "loadavg_end": loadavg(),
@@ -646,7 +635,7 @@ def calibration_records(*, threads: int | None = None,
     chain (:func:`measure_steps`, :func:`measure_chain_steps`): tidy rows
     for a roofline figure of achieved GFLOP/s and GB/s by shape class.
     """
-    with pinned_threads(threads):
+    with blas_threads(threads):
         path = _records_path(cache_path(directory=directory))
     fix = f"run 'chainorder calibrate{f' --threads {threads}' if threads else ''} --force'"
     if not path.exists():
@@ -720,7 +709,7 @@ def predicted_vs_measured(cases: Iterable[CaseLike] | None = None,
     """
     chosen = _chains_of(cases)
     out: list[dict[str, Any]] = []
-    with pinned_threads(threads):
+    with blas_threads(threads):
         m = model if model is not None else _cached_or_raise()
         for case_id, chain in chosen:
             with use_machine(m):  # an order that reads the time model reads this one
@@ -874,7 +863,7 @@ def time_vs_flops(cases: Iterable[CaseLike] | None = None, *, model: TimeModel |
     """
     chosen = _chains_of(cases)
     out = []
-    with pinned_threads(threads):
+    with blas_threads(threads):
         m = model if model is not None else _cached_or_raise()
         used = m.margin if margin is None else margin
         for case_id, chain in chosen:

@@ -1,17 +1,30 @@
-"""The machine a measurement ran on: CPU, cores, BLAS and its threads, versions, measured peaks."""
+"""The machine a measurement ran on: CPU, cores, BLAS and its threads, versions, measured peaks.
+
+The facts planning may need too (CPU model, cores, numpy's BLAS, pinning its
+threads) live in :mod:`chainorder.hardware`; this module adds what only the
+laboratory records: caches, versions, the git commit, and measured peaks.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import subprocess
-import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..hardware import (
+    blas_threads,
+    cpu_model,
+    logical_cores,
+    physical_cores,
+    thread_pools,
+    usable_cores,
+)
+from ..timing import Stopwatch, time_calls
 
 __all__ = ["machine_info", "measure_peak", "git_commit", "describe_machine", "blas_threads",
            "blas_libraries"]
@@ -39,41 +52,6 @@ def _read(path: str) -> str | None:
         return Path(path).read_text()
     except OSError:
         return None
-
-
-def _cpu_model() -> str:
-    text = _read("/proc/cpuinfo") or ""
-    for line in text.splitlines():
-        if line.lower().startswith(("model name", "hardware", "cpu model")):
-            return line.split(":", 1)[1].strip()
-    if platform.system() == "Darwin":
-        out = _run(["sysctl", "-n", "machdep.cpu.brand_string"])
-        if out:
-            return out
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def _physical_cores() -> int | None:
-    text = _read("/proc/cpuinfo")
-    if text:
-        cores = set()
-        phys = core = None
-        for line in text.splitlines() + [""]:
-            key, _, val = line.partition(":")
-            key = key.strip()
-            if key == "physical id":
-                phys = val.strip()
-            elif key == "core id":
-                core = val.strip()
-            elif not line.strip() and core is not None:
-                cores.add((phys, core))
-                phys = core = None
-        if cores:
-            return len(cores)
-    if platform.system() == "Darwin":
-        out = _run(["sysctl", "-n", "hw.physicalcpu"])
-        return int(out) if out and out.isdigit() else None
-    return None
 
 
 def _caches() -> dict[str, str]:
@@ -114,34 +92,12 @@ def git_commit(path: str | Path | None = None) -> dict[str, Any]:
     return {"commit": sha, "dirty": None if status is None else bool(status)}
 
 
-def blas_threads(threads: int) -> contextlib.AbstractContextManager[Any]:
-    """A context limiting BLAS to ``threads`` threads (0: the BLAS default, a no-op).
-
-    The one way chainorder pins BLAS threads: sweeps, reports and the
-    benchmarks' fixture all use it.
-    """
-    if not threads:
-        return contextlib.nullcontext()
-    import scipy.linalg  # noqa: F401  (load scipy's BLAS too, or the limit would miss it)
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=threads, user_api="blas")
-
-
 def blas_libraries() -> list[dict[str, Any]]:
-    """threadpoolctl's view of the loaded BLAS libraries (numpy's first), as plain dicts."""
-    return _blas()
-
-
-def _blas() -> list[dict[str, Any]]:
+    """threadpoolctl's view of the loaded BLAS libraries, scipy's included (numpy's first), as
+    plain dicts (:func:`chainorder.hardware.thread_pools`, after loading scipy's BLAS)."""
     import scipy.linalg  # noqa: F401  (loads scipy's BLAS, so threadpoolctl sees it too)
-    from threadpoolctl import threadpool_info
 
-    keep = ("user_api", "internal_api", "version", "num_threads", "architecture",
-            "threading_layer", "prefix", "filepath")
-    libs = [{k: lib.get(k) for k in keep} for lib in threadpool_info()]
-    # numpy's BLAS first: it is the one every product in chainorder runs on
-    return sorted(libs, key=lambda lib: "numpy" not in str(lib.get("filepath")))
+    return thread_pools()
 
 
 def machine_info() -> dict[str, Any]:
@@ -168,14 +124,13 @@ def machine_info() -> dict[str, Any]:
     """
     from ..version import __version__
 
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     git = git_commit()
     return {
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "architecture": platform.machine(),
-        "logical_cores": os.cpu_count(),
-        "physical_cores": _physical_cores(),
-        "usable_cores": usable,
+        "logical_cores": logical_cores(),
+        "physical_cores": physical_cores(),
+        "usable_cores": usable_cores(),
         "caches": _caches(),
         "os": platform.platform(),
         "python": platform.python_version(),
@@ -187,7 +142,7 @@ def machine_info() -> dict[str, Any]:
         "chainorder": __version__,
         "git_commit": git["commit"],
         "git_dirty": git["dirty"],
-        "blas": _blas(),
+        "blas": blas_libraries(),
         "env": {k: os.environ[k] for k in BLAS_ENV if k in os.environ},
     }
 
@@ -209,23 +164,18 @@ def describe_machine(info: dict[str, Any]) -> str:
             f"{info.get('logical_cores')} threads, BLAS {blas or 'unknown'}")
 
 
-def _best_rate(work: float, fn: Any, budget: float) -> tuple[float, int]:
-    """Best ``work / seconds`` of ``fn()`` over runs lasting ``budget`` seconds, after a warm-up."""
-    fn()
-    best, runs, start = 0.0, 0, time.perf_counter()
-    while runs < 2 or (time.perf_counter() - start < budget and runs < 1000):
-        t0 = time.perf_counter()
-        fn()
-        best = max(best, work / max(time.perf_counter() - t0, 1e-12))
-        runs += 1
-    return best, runs
+def _best_rate(work: float, fn: Any, budget: float) -> float:
+    """Best ``work / seconds`` of ``fn()`` over runs lasting ``budget`` seconds (at least two,
+    at most 1000), after a warm-up."""
+    calls = time_calls(fn, warmup=1, min_calls=2, max_calls=1000, seconds=budget)
+    return work / max(calls.best, 1e-12)
 
 
 def _matmul_rate(n: int, budget: float) -> float:
     """Best GFLOP/s of ``n x n`` float64 matmuls within ``budget`` seconds."""
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((n, n)), rng.standard_normal((n, n))
-    return _best_rate(2.0 * n**3 / 1e9, lambda: a @ b, budget)[0]
+    return _best_rate(2.0 * n**3 / 1e9, lambda: a @ b, budget)
 
 
 def measure_peak(seconds: float = 1.0, *, matmul_n: int = 1024,
@@ -255,15 +205,15 @@ def measure_peak(seconds: float = 1.0, *, matmul_n: int = 1024,
         ``peak_gflops``, ``bandwidth_gbs``, ``copy_gbs``, ``dot_gbs``,
         ``gemv_gbs``, ``matmul_n``, ``stream_bytes``, ``seconds``, ``method``.
     """
-    t_start = time.perf_counter()
-    n = int(matmul_n)
-    peak = _matmul_rate(n, seconds / 2)
-    m = max(int(stream_mb * 1e6 / 8), 1024)
-    a, b = np.ones(m), np.empty(m)
-    copy, _ = _best_rate(2 * a.nbytes / 1e9, lambda: np.copyto(b, a), seconds / 6)
-    dot, _ = _best_rate(2 * a.nbytes / 1e9, lambda: a @ b, seconds / 6)
-    M, v = a.reshape(-1, 1024), np.ones(m // 1024)
-    gemv, _ = _best_rate(a.nbytes / 1e9, lambda: v @ M, seconds / 6)
+    with Stopwatch() as took:
+        n = int(matmul_n)
+        peak = _matmul_rate(n, seconds / 2)
+        m = max(int(stream_mb * 1e6 / 8), 1024)
+        a, b = np.ones(m), np.empty(m)
+        copy = _best_rate(2 * a.nbytes / 1e9, lambda: np.copyto(b, a), seconds / 6)
+        dot = _best_rate(2 * a.nbytes / 1e9, lambda: a @ b, seconds / 6)
+        M, v = a.reshape(-1, 1024), np.ones(m // 1024)
+        gemv = _best_rate(a.nbytes / 1e9, lambda: v @ M, seconds / 6)
     return {
         "peak_gflops": peak,
         "bandwidth_gbs": max(copy, dot, gemv),
@@ -272,7 +222,7 @@ def measure_peak(seconds: float = 1.0, *, matmul_n: int = 1024,
         "gemv_gbs": gemv,
         "matmul_n": n,
         "stream_bytes": int(a.nbytes),
-        "seconds": time.perf_counter() - t_start,
+        "seconds": took.seconds,
         "method": (f"best of repeated {n}x{n} float64 matmuls (2n^3 FLOPs each); bandwidth: best "
                    f"of copy (read+write), dot and vector-matrix product over {a.nbytes / 1e6:.0f} "
                    "MB arrays"),

@@ -258,7 +258,8 @@ def _sweep_command(s: ReportSettings) -> str:
                        f"{s.peak_seconds:g}"])
 
 
-def _meta(s: ReportSettings, command: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+def _meta(s: ReportSettings, command: str, runs: list[dict[str, Any]], studies: list[Study]
+          ) -> dict[str, Any]:
     default = machine_info()
     run = runs[-1] if runs else {}
     machine = run.get("machine") or default
@@ -272,7 +273,7 @@ def _meta(s: ReportSettings, command: str, runs: list[dict[str, Any]]) -> dict[s
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command,
         "sweep_command": _sweep_command(s),
-        "settings": s.describe(),
+        "settings": s.describe(studies),
         "machine": machine,
         "machine_default": default,
         "machine_line": describe_machine(default) + f"; {used} BLAS thread(s) while measuring",
@@ -708,7 +709,8 @@ def generate_report(
     quick : bool
         The quick preset (default) or the full grid; ignored when ``settings`` is given.
     settings : ReportSettings, optional
-        Everything measured, e.g. ``ReportSettings.preset(True, cases=(...))``.
+        Everything measured, e.g. ``ReportSettings.preset(True, cases=(...))``;
+        ``study={'optimizer': {'chains': 10}}`` overrides one study's own settings.
     benchmark_json : str or Path, optional
         A pytest-benchmark JSON file to add to the FLOPs-vs-time page (copied into ``data/``).
     sweep : str or Path, optional
@@ -729,9 +731,11 @@ def generate_report(
     ------
     ValueError
         In one line, before any measuring, for an output folder or an input
-        file that cannot be used (see ``out_dir``).
+        file that cannot be used (see ``out_dir``), or a study override
+        (``settings.study``) naming no study or no setting of one.
     """
     s = settings if settings is not None else ReportSettings.preset(quick)
+    s.check(load_studies())
     out = Path(out_dir) if out_dir is not None else default_out_dir(s.quick)
     where = _check_path(out)
     bench = _check_benchmark_json(benchmark_json) if benchmark_json is not None else None
@@ -772,7 +776,7 @@ def _build(out: Path, s: ReportSettings, bench: Path | None, sweep: str | Path |
     seconds["sweep"] = time.perf_counter() - t0
     if bench is not None:
         shutil.copyfile(bench, out / "data" / "benchmark.json")
-    ctx = ReportContext(out, s, _meta(s, command, read_sweep(sweep_path)[0]))
+    ctx = ReportContext(out, s, _meta(s, command, read_sweep(sweep_path)[0], studies))
     t0 = time.perf_counter()
     for study in studies:
         _log(progress, f"collecting {study.slug}")
@@ -803,6 +807,7 @@ def _write(ctx: ReportContext, studies: list[Study], seconds: dict[str, float],
         pages.append((study, page))
     seconds["pages and figures"] = time.perf_counter() - t0
     (ctx.out_dir / "README.md").write_text(_index(ctx, pages, seconds), encoding="utf-8")
+    own = {study.name: asdict(ctx.settings.of(study)) for study in studies}
     (ctx.data_dir / "settings.json").write_text(
-        json.dumps({"settings": asdict(ctx.settings), "command": ctx.meta["command"]}, indent=2)
-        + "\n", encoding="utf-8")
+        json.dumps({"settings": asdict(ctx.settings), "studies": own,
+                    "command": ctx.meta["command"]}, indent=2) + "\n", encoding="utf-8")

@@ -1,58 +1,63 @@
-"""What a report measures: :class:`ReportSettings`, with a quick and a full preset."""
+"""What a report measures: :class:`ReportSettings`, quick or full, with each study's overrides."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from .cases import get_case, select_cases
 
 __all__ = ["ReportSettings"]
 
 
+class _Study(Protocol):
+    """What settings need of a :class:`chainorder.lab.studies.base.Study` (importing it here
+    would make a circle: studies read these settings)."""
+
+    @property
+    def Settings(self) -> Any: ...  # the study's settings class
+
+    @property
+    def name(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class ReportSettings:
-    """What a report measures. :meth:`preset` gives the quick and the full grid.
+    """What a report measures. :meth:`preset` gives the quick and the full settings.
+
+    Only what every study shares lives here; each study declares its own
+    settings, each with a quick and a full value
+    (:class:`~chainorder.lab.studies.base.StudySettings`), and ``study``
+    overrides them.
 
     Attributes
     ----------
     quick : bool
-        The quick case set (``Case.quick``) or every case.
+        The quick case set (``Case.quick``) or every case, and every
+        study's quick or full settings.
     cases : tuple of str or None
         Case ids to measure instead of the preset's set.
     repeats, warmup, min_seconds, threads : int, int, float, int
         Sweep timing (see :class:`chainorder.lab.sweep.Timing`).
     peak_seconds : float
         Budget for measuring peak GFLOP/s and bandwidth (0: skip).
-    random_chains : int
-        Random chains per length and kind (scalar loss or not) in the optimizer study.
-    random_lengths : tuple of int
-        Chain lengths (matrices) of those random chains.
-    random_high : int
-        Largest dim of a random chain (dims are log-uniform in ``1..random_high``).
-    caching_depths : tuple of int
-        Depths (affine layers) of the caching study's MLPs.
-    caching_width : int
-        Width of those MLPs.
-    article_sizes : int
-        Random sizes of the article's network checked against its formulas.
-    optimizer_ns : tuple of int or None
-        Chain lengths of the optimizer-speed study (None: its quick or full default).
-    check_chains : int
-        Chains in the Hu–Shing check against the dynamic program.
-    calibration_threads : tuple of int
-        BLAS thread counts the time model is calibrated and checked at (the
-        first is the one its goal is stated for); quick calibration in the quick preset.
-    time_repeats : int
-        Interleaved rounds of each timed check of the time model.
-    differing_chains : int
-        Random chains, chosen where the time-optimal and FLOP-optimal plans
-        differ most, timed beside the grid on the time-optimal page.
-    jax_cases : tuple of str or None
-        Ids of :data:`chainorder.lab.jax_cases.JAX_CASES` the generalized-chain study
-        times on JAX (None: its quick or full default; ``()``: none).
     seed : int
-        Seed of the random chains and random article sizes.
+        Seed of every random chain and size.
+    study : dict
+        Per-study overrides: a study's name (its slug without the page
+        number, e.g. ``'optimizer-speed'``) to ``{setting: value}``; see
+        each study's ``Settings``.
+
+    Examples
+    --------
+    >>> s = ReportSettings.preset(True, study={"caching": {"depths": (2, 3)}})
+    >>> s
+    ReportSettings(quick=True, cases=None, repeats=5, warmup=1, min_seconds=0.05, threads=1, \
+peak_seconds=1.0, seed=0, study={'caching': {'depths': (2, 3)}})
+    >>> eval(repr(s)) == s
+    True
     """
 
     quick: bool = True
@@ -62,30 +67,64 @@ class ReportSettings:
     min_seconds: float = 0.05
     threads: int = 1
     peak_seconds: float = 1.0
-    random_chains: int = 100
-    random_lengths: tuple[int, ...] = (2, 3, 4, 6, 8, 12, 16, 24, 32)
-    random_high: int = 1024
-    caching_depths: tuple[int, ...] = (2, 4, 8, 16, 32)
-    caching_width: int = 16
-    article_sizes: int = 24
-    optimizer_ns: tuple[int, ...] | None = None
-    check_chains: int = 20_000
-    calibration_threads: tuple[int, ...] = (1, 2)
-    time_repeats: int = 7
-    differing_chains: int = 6
-    jax_cases: tuple[str, ...] | None = None
     seed: int = 0
+    study: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        study = self.study
+        if not isinstance(study, Mapping) or not all(
+                isinstance(k, str) and isinstance(v, Mapping) for k, v in study.items()):
+            raise TypeError(f"study must map study names to {{setting: value}} dicts, "
+                            f"e.g. {{'caching': {{'depths': (2, 4)}}}}; got {study!r}")
+        # a copy: the caller's dicts may change later, these settings do not
+        object.__setattr__(self, "study", {k: dict(v) for k, v in study.items()})
 
     @classmethod
     def preset(cls, quick: bool = True, **overrides: Any) -> ReportSettings:
-        """The quick or the full settings, with ``overrides`` applied."""
-        base = cls() if quick else cls(
-            quick=False, repeats=9, warmup=2, min_seconds=0.2, peak_seconds=3.0,
-            random_chains=500, random_lengths=(2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64),
-            caching_depths=(2, 4, 8, 16, 32, 64), caching_width=24, article_sizes=100,
-            check_chains=100_000, time_repeats=15, differing_chains=12,
-        )
-        return replace(base, **overrides)
+        """The quick or the full settings, with ``overrides`` applied.
+
+        The per-study fields of earlier versions (``random_chains=``,
+        ``caching_depths=``, ...) still work, with a ``DeprecationWarning``
+        that spells the ``study=`` entry replacing them.
+        """
+        old = {k: overrides.pop(k) for k in list(overrides) if k in _MOVED}
+        base = cls() if quick else cls(quick=False, repeats=9, warmup=2, min_seconds=0.2,
+                                       peak_seconds=3.0)
+        settings = replace(base, **overrides)
+        if not old:
+            return settings
+        moved = _moved_overrides(old)
+        spelling = ", ".join(f"{k}=" for k in old)
+        warnings.warn(f"ReportSettings.preset({spelling}) is deprecated; pass study={moved!r} "
+                      "(removed in chainorder 0.4.0; see CHANGELOG.md)",
+                      DeprecationWarning, stacklevel=2)
+        given = settings.study
+        merged = {name: {**moved.get(name, {}), **given.get(name, {})}
+                  for name in {**moved, **given}}
+        return replace(settings, study=merged)
+
+    def of(self, study: _Study) -> Any:
+        """``study``'s own settings: its quick or full preset, this report's overrides applied."""
+        return study.Settings.preset(self.quick, **self.study.get(study.name, {}))
+
+    def check(self, studies: Sequence[_Study]) -> None:
+        """Refuse an override naming no study of ``studies`` or no setting of its study.
+
+        Raises
+        ------
+        ValueError
+            Naming the override and the valid names.
+        """
+        names = {s.name: s for s in studies}
+        unknown = [k for k in self.study if k not in names]
+        if unknown:
+            raise ValueError(f"study= names no study {', '.join(map(repr, unknown))}; "
+                             f"valid: {', '.join(names)}")
+        for name, values in self.study.items():
+            try:
+                self.of(names[name])
+            except TypeError as exc:
+                raise ValueError(f"study={{{name!r}: {values!r}}}: {exc}") from None
 
     def grid(self) -> list[Any]:
         """The cases to sweep."""
@@ -99,20 +138,53 @@ class ReportSettings:
             return "BLAS default threads"
         return f"{self.threads} BLAS thread" + ("s" if self.threads > 1 else "")
 
-    def describe(self) -> str:
-        """One line: grid, timing and study sizes."""
+    def describe(self, studies: Sequence[_Study] = ()) -> str:
+        """One line: grid, timing, seed, then the settings of each of ``studies`` that has some.
+
+        Examples
+        --------
+        >>> print(ReportSettings.preset(False).describe())
+        full grid; timing: warm-up 2, at least 9 runs and 0.2 s per point, median kept, \
+1 BLAS thread; seed 0
+        """
         grid = (f"{len(self.cases)} chosen cases" if self.cases is not None
                 else ("quick grid" if self.quick else "full grid"))
-        return (f"{grid}; timing: warm-up {self.warmup}, at least {self.repeats} runs and "
-                f"{self.min_seconds:g} s per point, median kept, {self.threads_text()}; "
-                f"{self.random_chains} random chains per length; caching depths "
-                f"{list(self.caching_depths)} at width {self.caching_width}; "
-                f"{self.article_sizes} random article sizes; optimizer lengths "
-                f"{'default' if self.optimizer_ns is None else list(self.optimizer_ns)}; "
-                f"Hu–Shing check on {self.check_chains:,} chains; time model at "
-                f"{'/'.join(map(str, self.calibration_threads))} BLAS threads "
-                f"({'quick' if self.quick else 'full'} calibration), {self.time_repeats} "
-                f"interleaved rounds per check, {self.differing_chains} differing chains; "
-                f"JAX cases "
-                f"{'default' if self.jax_cases is None else list(self.jax_cases)}; "
-                f"seed {self.seed}")
+        own = [f"{s.name}: {text}" for s in studies if (text := self.of(s).describe())]
+        return "; ".join([
+            f"{grid}; timing: warm-up {self.warmup}, at least {self.repeats} runs and "
+            f"{self.min_seconds:g} s per point, median kept, {self.threads_text()}",
+            f"seed {self.seed}", *own])
+
+
+def _first_thread(threads: Sequence[int]) -> int:
+    return threads[0] if threads else 1
+
+
+#: Per-study fields of earlier ReportSettings, deprecated: each goes to (study, setting, how).
+_MOVED: dict[str, tuple[tuple[str, str, Callable[[Any], Any]], ...]] = {
+    "random_chains": (("optimizer", "chains", int),),
+    "random_lengths": (("optimizer", "lengths", tuple),),
+    "random_high": (("optimizer", "high", int),),
+    "caching_depths": (("caching", "depths", tuple),),
+    "caching_width": (("caching", "width", int),),
+    "article_sizes": (("article", "random_sizes", int),),
+    "optimizer_ns": (("optimizer-speed", "sizes", tuple),),
+    "check_chains": (("optimizer-speed", "check_chains", int),),
+    "calibration_threads": (("time-model", "threads", tuple),
+                            ("time-optimal", "threads", _first_thread)),
+    "time_repeats": (("time-model", "repeats", int),
+                     ("time-optimal", "repeats", lambda r: max(2 * r, 5))),
+    "differing_chains": (("time-optimal", "chains", int),),
+    "jax_cases": (("generalized-chain", "jax_cases", tuple),),
+}
+
+
+def _moved_overrides(old: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The ``study=`` entries that replace deprecated per-study fields (None: the default)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in old.items():
+        if value is None:
+            continue
+        for name, setting, convert in _MOVED[key]:
+            out.setdefault(name, {})[setting] = convert(value)
+    return out

@@ -26,7 +26,7 @@ import os
 import re
 import statistics
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,10 +35,13 @@ from typing import IO, Any
 from ..algebra.chain import Chain
 from ..algebra.execute import execute
 from ..algebra.orders import plan as make_plan
+from ..algebra.orders import uses_machine
 from ..algebra.plan import Plan
+from ..algebra.timemodel import TimeModel, load_model, use_machine
+from ..hardware import blas_threads
+from ..timing import interleave
 from ..validation import check_input_file, check_output_file
 from .cases import Case, get_case
-from .machine import blas_threads
 from .verdicts import cpu_sample, interval, loadavg, other_work_since, under_load
 
 __all__ = [
@@ -304,15 +307,18 @@ def measure_points(chain: Chain, plans: Mapping[str, Plan], timing: Timing) -> d
             return timing.repeats - len(t)
         return 1 if sum(t) < timing.min_seconds and len(t) < timing.max_runs else 0
 
-    names = list(plans)
-    rnd = 0
-    while any(wanted(times[n]) for n in names):
-        rnd += 1
-        loads.append(loadavg())
-        for name in names[rnd % len(names):] + names[: rnd % len(names)]:
+    def runs_of(name: str) -> Callable[[], list[float]]:
+        def run() -> list[float]:  # a batch of runs, the products' own seconds
             t = times[name]
-            for _ in range(min(batch[name], timing.max_runs - len(t)) if wanted(t) else 0):
-                t.append(execute(mats, plans[name], timed=True)[1].seconds)
+            n = min(batch[name], timing.max_runs - len(t)) if wanted(t) else 0
+            return [execute(mats, plans[name], timed=True)[1].seconds for _ in range(n)]
+        return run
+
+    # round 0 was the sizing run above; the interleaved rounds continue from round 1
+    interleave({name: runs_of(name) for name in plans}, first_round=1, into=times,
+               rounds=lambda: any(wanted(t) for t in times.values()),
+               before_round=lambda _: loads.append(loadavg()))
+    names = list(plans)
     top = max((x for x in loads if x is not None), default=None)
     others = other_work_since(start)
     return {n: {**_timed(times[n], counted[n]), **_sizes(chain, plans[n]),
@@ -428,7 +434,9 @@ def run_sweep(
         only) while measuring: 1 by default, so that timings do not depend
         on what else runs on the machine; 0 keeps the BLAS default.
     orders : sequence of str
-        Order names for :func:`chainorder.plan`.
+        Order names for :func:`chainorder.plan`. An order that plans by the time
+        model (``'time_optimal'``) uses this machine's cached one at ``threads``
+        (:func:`~chainorder.algebra.timemodel.load_model`, loaded once).
     progress : bool
         Show a tqdm bar on stderr (only when stderr is a terminal).
     peak_seconds : float
@@ -468,10 +476,16 @@ def run_sweep(
         if todo:
             run = len(runs)
             _end_torn_line(fh, path)
-            with timing.blas_limits():
+            with timing.blas_limits(), use_machine(_time_model(orders)):
                 _append(fh, _run_record(run, timing, orders, peak_seconds, command, len(todo)))
                 _measure_all(fh, todo, run, timing, progress)
     return path
+
+
+def _time_model(orders: Sequence[str]) -> TimeModel | None:
+    """This machine's cached time model if an order plans by one (``'time_optimal'``), loaded
+    once at the sweep's BLAS threads; else None."""
+    return load_model() if any(map(uses_machine, orders)) else None
 
 
 def _run_record(run: int, timing: Timing, orders: list[str], peak_seconds: float,

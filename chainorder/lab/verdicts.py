@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from ..timing import interleave, wall
+
 __all__ = [
     "Interval",
     "Verdict",
@@ -317,11 +319,12 @@ class Interleaved:
 
 def time_interleaved(fns: Mapping[str, Callable[[], Any]], *, repeats: int = 9,
                      warmup: int = 1) -> Interleaved:
-    """Time every function once per round, rounds repeated, starting each round one later.
+    """Time every function once per round, rounds repeated, starting each round one later,
+    and record the load: the rounds of :func:`chainorder.timing.interleave`.
 
     A function that returns a float reports its own seconds (for instance
     the summed product time of a trace, leaving Python bookkeeping out);
-    otherwise its wall time is taken.
+    otherwise its wall time is taken (:func:`chainorder.timing.wall`).
 
     Examples
     --------
@@ -331,20 +334,14 @@ def time_interleaved(fns: Mapping[str, Callable[[], Any]], *, repeats: int = 9,
     """
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
-    names = list(fns)
-    if not names:
+    if not fns:
         raise ValueError("fns must name at least one function to time")
     for _ in range(warmup):
-        for name in names:
-            fns[name]()
-    out = Interleaved({name: [] for name in names})
+        for fn in fns.values():
+            fn()
+    out = Interleaved()
     start = cpu_sample()
-    for r in range(repeats):
-        out.loadavgs.append(loadavg())
-        for name in names[r % len(names):] + names[: r % len(names)]:
-            t0 = time.perf_counter()
-            got = fns[name]()
-            wall = time.perf_counter() - t0
-            out.times[name].append(float(got) if isinstance(got, float) else wall)
+    out.times = interleave({name: wall(fn, own_seconds=True) for name, fn in fns.items()},
+                           rounds=repeats, before_round=lambda _: out.loadavgs.append(loadavg()))
     out.other_work = other_work_since(start)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,6 +13,7 @@ from .base import (
     ReportContext,
     Study,
     StudyPage,
+    StudySettings,
     ints_text,
     loglog,
     new_figure,
@@ -19,13 +21,13 @@ from .base import (
     order_style,
     ratio_text,
     register_study,
+    setting,
 )
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["ArticleStudy", "STUDY", "WORKED", "article_predicted", "article_agreement",
-           "article_optimality", "plot_multiplications_vs_x"]
+__all__ = ["ArticleStudy", "STUDY"]
 
 #: |x|, |z1| = |z2|, |z3| of the article's worked example.
 WORKED = (1000, 100, 10)
@@ -129,11 +131,24 @@ class ArticleStudy(Study):
     question = "Do the article's cost formulas match the multiplications actually performed?"
     references = ("desai2018", "cormen2009")
 
+    @dataclass(frozen=True)
+    class Settings(StudySettings):
+        """What the page counts.
+
+        Attributes
+        ----------
+        random_sizes : int
+            Random sizes of the article's network counted beside its worked example.
+        """
+
+        random_sizes: int = setting(quick=24, full=100)
+
     def collect(self, ctx: ReportContext) -> None:
+        own: ArticleStudy.Settings = ctx.settings.of(self)
         rng = np.random.default_rng([ctx.settings.seed, 1])
         sizes = [WORKED] + [
             (int(rng.integers(1, 2001)), int(rng.integers(1, 301)), int(rng.integers(1, 51)))
-            for _ in range(ctx.settings.article_sizes)
+            for _ in range(own.random_sizes)
         ]
         rows = []
         for which, (x, z1, z3) in enumerate(sizes):

@@ -2,10 +2,12 @@
 
 A study is one page of the report: a :class:`Study` with a ``slug`` (the
 page's file stem, which orders the pages), a ``title``, the ``question`` it
-answers, the ``references`` it cites, ``collect(ctx)`` (measure and save
-under ``OUT/data``; optional) and ``render(ctx) -> StudyPage`` (read the
-saved data, draw, write). pandas and matplotlib are imported by the
-functions that need them, so importing this module stays light.
+answers, the ``references`` it cites, its own ``Settings`` (a
+:class:`StudySettings` whose fields hold a quick and a full value, see
+:func:`setting`), ``collect(ctx)`` (measure and save under ``OUT/data``;
+optional) and ``render(ctx) -> StudyPage`` (read the saved data, draw,
+write). pandas and matplotlib are imported by the functions that need them,
+so importing this module stays light.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import math
 import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ...algebra.costs import COST_UNIT
 from ..citations import REFERENCES
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "StudyPage",
+    "StudySettings",
+    "setting",
     "Study",
     "STUDIES",
     "register_study",
@@ -64,6 +68,58 @@ class StudyPage:
     body: str
 
 
+_T = TypeVar("_T")
+_S = TypeVar("_S", bound="StudySettings")
+
+
+def setting(quick: _T, full: _T) -> _T:
+    """A field of a :class:`StudySettings` with a quick and a full value (the default is quick).
+
+    Examples
+    --------
+    >>> @dataclass(frozen=True)
+    ... class Depths(StudySettings):
+    ...     depths: tuple[int, ...] = setting(quick=(2, 4), full=(2, 4, 8))
+    ...     width: int = 16
+    >>> Depths.preset(True), Depths.preset(False, width=3)
+    (Depths(depths=(2, 4), width=16), Depths(depths=(2, 4, 8), width=3))
+    """
+    return field(default=quick, metadata={"full": full})
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """What one study measures: subclass it as a frozen dataclass, one field per setting.
+
+    A field made with :func:`setting` has a quick and a full value; a plain
+    default is the same in both. A report gives each study its quick or full
+    preset with the report's overrides for it applied
+    (:meth:`chainorder.lab.settings.ReportSettings.of`).
+    """
+
+    @classmethod
+    def preset(cls: type[_S], quick: bool = True, **overrides: Any) -> _S:
+        """The quick or the full values, with ``overrides`` applied.
+
+        Raises
+        ------
+        TypeError
+            For an override that is not a setting of ``cls``, naming the valid ones.
+        """
+        names = [f.name for f in fields(cls)]
+        unknown = [k for k in overrides if k not in names]
+        if unknown:
+            raise TypeError(f"{cls.__qualname__} has no setting {', '.join(map(repr, unknown))}; "
+                            f"its settings: {', '.join(names) or 'none'}")
+        full = {} if quick else {f.name: f.metadata["full"] for f in fields(cls)
+                                 if "full" in f.metadata}
+        return cls(**{**full, **overrides})
+
+    def describe(self) -> str:
+        """The settings as text, e.g. ``'depths (2, 4), width 16'``."""
+        return ", ".join(f"{f.name} {getattr(self, f.name)!r}" for f in fields(self))
+
+
 class Study:
     """One page of the report; subclass it, or pass the parts to the constructor.
 
@@ -77,18 +133,22 @@ class Study:
         The question the page answers, one line, shown in the index.
     references : tuple of str
         Keys of :data:`chainorder.lab.citations.REFERENCES` the page cites.
+    Settings : type
+        The study's own :class:`StudySettings` (none by default); a study
+        reads them with ``ctx.settings.of(self)``.
 
     Examples
     --------
     >>> s = Study("09-note", "A note", "Does it work?", render=lambda ctx: StudyPage([], "Yes."))
-    >>> s.render(None).body
-    'Yes.'
+    >>> s.render(None).body, s.name
+    ('Yes.', 'note')
     """
 
     slug: str = ""
     title: str = ""
     question: str = ""
     references: tuple[str, ...] = ()
+    Settings: ClassVar[type[StudySettings]] = StudySettings
 
     def __init__(
         self,
@@ -119,6 +179,12 @@ class Study:
             )
         return self._render_fn(ctx)
 
+    @property
+    def name(self) -> str:
+        """The slug without its page number, e.g. ``'optimizer-speed'``: the key of this
+        study's overrides in :attr:`chainorder.lab.settings.ReportSettings.study`."""
+        return re.sub(r"^[0-9]+-", "", self.slug)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.slug}: {self.title}>"
 
@@ -136,9 +202,10 @@ def register_study(study: Study, replace: bool = False) -> None:
     study : Study
         The page; its slug must be lowercase letters, digits and ``-``.
     replace : bool
-        Replace a registered study with the same slug; without it a
-        duplicate slug is refused. The registry changes in one step: a
-        refused study leaves it as it was.
+        Replace a registered study with the same name (its slug without the
+        page number, :attr:`Study.name`); without it a duplicate name is
+        refused. The registry changes in one step: a refused study leaves it
+        as it was.
     """
     if not isinstance(study, Study):
         raise TypeError(f"study must be a chainorder.lab.studies.base.Study, "
@@ -152,11 +219,12 @@ def register_study(study: Study, replace: bool = False) -> None:
         raise ValueError(f"study {study.slug!r} cites unknown references {unknown}; "
                          f"valid: {', '.join(REFERENCES)}")
     with _LOCK:
-        taken = [s for s in STUDIES if s.slug == study.slug]
+        # one study per name: a report's overrides for a study are keyed by it
+        taken = [s for s in STUDIES if s.name == study.name]
         if taken and not replace:
-            raise ValueError(f"a study with slug {study.slug!r} is registered already "
+            raise ValueError(f"a study named {study.name!r} is registered already "
                              f"({taken[0]!r}); pass replace=True to replace it")
-        STUDIES[:] = sorted([s for s in STUDIES if s.slug != study.slug] + [study],
+        STUDIES[:] = sorted([s for s in STUDIES if s.name != study.name] + [study],
                             key=lambda s: s.slug)
 
 

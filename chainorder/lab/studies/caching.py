@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from .base import (
     ReportContext,
     Study,
     StudyPage,
+    StudySettings,
     ints_text,
     loglog,
     markdown_table,
@@ -25,14 +27,14 @@ from .base import (
     number_text,
     ratio_text,
     register_study,
+    setting,
 )
 from .conventions import CONVENTION_TEXT, CONVENTIONS, convention_label
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["CachingStudy", "STUDY", "caching_row", "caching_fits", "caching_savings",
-           "exact_polynomial", "polynomial_text", "caching_laws", "plot_caching_vs_depth"]
+__all__ = ["CachingStudy", "STUDY"]
 
 _COLS = ("loss_first_cached_multiplications", "loss_first_uncached_multiplications",
          "input_first_multiplications")
@@ -284,9 +286,25 @@ class CachingStudy(Study):
                 "counted densely and structurally?")
     references = ("desai2018",)
 
+    @dataclass(frozen=True)
+    class Settings(StudySettings):
+        """What the page counts.
+
+        Attributes
+        ----------
+        depths : tuple of int
+            Depths (affine layers) of the MLPs.
+        width : int
+            Width of those MLPs.
+        """
+
+        depths: tuple[int, ...] = setting(quick=(2, 4, 8, 16, 32), full=(2, 4, 8, 16, 32, 64))
+        width: int = setting(quick=16, full=24)
+
     def collect(self, ctx: ReportContext) -> None:
-        rows = [caching_row(d, ctx.settings.caching_width, ctx.settings.seed, st)
-                for st in CONVENTIONS for d in ctx.settings.caching_depths]
+        own: CachingStudy.Settings = ctx.settings.of(self)
+        rows = [caching_row(d, own.width, ctx.settings.seed, st)
+                for st in CONVENTIONS for d in own.depths]
         pd.DataFrame(rows).to_csv(ctx.data_dir / "caching.csv", index=False, lineterminator="\n",
                                   float_format="%.3e")
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from ...algebra.structured import STRUCTURES
 
-__all__ = ["CONVENTIONS", "CONVENTION_LABEL", "CONVENTION_LINE", "CONVENTION_TEXT",
-           "convention_label"]
+__all__ = ["CONVENTIONS", "CONVENTION_LINE", "CONVENTION_TEXT", "convention_label"]
 
 #: The conventions, in the order pages show them (the article's first).
 CONVENTIONS: tuple[str, ...] = STRUCTURES

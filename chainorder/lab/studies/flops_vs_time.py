@@ -25,8 +25,7 @@ from .base import (
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["TimeStudy", "STUDY", "best_rate", "roofline_table", "why_above", "order_efficiency",
-           "ratio_gap", "cache_bytes", "plot_time_ratio_vs_flop_ratio", "plot_roofline"]
+__all__ = ["TimeStudy", "STUDY"]
 
 
 def best_rate(df: pd.DataFrame, measured_gflops: float | None) -> dict[str, Any]:

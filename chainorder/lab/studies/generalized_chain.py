@@ -13,7 +13,7 @@ only by its tangent cost, adjoint cost and tape; :mod:`chainorder.algebra.gjc`):
 ``optimal``          the exact optimum of the generalized problem (:func:`optimize_gjc`)
 
 Counted costs are fused multiply-adds (exact ints), the same for every run. Measured: the
-mixed schedule run by :mod:`chainorder.algebra.jax_chain` against ``jax.jacfwd`` and
+mixed schedule run by :mod:`chainorder.ad` against ``jax.jacfwd`` and
 ``jax.jacrev``, all jitted, compile time apart, interleaved repeats. JAX is optional.
 """
 
@@ -23,7 +23,8 @@ import json
 import os
 import re
 import sys
-from functools import partial, reduce
+from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,46 +44,27 @@ from ...algebra.gjc_format import read_chain, shipped_chain_path
 from ...algebra.orders import optimize
 from ...networks.factors import article_factors, network_factors
 from ...networks.network import Network
+from ...timing import Stopwatch, fastest
 from ..jax_cases import JAX_CASES, get_jax_case
 from ..verdicts import LOADED_MEANS, compare, time_interleaved
 from .base import (
     ReportContext,
     Study,
     StudyPage,
+    StudySettings,
     markdown_table,
     new_figure,
     note,
     order_style,
     ratio_text,
     register_study,
+    setting,
 )
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = [
-    "ADMISSION_NAMES",
-    "admission_reference",
-    "JAX_INSTALL",
-    "XLA_ONE_THREAD",
-    "QUICK_TIMED",
-    "MEMORY_INSTANCE",
-    "admission_dir",
-    "admission_factors",
-    "generated_instances",
-    "random_factors",
-    "instance_row",
-    "counted_table",
-    "memory_sweep",
-    "memory_threshold",
-    "time_jax_case",
-    "timed_table",
-    "plot_cost_ratios",
-    "plot_memory",
-    "plot_speedups",
-    "GeneralizedChainStudy",
-    "STUDY",
-]
+__all__ = ["GeneralizedChainStudy", "STUDY"]
 
 #: ADMission's public chain instances, shipped in ``chainorder/algebra/data/admission``.
 ADMISSION_NAMES = tuple(f"problem_dense{q}" for q in (10, 50, 100, 150, 200))
@@ -292,17 +274,8 @@ def memory_threshold(factors: tuple[Factor, ...]) -> int:
 # ----------------------------------------------------------------------------- timing
 
 
-def _fastest_call(fn: Any, x: Any, seconds: float) -> float:
-    """Seconds of the fastest call of ``fn(x)`` made in ``seconds`` (at least three calls)."""
-    import time
-
-    best, calls, stop = float("inf"), 0, time.perf_counter() + seconds
-    while calls < 3 or time.perf_counter() < stop:
-        start = time.perf_counter()
-        fn(x).block_until_ready()
-        best = min(best, time.perf_counter() - start)
-        calls += 1
-    return best
+def _block(fn: Any, x: Any) -> Any:
+    return fn(x).block_until_ready()
 
 
 def time_jax_case(case_id: str, repeats: int = 5, block_seconds: float = 0.01) -> dict[str, Any]:
@@ -314,29 +287,27 @@ def time_jax_case(case_id: str, repeats: int = 5, block_seconds: float = 0.01) -
     verdict against the better peer (lower median) is ``'faster'`` only when the
     bootstrap intervals of the medians separate (:func:`chainorder.lab.verdicts.compare`).
     """
-    import time
-
     import jax
 
-    from ...algebra import jax_chain as jc
+    from ...ad import plan_jacobian
 
     functions, x = get_jax_case(case_id).build()
-    plan = jc.plan_jacobian(functions, x, mode="optimal")
-    compiled = plan.compile()
     composed = lambda v: reduce(lambda z, f: f(z), functions, v)  # noqa: E731
-    calls: dict[str, Any] = {"optimal": compiled.compiled}
-    seconds = {"optimal": compiled.compile_seconds}
     with jax.enable_x64(True):
         xj = jax.numpy.asarray(x, dtype=jax.numpy.float64)
+        plan = plan_jacobian(functions, xj, mode="optimal", cost="multiply-adds")
+        compiled = plan.compile()
+        calls: dict[str, Any] = {"optimal": compiled.compiled}
+        seconds = {"optimal": compiled.compile_seconds}
         spec = jax.ShapeDtypeStruct(xj.shape, xj.dtype)
         for name, transform in (("jacfwd", jax.jacfwd), ("jacrev", jax.jacrev)):
-            start = time.perf_counter()
-            calls[name] = jax.jit(transform(composed)).lower(spec).compile()
-            seconds[name] = time.perf_counter() - start
+            with Stopwatch() as compiling:
+                calls[name] = jax.jit(transform(composed)).lower(spec).compile()
+            seconds[name] = compiling.seconds
         want = np.asarray(calls["jacfwd"](xj))
         got = np.asarray(calls["optimal"](xj)).reshape(want.shape)
         err = float(np.max(np.abs(got - want)) / max(1.0, float(np.max(np.abs(want)))))
-        runs = {k: partial(_fastest_call, c, xj, block_seconds) for k, c in calls.items()}
+        runs = {k: fastest(_block, c, xj, seconds=block_seconds) for k, c in calls.items()}
         timed = time_interleaved(runs, repeats=repeats, warmup=1)
     costs = plan.costs
     peer = min(_PEERS, key=lambda k: float(np.median(timed.times[k])))
@@ -344,7 +315,7 @@ def time_jax_case(case_id: str, repeats: int = 5, block_seconds: float = 0.01) -
                       others=timed.other_work)
     best_mode = min(("tangent", "adjoint"), key=costs.__getitem__)
     row: dict[str, Any] = {
-        "case": case_id, "q": len(plan.measured),
+        "case": case_id, "q": len(plan.factors),
         **{f"{k}_cost": costs[k] for k in ("tangent", "adjoint", "optimal")},
         "optimal_ops": _ops_text(plan.schedules["optimal"]),
         "predicted_speedup": costs[best_mode] / costs["optimal"],
@@ -464,23 +435,11 @@ def plot_speedups(timed: pd.DataFrame) -> Figure:
 # ----------------------------------------------------------------------------- the page
 
 
-def _random_count(ctx: ReportContext) -> int:
-    return 8 if ctx.settings.quick else 40
-
-
-def _timing_plan(ctx: ReportContext) -> tuple[tuple[str, ...], int, float]:
-    s = ctx.settings
-    cases = QUICK_TIMED if s.quick else tuple(c.id for c in JAX_CASES)
-    if s.jax_cases is not None:
-        cases = tuple(get_jax_case(c).id for c in s.jax_cases)
-    return cases, s.repeats, 0.005 if s.quick else 0.03
-
-
 class GeneralizedChainStudy(Study):
     """The generalized optimum against tangent, adjoint, preaccumulation; then run on JAX.
 
-    ``collect`` times the JAX cases (``settings.jax_cases``, else :data:`QUICK_TIMED` in a
-    quick report and every case in a full one). When JAX is not imported yet it first sets
+    ``collect`` times the JAX cases of its settings (:data:`QUICK_TIMED` in a quick report,
+    every case in a full one). When JAX is not imported yet it first sets
     ``XLA_FLAGS`` to :data:`XLA_ONE_THREAD` unless the variable is set (XLA reads it once),
     so the report process runs XLA on one thread, as the JAX benchmarks do.
     """
@@ -492,8 +451,32 @@ class GeneralizedChainStudy(Study):
     references = ("naumann2020", "naumann2024", "admission", "jacobian_chaining", "desai2018",
                   "cormen2009")
 
+    @dataclass(frozen=True)
+    class Settings(StudySettings):
+        """What the page counts and times.
+
+        Attributes
+        ----------
+        random_instances : int
+            Generated chains counted beside ADMission's.
+        jax_cases : tuple of str
+            Ids of :data:`chainorder.lab.jax_cases.JAX_CASES` timed on JAX (``()``: none).
+        block_seconds : float
+            A timed sample is the fastest call within this long.
+        memory_points : int
+            Tape bounds ``M`` the memory figure and table show.
+        """
+
+        random_instances: int = setting(quick=8, full=40)
+        jax_cases: tuple[str, ...] = setting(quick=QUICK_TIMED,
+                                             full=tuple(c.id for c in JAX_CASES))
+        block_seconds: float = setting(quick=0.005, full=0.03)
+        memory_points: int = 16
+
     def collect(self, ctx: ReportContext) -> None:
-        cases, repeats, block = _timing_plan(ctx)
+        own: GeneralizedChainStudy.Settings = ctx.settings.of(self)
+        cases = tuple(get_jax_case(c).id for c in own.jax_cases)
+        repeats, block = ctx.settings.repeats, own.block_seconds
         status: dict[str, Any] = {"jax": None, "cases": list(cases)}
         if cases:
             if "jax" not in sys.modules:  # XLA reads its flags once, when JAX is first imported
@@ -508,14 +491,15 @@ class GeneralizedChainStudy(Study):
 
     def render(self, ctx: ReportContext) -> StudyPage:
         status = json.loads((ctx.data_dir / "generalized_chain.json").read_text())
-        counted = counted_table(_random_count(ctx))
+        own: GeneralizedChainStudy.Settings = ctx.settings.of(self)
+        counted = counted_table(own.random_instances)
         adm = counted[counted["source"] == "ADMission"]
         reference = admission_reference()
         matches = set(reference) == set(ADMISSION_NAMES) and all(
             (r.optimal, r.tangent, r.adjoint, r.preaccumulation) == reference[r.instance]
             for r in adm.itertuples(index=False))
         mem_f = admission_factors(MEMORY_INSTANCE)
-        mem = memory_sweep(mem_f)
+        mem = memory_sweep(mem_f, points=own.memory_points)
         mem_row = counted[counted["instance"] == MEMORY_INSTANCE].iloc[0]
         threshold = memory_threshold(mem_f)
         findings = _counted_findings(counted, matches) + [
@@ -590,9 +574,9 @@ class GeneralizedChainStudy(Study):
         body += [
             f"JAX {status['jax']}, float64, `XLA_FLAGS={status['xla_flags']}`. Cases from "
             "`chainorder.lab.jax_cases` "
-            f"({len(timed)} of {len(JAX_CASES)}{' in a quick report' if ctx.settings.quick else ''}"
-            "). Predicted costs here are XLA's counts per direction "
-            "(`chainorder.algebra.jax_chain.measure_factors`), not the layer-kind counts above. "
+            f"({len(timed)} of {len(JAX_CASES)}). Predicted costs here are multiply-adds per "
+            "direction read from each stage's "
+            "jaxpr (`chainorder.ad`), not the layer-kind counts above. "
             "Three programs per case, each jitted and compiled ahead of time (compile seconds "
             "in the table, not in the times): the optimal schedule "
             "(`plan_jacobian(..., mode='optimal').compile()`; a one-op optimum runs as the "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,19 +14,20 @@ from .base import (
     ReportContext,
     Study,
     StudyPage,
+    StudySettings,
     ints_text,
     new_figure,
     note,
     order_style,
     ratio_text,
     register_study,
+    setting,
 )
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["RandomChainsStudy", "STUDY", "random_orders", "random_chain_rows",
-           "read_random_chains", "random_chain_summary", "plot_random_chain_ratios", "WITHIN"]
+__all__ = ["RandomChainsStudy", "STUDY"]
 
 #: "Within 1% of optimal": cost / optimum at most this.
 WITHIN = 1.01
@@ -190,13 +192,33 @@ class RandomChainsStudy(Study):
     question = "How far from optimal are loss-first, input-first and the other registered orders?"
     references = ("cormen2009", "hushing1982", "hushing1984")
 
+    @dataclass(frozen=True)
+    class Settings(StudySettings):
+        """What the page counts.
+
+        Attributes
+        ----------
+        chains : int
+            Random chains per length and kind (scalar loss or not).
+        lengths : tuple of int
+            Chain lengths (matrices) of those random chains.
+        high : int
+            Largest dim of a random chain (dims are log-uniform in ``1..high``).
+        """
+
+        chains: int = setting(quick=100, full=500)
+        lengths: tuple[int, ...] = setting(quick=(2, 3, 4, 6, 8, 12, 16, 24, 32),
+                                           full=(2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64))
+        high: int = 1024
+
     def collect(self, ctx: ReportContext) -> None:
-        s = ctx.settings
-        rows = random_chain_rows(s.random_lengths, s.random_chains, s.random_high, s.seed)
+        own: RandomChainsStudy.Settings = ctx.settings.of(self)
+        rows = random_chain_rows(own.lengths, own.chains, own.high, ctx.settings.seed)
         pd.DataFrame(rows).astype({o: "Int64" for o in random_orders()}).to_csv(
             ctx.data_dir / "random_chains.csv", index=False, lineterminator="\n")
 
     def render(self, ctx: ReportContext) -> StudyPage:
+        own: RandomChainsStudy.Settings = ctx.settings.of(self)
         rc = read_random_chains(str(ctx.data_dir / "random_chains.csv"))
         orders = [o for o in rc.columns if o not in _KEYS]
         sc, free = rc[rc["scalar_loss"]], rc[~rc["scalar_loss"]]
@@ -242,9 +264,9 @@ class RandomChainsStudy(Study):
             "## The random chains",
             "",
             f"Lengths n = {ints_text(sorted(rc['n'].unique()))} matrices, "
-            f"{ctx.settings.random_chains} chains per length and kind, seeded (each chain's seed "
+            f"{own.chains} chains per length and kind, seeded (each chain's seed "
             "is in the data). Every dim `p0..pn` is drawn log-uniform in "
-            f"1..{ctx.settings.random_high}: `round(exp(U(0, ln {ctx.settings.random_high})))`, "
+            f"1..{own.high}: `round(exp(U(0, ln {own.high})))`, "
             "so small and large dims are equally likely on a log scale "
             "(`chainorder.lab.cases.random_dims`). Two kinds: `p0 = 1` (a scalar loss, the "
             "gradient case) and a random `p0` (a matrix-valued output). Each registered order is "

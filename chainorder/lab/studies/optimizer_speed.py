@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,35 +21,24 @@ import numpy as np
 from ...algebra.approx import best_fan_steps, greedy_steps
 from ...algebra.costs import steps_cost
 from ...algebra.dp import dp_steps
+from ...timing import time_calls
 from ..verify import check_hu_shing
 from .base import (
     ReportContext,
     Study,
     StudyPage,
+    StudySettings,
     markdown_row,
     ratio_text,
     register_study,
     save_figure,
+    setting,
 )
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = [
-    "OptimizerSpeedStudy",
-    "STUDY",
-    "METHODS",
-    "Method",
-    "CONVENTION",
-    "PEER_NOTES",
-    "study_dims",
-    "time_optimizers",
-    "path_cost",
-    "steps_to_path",
-    "optimizer_table",
-    "plot_optimizer_times",
-    "study_markdown",
-]
+__all__ = ["OptimizerSpeedStudy", "STUDY", "METHODS", "Method", "study_dims"]
 
 #: How every cost in the study is counted, whoever found the bracketing.
 CONVENTION = (
@@ -506,13 +494,10 @@ def _skip_reason(
 def _run(method: Method, dims: tuple[int, ...], rec: dict[str, Any], repeats: int,
          keep_paths: bool) -> None:
     args = method.setup(dims)
-    times: list[float] = []
-    while len(times) < max(repeats, 1):
-        t0 = time.perf_counter()
-        raw = method.solve(*args)
-        times.append(time.perf_counter() - t0)
-        if min(times) >= 0.1 or sum(times) >= 0.5:
-            break
+    # up to `repeats` runs within half a second; a run of 0.1 s or more is not repeated
+    calls = time_calls(method.solve, *args, max_calls=max(repeats, 1), seconds=0.5, slow=0.1,
+                       keep=True)
+    times, raw = calls.seconds, calls.result
     cost, answer = method.cost(dims, raw)
     rec.update(seconds=min(times), seconds_max=max(times), repeats=len(times), cost=cost)
     if rec["optimum"] is not None:
@@ -729,15 +714,34 @@ class OptimizerSpeedStudy(Study):
     question = "How fast is each exact and approximate optimizer, and is Hu–Shing always exact?"
     references = ("cormen2009", "hushing1982", "hushing1984", "numpy", "opt_einsum", "cotengra")
 
+    @dataclass(frozen=True)
+    class Settings(StudySettings):
+        """What the page times and checks.
+
+        Attributes
+        ----------
+        sizes : tuple of int
+            Chain lengths every optimizer plans.
+        quick_limits : bool
+            Each method's smaller quick size limit, and no length past 10,000
+            (``quick`` of :func:`time_optimizers`).
+        check_chains : int
+            Chains in the Hu–Shing check against the dynamic program.
+        """
+
+        sizes: tuple[int, ...] = setting(quick=(10, 100, 1000, 10_000),
+                                         full=(10, 100, 1000, 10_000, 100_000, 1_000_000))
+        quick_limits: bool = setting(quick=True, full=False)
+        check_chains: int = setting(quick=20_000, full=100_000)
+
     def collect(self, ctx: ReportContext) -> None:
         s = ctx.settings
-        if s.optimizer_ns is None:
-            records = time_optimizers(seed=s.seed, quick=s.quick)
-        else:
-            records = time_optimizers(s.optimizer_ns, seed=s.seed, quick=s.quick)
+        own: OptimizerSpeedStudy.Settings = s.of(self)
+        records = time_optimizers(own.sizes, seed=s.seed, quick=own.quick_limits)
         (ctx.data_dir / "optimizer_times.json").write_text(json.dumps(records, indent=1) + "\n")
         # worker processes pay off only on a long check
-        check = check_hu_shing(s.check_chains, seed=s.seed, jobs=2 if s.check_chains >= 5000 else 1)
+        check = check_hu_shing(own.check_chains, seed=s.seed,
+                               jobs=2 if own.check_chains >= 5000 else 1)
         (ctx.data_dir / "hushing_check.json").write_text(json.dumps(check, indent=1) + "\n")
 
     def render(self, ctx: ReportContext) -> StudyPage:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from .base import (
     ReportContext,
     Study,
     StudyPage,
+    StudySettings,
     ints_text,
     loglog,
     markdown_table,
@@ -26,6 +28,7 @@ from .base import (
     order_style,
     ratio_text,
     register_study,
+    setting,
 )
 from .conventions import CONVENTION_LINE, CONVENTION_TEXT, CONVENTIONS, convention_label
 from .growth import affine_text, exact_affine
@@ -33,16 +36,13 @@ from .growth import affine_text, exact_affine
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["StructuredArticleStudy", "STUDY", "Z1", "Z3", "WORKED_X", "XS", "BATCHES",
-           "CROSSOVER_XS", "count_limit", "convention_costs", "affine_in_x", "batch_costs",
-           "bilinear_costs", "batch_crossover_exact", "crossovers", "claims_table",
-           "plot_costs_vs_x", "plot_ratio_and_crossover"]
+__all__ = ["StructuredArticleStudy", "STUDY"]
 
 #: |z1| = |z2| and |z3| of the article's network.
 Z1, Z3 = 100, 10
 #: |x| of the article's worked example.
 WORKED_X = 1000
-#: The input sizes of the page; the largest are predicted only (see :func:`count_limit`).
+#: The input sizes of the page; the largest are predicted only (the study's ``count_limit``).
 XS: tuple[int, ...] = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
 #: Rows B of the first block tried at |x| = 1000 (both sides of each crossover).
 BATCHES: tuple[int, ...] = (1, 2, 10, 11, 12, 13, 108, 109)
@@ -50,21 +50,6 @@ BATCHES: tuple[int, ...] = (1, 2, 10, 11, 12, 13, 108, 109)
 CROSSOVER_XS: tuple[int, ...] = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
 _TWO = ("loss_first", "input_first")
 _ORDERS = ("loss_first", "input_first", "optimal")
-
-
-def count_limit(quick: bool) -> int:
-    """Largest ``|x|`` whose chain is multiplied to count it (quick: 10^4, full: 10^5).
-
-    Past it the article's formulas (:func:`~chainorder.networks.article.article_costs`)
-    give the cost and the ``source`` column says so; the dense input-first
-    product at ``|x| = 10^5`` alone is 1.1e9 multiplications.
-
-    Examples
-    --------
-    >>> count_limit(True), count_limit(False)
-    (10000, 100000)
-    """
-    return 10_000 if quick else 100_000
 
 
 def convention_costs(xs: tuple[int, ...], upto: int, *, seed: int = 0) -> pd.DataFrame:
@@ -400,9 +385,24 @@ class StructuredArticleStudy(Study):
                 "and by how much?")
     references = ("desai2018", "cormen2009")
 
+    @dataclass(frozen=True)
+    class Settings(StudySettings):
+        """What the page counts.
+
+        Attributes
+        ----------
+        count_limit : int
+            Largest ``|x|`` whose chain is multiplied to count it. Past it the
+            article's formulas (:func:`~chainorder.networks.article.article_costs`)
+            give the cost and the ``source`` column says so; the dense input-first
+            product at ``|x| = 10^5`` alone is 1.1e9 multiplications.
+        """
+
+        count_limit: int = setting(quick=10_000, full=100_000)
+
     def collect(self, ctx: ReportContext) -> None:
-        upto = count_limit(ctx.settings.quick)
-        convention_costs(XS, upto, seed=ctx.settings.seed).to_csv(
+        own: StructuredArticleStudy.Settings = ctx.settings.of(self)
+        convention_costs(XS, own.count_limit, seed=ctx.settings.seed).to_csv(
             ctx.data_dir / "structured_article_costs.csv", index=False, lineterminator="\n")
         batch_costs(BATCHES, seed=ctx.settings.seed).to_csv(
             ctx.data_dir / "structured_article_batch.csv", index=False, lineterminator="\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -16,18 +17,19 @@ from .base import (
     ReportContext,
     Study,
     StudyPage,
+    StudySettings,
     calibrated_model,
     loglog,
     new_figure,
     note,
     register_study,
+    setting,
 )
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["TimeModelStudy", "STUDY", "GOAL", "model_limits", "goal_text", "error_table",
-           "plot_residuals", "DATA_FILE"]
+__all__ = ["TimeModelStudy", "STUDY"]
 
 #: The goal: median absolute relative error of a plan's predicted time, at the first thread count.
 GOAL = 0.20
@@ -114,14 +116,38 @@ class TimeModelStudy(Study):
     question = "How close are the time model's predicted seconds to the measured ones?"
     references = ("numpy",)
 
+    @dataclass(frozen=True)
+    class Settings(StudySettings):
+        """What the page calibrates and times.
+
+        Attributes
+        ----------
+        threads : tuple of int
+            BLAS thread counts the time model is calibrated and checked at (the
+            goal is stated for the first).
+        repeats : int
+            Interleaved rounds of each timed check.
+        quick_calibration : bool
+            A quick calibration (a cached full one serves too).
+        fresh_calibration : bool
+            Calibrate afresh even when a model is cached, so the model and its
+            checks see the machine in one state (the new model replaces the cached one).
+        """
+
+        threads: tuple[int, ...] = (1, 2)
+        repeats: int = setting(quick=7, full=15)
+        quick_calibration: bool = setting(quick=True, full=False)
+        fresh_calibration: bool = setting(quick=False, full=True)
+
     def collect(self, ctx: ReportContext) -> None:
         s = ctx.settings
+        own: TimeModelStudy.Settings = s.of(self)
         runs = []
-        for threads in s.calibration_threads:
+        for threads in own.threads:
             asked = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            model = calibrated_model(threads, s.quick, fresh=not s.quick)
+            model = calibrated_model(threads, own.quick_calibration, fresh=own.fresh_calibration)
             records = predicted_vs_measured(s.grid(), ORDERS, model=model, threads=threads,
-                                            repeats=s.time_repeats, warmup=1)
+                                            repeats=own.repeats, warmup=1)
             runs.append({"threads": threads, "model": model.to_dict(), "records": records,
                          "asked": asked})
         doc = {"goal": GOAL, "orders": list(ORDERS), "runs": runs}

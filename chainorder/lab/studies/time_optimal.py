@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -14,6 +15,7 @@ from .base import (
     ReportContext,
     Study,
     StudyPage,
+    StudySettings,
     calibrated_model,
     code_list,
     loglog,
@@ -21,13 +23,13 @@ from .base import (
     note,
     ratio_text,
     register_study,
+    setting,
 )
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["TimeOptimalStudy", "STUDY", "verdict_counts", "plot_speedups", "DATA_FILE",
-           "VERDICTS"]
+__all__ = ["TimeOptimalStudy", "STUDY"]
 
 #: Where the timed pairs are saved, under ``OUT/data``.
 DATA_FILE = "time-optimal.json"
@@ -112,13 +114,39 @@ class TimeOptimalStudy(Study):
     question = "Where the two optima differ, is the time-optimal plan measurably faster?"
     references = ("cormen2009",)
 
+    @dataclass(frozen=True)
+    class Settings(StudySettings):
+        """What the page times.
+
+        Attributes
+        ----------
+        threads : int
+            BLAS threads of the time model and of the timings.
+        chains : int
+            Random chains, chosen where the time-optimal and FLOP-optimal plans
+            differ most, timed beside the grid.
+        trials_per_chain : int
+            Random chains tried for each one chosen.
+        repeats : int
+            Interleaved rounds of each timed pair.
+        quick_calibration : bool
+            A quick calibration when no model is cached.
+        """
+
+        threads: int = 1
+        chains: int = setting(quick=6, full=12)
+        trials_per_chain: int = setting(quick=150, full=250)
+        repeats: int = setting(quick=14, full=30)
+        quick_calibration: bool = setting(quick=True, full=False)
+
     def collect(self, ctx: ReportContext) -> None:
         s = ctx.settings
-        threads = s.calibration_threads[0] if s.calibration_threads else 1
-        model = calibrated_model(threads, s.quick)
-        chains = differing_chains(model, count=s.differing_chains, seed=s.seed,
-                                  trials=(150 if s.quick else 250) * s.differing_chains)
-        repeats = max(2 * s.time_repeats, 5)
+        own: TimeOptimalStudy.Settings = s.of(self)
+        threads = own.threads
+        model = calibrated_model(threads, own.quick_calibration)
+        chains = differing_chains(model, count=own.chains, seed=s.seed,
+                                  trials=own.trials_per_chain * own.chains)
+        repeats = own.repeats
         # each grid chain is built once and timed at the model's margin and without it (the
         # model's exact optimum); the time DP is O(n^3) in Python-level steps, so chains
         # longer than its limit are left out, and named

@@ -26,7 +26,7 @@ from .base import (
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["WinnersStudy", "STUDY", "claim_summary", "batch_crossover", "plot_batch_costs"]
+__all__ = ["WinnersStudy", "STUDY"]
 
 
 def claim_summary(cmp: pd.DataFrame) -> dict[str, Any]:

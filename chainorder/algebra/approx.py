@@ -280,7 +280,7 @@ def _greedy_kernel():
     return _KERNEL[0]
 
 
-def _greedy_indexed_heap(p, memory, steps):  # pragma: no cover - runs compiled
+def _greedy_indexed_heap(p, memory, steps):  # noqa: C901  # pragma: no cover - a compiled DP kernel
     """Greedy on int64 dims with an indexed heap of boundaries; fills ``steps``, returns the cost.
 
     ``heap[h]`` is a boundary dim ``k`` (0 < k < n) and ``pos[k]`` its slot;

@@ -738,7 +738,7 @@ _CHOICES = (
 )
 
 
-def _fill(f: tuple[Factor, ...], memory: int | None, by_ops: bool) -> _Table:
+def _fill(f: tuple[Factor, ...], memory: int | None, by_ops: bool) -> _Table:  # noqa: C901 (the DP)
     """The DP of :func:`optimize_gjc` in exact Python ints: the chosen op of every span."""
     q = len(f)
     m = [x.m for x in f]
@@ -814,7 +814,7 @@ def _fits_int64(f: tuple[Factor, ...]) -> bool:
     return top * (2 * T + A) + top**3 < 2**60 and 2 * len(f) * (E + 1) < 2**60
 
 
-def _fill_numpy(
+def _fill_numpy(  # noqa: C901 (the DP, vectorized)
     f: tuple[Factor, ...], memory: int | None, by_ops: bool
 ) -> Callable[[tuple[int, int]], tuple[str, str | None, int | None]]:
     """:func:`_fill` with every start and split of one length at once (int64; same choices).

@@ -191,7 +191,7 @@ def _live_top(v, top_at, below_lo, below_hi, lo, state):
 
 
 @njit(cache=True)
-def _bottom_up(w, lo, hi, low, first_child, next_sibling):
+def _bottom_up(w, lo, hi, low, first_child, next_sibling):  # noqa: C901 (Hu-Shing kernel)
     """Part II's bottom-up pass; return each arc's state and absorber, and the optimal cost."""
     na = lo.shape[0]
     root = na - 1

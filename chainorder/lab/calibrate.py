@@ -498,6 +498,9 @@ def roofline_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     def pick(cond: Callable[[dict[str, Any]], bool], key: str) -> list[float]:
         return [r[key] for r in records if cond(r)]
 
+    def _of_class(cls: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda r: r["shape_class"] == cls
+
     vec = ("vecmat", "matvec", "dot")
     tiny = [r for r in records if (r["p"], r["q"], r["r"]) == (1, 1, 1)]
     out: dict[str, Any] = {
@@ -510,10 +513,8 @@ def roofline_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "overhead_seconds": {} if not tiny else {
             "best": tiny[0]["seconds_min"], "median": tiny[0]["seconds_median"],
             "spread": tiny[0]["spread"], "points": tiny[0]["runs"]},
-        "rates": {cls: {"gflops": _distribution(pick(lambda r, c=cls: r["shape_class"] == c,
-                                                     "gflops_best")),
-                        "gbs": _distribution(pick(lambda r, c=cls: r["shape_class"] == c,
-                                                  "gbs_best"))}
+        "rates": {cls: {"gflops": _distribution(pick(_of_class(cls), "gflops_best")),
+                        "gbs": _distribution(pick(_of_class(cls), "gbs_best"))}
                   for cls in SHAPE_CLASSES},
     }
     return out

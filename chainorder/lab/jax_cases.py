@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..networks.layers import Affine
 from ..networks.network import article_network
 
 __all__ = ["JaxCase", "JAX_CASES", "JaxFunction", "JAX_FUNCTIONS", "get_jax_case",
@@ -59,6 +60,7 @@ def _article(loss: bool, seed: int) -> list[Callable[[Any], Any]]:
 
     net = article_network(1000, 100, 10, seed=seed)
     first, second = net.layers[0], net.layers[2]
+    assert isinstance(first, Affine) and isinstance(second, Affine)  # the article's layers
     fs = [_dense(first.W, first.b, "id"), jax.nn.sigmoid, _dense(second.W, second.b, "id")]
     if loss:
         y = np.zeros(10)
@@ -74,7 +76,7 @@ def _random_layer(rng: np.random.Generator, a: int, b: int) -> Callable[[Any], A
         return lambda z: jnp.logaddexp(z, 0.0)
     if kind == "outer":  # R^a -> R^a through an a x 2 matrix: non-vector shapes on the way
         u = rng.standard_normal(2)
-        return lambda z: jnp.tanh(jnp.outer(z, u)) @ u
+        return lambda z: jnp.tanh(jnp.outer(z, jnp.asarray(u))) @ u
     return _dense(rng.standard_normal((b, a)) / np.sqrt(a), None, str(kind))
 
 
@@ -253,8 +255,8 @@ class JaxFunction:
         rng = np.random.default_rng(self.seed)
         makers: dict[str, Callable[[], Callable[[Any], Any]]] = {
             "mlp": lambda: _mlp(self.size, rng),
-            "ode": lambda: _ode(*self.size, rng),
-            "residual": lambda: _residual(*self.size, rng),
+            "ode": lambda: _ode(self.size[0], self.size[1], self.size[2], rng),
+            "residual": lambda: _residual(self.size[0], self.size[1], rng),
             "stencil": lambda: _stencil(*self.size),
             "loss": lambda: _loss(self.size, rng),
         }

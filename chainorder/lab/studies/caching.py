@@ -150,7 +150,8 @@ def _through(pts: list[tuple[int, int]]) -> list[Fraction]:
         basis, denom = [Fraction(1)], Fraction(1)  # prod_(j != i) (x - xj) / (xi - xj)
         for j, (xj, _) in enumerate(pts):
             if j != i:
-                basis = [(basis[k - 1] if k else 0) - xj * (basis[k] if k < len(basis) else 0)
+                basis = [(basis[k - 1] if k else Fraction(0))
+                         - xj * (basis[k] if k < len(basis) else Fraction(0))
                          for k in range(len(basis) + 1)]
                 denom *= xi - xj
         for k, b in enumerate(basis):

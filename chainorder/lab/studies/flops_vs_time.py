@@ -51,8 +51,10 @@ def best_rate(df: pd.DataFrame, measured_gflops: float | None) -> dict[str, Any]
     if measured_gflops is not None and measured_gflops >= top:
         return {"gflops": float(measured_gflops), "benchmark_gflops": measured_gflops,
                 "best_point": point, "source": "the large-matmul benchmark's best run"}
+    source = ("no point of this page has a rate" if point is None else
+              f"the fastest point of this page (`{point[0]}`, {point[1]})")
     return {"gflops": top, "benchmark_gflops": measured_gflops, "best_point": point,
-            "source": f"the fastest point of this page (`{point[0]}`, {point[1]})"}
+            "source": source}
 
 
 def roofline_table(df: pd.DataFrame, roof_gflops: float, bandwidth_gbs: float,
@@ -354,6 +356,7 @@ class TimeStudy(Study):
         return findings, body
 
     def _benchmark(self, ctx: ReportContext, df: pd.DataFrame) -> tuple[list[str], list[str]]:
+        assert ctx.benchmark is not None  # the page calls this only when a benchmark was given
         b = ctx.benchmark.dropna(subset=["case", "order"])
         merged = b.merge(df[["case", "order", "seconds_median"]], on=["case", "order"])
         cols = [c for c in ("case", "order", "multiplications", "median", "gflops", "rounds")

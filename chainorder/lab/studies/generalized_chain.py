@@ -367,10 +367,10 @@ def plot_cost_ratios(counted: pd.DataFrame) -> Figure:
     labels = {"tangent": "homogeneous tangent (input-first)",
               "adjoint": "homogeneous adjoint (loss-first)",
               "preaccumulation": "global preaccumulation", "optimal": "generalized optimum"}
-    for k in _SCHEDULES:
-        st = styles[k]
-        ax.plot(x, counted[k].astype(float) / best, st["marker"], color=st["color"],
-                mfc="none" if k != "optimal" else st["color"], ms=7, label=labels[k])
+    for name in _SCHEDULES:
+        st = styles[name]
+        ax.plot(x, counted[name].astype(float) / best, st["marker"], color=st["color"],
+                mfc="none" if name != "optimal" else st["color"], ms=7, label=labels[name])
     ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
     ax.set_yscale("log")
     ax.set_xticks(x, counted["instance"], rotation=60, ha="right", fontsize=7)

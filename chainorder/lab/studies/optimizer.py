@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -48,7 +48,7 @@ def _cost_or_none(dims: list[int], order: str) -> int | None:
 
 
 def random_chain_rows(lengths: tuple[int, ...], chains: int, high: int, seed: int,
-                      orders: list[str] | None = None) -> list[dict[str, object]]:
+                      orders: list[str] | None = None) -> list[dict[str, Any]]:
     """One row per random chain: its length, seed, dims and every order's exact cost.
 
     For each length ``n`` and each kind (``p0 = 1``, a scalar loss, or a random

@@ -85,7 +85,7 @@ def convention_costs(xs: tuple[int, ...], upto: int, *, seed: int = 0) -> pd.Dat
                 done = isinstance(got, (int, np.integer))  # else not counted (memory budget)
                 rows.append({"x": x, "structure": structure, "order": order,
                              "predicted": predicted[order],
-                             "counted": int(got) if done else None,
+                             "counted": int(got) if done and got is not None else None,
                              "source": "counted by multiplying" if done else
                              f"formula (not multiplied above |x| = {upto:,})"})
     df = pd.DataFrame(rows)

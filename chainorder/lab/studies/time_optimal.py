@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -150,7 +150,10 @@ class TimeOptimalStudy(Study):
         # each grid chain is built once and timed at the model's margin and without it (the
         # model's exact optimum); the time DP is O(n^3) in Python-level steps, so chains
         # longer than its limit are left out, and named
-        grid, too_long, records, exact = [], [], [], []
+        grid: list[Any] = []
+        too_long: list[Any] = []
+        records: list[dict[str, Any]] = []
+        exact: list[dict[str, Any]] = []
         for case in s.grid():
             chain = case.build()
             if len(chain) > TIME_DP_MAX_MATRICES:

@@ -100,7 +100,7 @@ def test_no_process_outlives_verify(tmp_path, disposition, sig):
         os.kill(proc.pid, sig)
         proc.wait(timeout=60)  # terminated, it does not finish the remaining work first
         left = lambda: [p for p, start in below.items() if _running(p, start)]  # noqa: E731
-        assert _wait_until(lambda: not left(), 10), f"still running: {left()}"
+        assert _wait_until(lambda: not left(), 30), f"still running: {left()}"
     finally:
         for pid, start in below.items():  # a failed test leaves nothing behind either
             if _running(pid, start):

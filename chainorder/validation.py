@@ -22,6 +22,7 @@ __all__ = [
     "as_real_array",
     "check_finite",
     "check_vector",
+    "check_batch",
     "check_matrix",
     "MEMORY_FRACTION",
     "memory_budget",
@@ -303,6 +304,23 @@ def check_vector(value: Any, name: str, size: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} must have length {size}, got shape {arr.shape}")
     if arr.shape[0] == 0:
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    return check_finite(arr, name)
+
+
+def check_batch(value: Any, name: str, batch: int | None, width: int) -> np.ndarray:
+    """``value`` as a finite float64 ``batch x width`` array, one example per row.
+
+    ``batch`` None takes any number of rows (at least one).
+    """
+    arr = as_real_array(value, name)
+    rows = "B" if batch is None else str(batch)
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] != width or (
+        batch is not None and arr.shape[0] != batch
+    ):
+        raise ValueError(
+            f"{name} must have shape ({rows}, {width}), one example per row, "
+            f"got {name} of shape {arr.shape}"
+        )
     return check_finite(arr, name)
 
 

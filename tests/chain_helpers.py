@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainorder.algebra.kinds import Dense, Diagonal, DiagonalPlusRankOne, Identity, Kind, Kronecker
+from chainorder.algebra.kinds import (
+    BlockDiagonal,
+    Dense,
+    Diagonal,
+    DiagonalPlusRankOne,
+    Identity,
+    Kind,
+    Kronecker,
+    Replicate,
+    Sparse,
+)
 
 
 def random_dims(rng: np.random.Generator, n: int, high: int = 30) -> list[int]:
@@ -31,12 +41,19 @@ ADMISSION_ANSWERS = {
 }
 
 
+def random_sparse(rng: np.random.Generator, rows: int, cols: int, density: float = 0.4) -> Sparse:
+    """A ``rows x cols`` sparse factor, each entry stored with probability ``density``."""
+    mask = rng.random((rows, cols)) < density
+    return Sparse(mask * rng.standard_normal((rows, cols)))
+
+
 def random_factors(rng: np.random.Generator, n: int) -> list[Kind]:
     """A random chain of ``n`` Jacobians of every kind, shapes fitting."""
     rows = int(rng.integers(1, 4))
     out: list[Kind] = []
     for _ in range(n):
-        kind = rng.choice(["dense", "dense", "diagonal", "identity", "dro", "kron"])
+        kind = rng.choice(["dense", "dense", "diagonal", "identity", "dro", "kron", "sparse",
+                           "block", "replicate"])
         v = rng.standard_normal
         if kind == "dense":
             f: Kind = Dense(v((rows, int(rng.integers(1, 6)))))
@@ -46,6 +63,16 @@ def random_factors(rng: np.random.Generator, n: int) -> list[Kind]:
             f = Identity(rows)
         elif kind == "dro":
             f = DiagonalPlusRankOne(v(rows), v(rows), v(rows))
+        elif kind == "sparse":
+            f = random_sparse(rng, rows, int(rng.integers(1, 6)))
+        elif kind == "block":  # a batch of B blocks, B dividing the rows
+            B = int(rng.choice([b for b in range(1, rows + 1) if rows % b == 0]))
+            q, c = rows // B, int(rng.integers(1, 3))
+            f = BlockDiagonal([Diagonal(v(q)) for _ in range(B)] if rng.random() < 0.5
+                              else [Dense(v((q, c))) for _ in range(B)])
+        elif kind == "replicate":  # B copies of a vector of rows / B, B dividing the rows
+            B = int(rng.choice([b for b in range(1, rows + 1) if rows % b == 0]))
+            f = Replicate(rows // B, B)
         else:
             inner = rng.choice(["identity", "diagonal", "dense"])
             a = {"identity": Identity(rows), "diagonal": Diagonal(v(rows)),

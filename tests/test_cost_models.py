@@ -397,5 +397,5 @@ def test_every_kind_pair_has_one_rule() -> None:
         for right in KIND_NAMES:
             rule = rule_for(left, right)
             assert rule in PAIR_RULES.values()
-    with pytest.raises(ValueError, match="no rule multiplies a 'sparse' factor"):
-        rule_for("sparse", "dense")
+    with pytest.raises(ValueError, match="no rule multiplies a 'tridiagonal' factor"):
+        rule_for("tridiagonal", "dense")

@@ -42,7 +42,7 @@ from chainorder.algebra.kinds import (
 )
 from chainorder.algebra.structured import structured_dp_steps
 
-BUILT_IN = ("dense", "diagonal", "diag_rank_one", "identity", "kronecker")
+BUILT_IN = tuple(KIND_NAMES)  # the built-in kinds, however many the package registers
 
 # ----------------------------------------------------------------------------- the new kind
 
@@ -468,8 +468,8 @@ def _spare_rules() -> list[PairRule]:
          "'diag_rank_one' @ 'spare', 'spare' @ 'diagonal', 'spare' @ 'diag_rank_one'"),
         (Spare, [*_spare_rules(), _rule("dense", "diagonal")], ValueError,
          "does not name kind 'spare'"),
-        (Spare, [*_spare_rules(), _rule("spare", "sparse")], ValueError,
-         "names kind 'sparse', which is not registered"),
+        (Spare, [*_spare_rules(), _rule("spare", "tridiagonal")], ValueError,
+         "names kind 'tridiagonal', which is not registered"),
         (Spare, [*_spare_rules(), "rule"], TypeError, "PairRule objects"),
         (Dense, [], ValueError, "kind 'dense' is registered already"),
         (Unfinished, [], TypeError, "Unfinished does not define densify_cost, stored_elements"),
@@ -498,7 +498,7 @@ def test_a_complete_kind_registers_and_unregisters() -> None:
 
 @pytest.mark.parametrize(("name", "match"), [
     ("dense", "kind 'dense' is built in and cannot be unregistered"),
-    ("sparse", "unknown kind 'sparse'; expected one of 'dense', 'diagonal'"),
+    ("tridiagonal", "unknown kind 'tridiagonal'; expected one of 'dense', 'diagonal'"),
 ])
 def test_unregister_refuses_built_in_and_unknown_kinds(name: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):

@@ -12,12 +12,15 @@ from chainorder.algebra.costs import KindSig, densify_cost
 from chainorder.algebra.kinds import (
     KIND_NAMES,
     PAIR_RULES,
+    BlockDiagonal,
     Dense,
     Diagonal,
     DiagonalPlusRankOne,
     Identity,
     Kind,
     Kronecker,
+    Replicate,
+    Sparse,
     check_factors,
     kind_matmul,
     missing_pairs,
@@ -27,7 +30,8 @@ from chainorder.algebra.kinds import (
     structured_product,
 )
 
-NAMES = ["identity", "diagonal", "dro", "dense", "kron_I", "kron_diag", "kron_dense", "kron_dro"]
+NAMES = ["identity", "diagonal", "dro", "dense", "kron_I", "kron_diag", "kron_dense", "kron_dro",
+         "sparse"]
 
 
 def make(name: str, rng: np.random.Generator, *, rows: int | None = None, cols: int = 6) -> Kind:
@@ -42,6 +46,9 @@ def make(name: str, rng: np.random.Generator, *, rows: int | None = None, cols: 
         return DiagonalPlusRankOne(v(sq), v(sq), v(sq))
     if name == "dense":
         return Dense(v((rows, 4)) if rows is not None else v((2, cols)))
+    if name == "sparse":  # the fixed patterns SPARSE_LEFT (3x6) and SPARSE_RIGHT (6x4)
+        mask = np.array(SPARSE_RIGHT if rows is not None else SPARSE_LEFT)
+        return Sparse(mask * v(mask.shape))
     m = rows if rows is not None else 3  # a right factor has `rows` rows; a left one 6 columns
     inner = {
         "I": Identity(m),
@@ -56,22 +63,97 @@ def make(name: str, rng: np.random.Generator, *, rows: int | None = None, cols: 
 # columns: square kinds 6x6, dense 2x6, kron_* = A ⊗ x with A 3x3 (dense: 2x3) and |x| = 2;
 # right factors have 6 rows: dense 6x4, kron_* = A ⊗ x with A 6x6 (dense: 6x3), |x| = 2.
 # A Kronecker left factor is written out first: 0 (I), 3*2 (diag), 2*3*2 (dense), 9 + 3*3*2 (dro).
+# Sparse: left 3x6 with nnz 6 (column counts 1 2 1 1 0 1), right 6x4 with nnz 7 (row counts
+# 1 2 1 0 2 1); sparse·sparse = Σ_k 1·1 + 2·2 + 1·1 + 1·0 + 0·2 + 1·1 = 7; sparse·dense = nnz·r,
+# dense·sparse = p·nnz, a dro or Kronecker partner written out first (dro 6x6: 36).
 HAND_TABLE = """
-               identity diagonal dro dense kron_I kron_diag kron_dense kron_dro
-    identity          0        0   0     0      0         0          0        0
-    diagonal          0        6  12    24      0         6         18       12
-    dro               0       12 102    72      0        12         54      102
-    dense             0       12  36    48      0        12         36       36
-    kron_I            0       18  54    72      0        18         54       54
-    kron_diag         0       24  60    78      6        24         60       60
-    kron_dense        0       24  48    60     12        24         48       48
-    kron_dro          0       45  81    99     27        45         81       81
+               identity diagonal dro dense kron_I kron_diag kron_dense kron_dro sparse
+    identity          0        0   0     0      0         0          0        0      0
+    diagonal          0        6  12    24      0         6         18       12      7
+    dro               0       12 102    72      0        12         54      102     78
+    dense             0       12  36    48      0        12         36       36     14
+    kron_I            0       18  54    72      0        18         54       54     21
+    kron_diag         0       24  60    78      6        24         60       60     27
+    kron_dense        0       24  48    60     12        24         48       48     26
+    kron_dro          0       45  81    99     27        45         81       81     48
+    sparse            0        6  72    24      0         6         18       72      7
 """
+SPARSE_LEFT = [[1, 1, 0, 0, 0, 0], [0, 1, 1, 1, 0, 0], [0, 0, 0, 0, 0, 1]]
+SPARSE_RIGHT = [[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0], [0, 1, 0, 1],
+                [0, 0, 0, 1]]
 HAND = {
     (row.split()[0], col): int(n)
     for row in HAND_TABLE.strip().splitlines()[1:]
-    for col, n in zip(HAND_TABLE.split()[:8], row.split()[1:], strict=True)
+    for col, n in zip(HAND_TABLE.split()[:len(NAMES)], row.split()[1:], strict=True)
 }
+
+# Block-diagonal factors (a mini-batch of B = 2 blocks): left bd_diag = 2 x diag(3) (6x6),
+# bd_dense = 2 x dense 1x3 (2x6); right bd_diag = 2 x diag(3), bd_dense = 2 x dense 3x2 (6x4).
+# Each pair is B = 2 times the blocks' count; a dense or Kronecker partner is cut into two
+# slices of 3 (a Kronecker or dro one written out first, as above); sparse: the block factor
+# written out (free), then nnz·r (left sparse) or p·nnz (right sparse).
+BLOCK_NAMES = ["bd_diag", "bd_dense"]
+BLOCK_COLUMNS = """
+               bd_diag bd_dense
+    identity         0        0
+    diagonal         6       12
+    dro             72      108
+    dense           12       24
+    kron_I          18       36
+    kron_diag       24       42
+    kron_dense      24       36
+    kron_dro        45       63
+    sparse          36       24
+    bd_diag          6       12
+    bd_dense         6       12
+"""
+BLOCK_ROWS = """
+               identity diagonal dro dense kron_I kron_diag kron_dense kron_dro sparse
+    bd_diag           0        6  72    24      0         6         18       72     42
+    bd_dense          0        6  72    24      0         6         18       72     14
+"""
+for _table in (BLOCK_COLUMNS, BLOCK_ROWS):
+    _lines = _table.strip().splitlines()
+    for _row in _lines[1:]:
+        HAND.update({(_row.split()[0], col): int(n)
+                     for col, n in zip(_lines[0].split(), _row.split()[1:], strict=True)})
+NAMES = [*NAMES, *BLOCK_NAMES]
+
+# The replicate factor (a batch's shared parameters, B = 2): left 12x6 (two 6x6 identities),
+# right 6x3. On the right it sums the left factor's two column blocks, on the left it copies
+# the right factor twice: no multiplication, but writing the other factor out dense first
+# (dro 6x6: 36; left kron_*: 0, 3*2, 2*3*2, 9 + 3*3*2 as above); a right kron_* keeps its
+# form, replicate · (A ⊗ x) = (replicate · A) ⊗ x: only A is copied (a dro A written out: 36).
+REPLICATE_COLUMN = """
+    identity 0  diagonal 0  dro 36  dense 0  kron_I 0  kron_diag 6  kron_dense 12  kron_dro 27
+    sparse 0  bd_diag 0  bd_dense 0  replicate 0
+"""
+REPLICATE_ROW = """
+    identity 0  diagonal 0  dro 36  dense 0  kron_I 0  kron_diag 0  kron_dense 0
+    kron_dro 36  sparse 0  bd_diag 0  bd_dense 0  replicate 0
+"""
+_cells = REPLICATE_COLUMN.split()
+HAND.update({(name, "replicate"): int(n) for name, n in zip(_cells[::2], _cells[1::2],
+                                                            strict=True)})
+_cells = REPLICATE_ROW.split()
+HAND.update({("replicate", name): int(n) for name, n in zip(_cells[::2], _cells[1::2],
+                                                            strict=True)})
+NAMES = [*NAMES, "replicate"]
+_make_one = make
+
+
+def make(name: str, rng: np.random.Generator, *, rows: int | None = None, cols: int = 6) -> Kind:
+    """As the table's ``make``, and the block-diagonal and replicate factors of two blocks."""
+    if name == "replicate":  # a right factor 2·3 x 3, a left one 2·6 x 6
+        return Replicate(rows // 2, 2) if rows is not None else Replicate(cols, 2)
+    if name not in BLOCK_NAMES:
+        return _make_one(name, rng, rows=rows, cols=cols)
+    q = (rows if rows is not None else cols) // 2
+    v = rng.standard_normal
+    if name == "bd_diag":
+        return BlockDiagonal([Diagonal(v(q)) for _ in range(2)])
+    shape = (q, 2) if rows is not None else (1, q)
+    return BlockDiagonal([Dense(v(shape)) for _ in range(2)])
 
 
 @pytest.mark.parametrize("right", NAMES)

@@ -7,10 +7,19 @@ from typing import Any
 
 import numpy as np
 
+from ..algebra.chain import Chain
 from ..algebra.costmodels import as_cost_model, cost_from_flags, reads_kinds
-from ..algebra.kinds import Dense, Kind, kind_matmul
+from ..algebra.kinds import (
+    Dense,
+    Kind,
+    KindSig,
+    as_kind,
+    densify_cost,
+    kind_matmul,
+    structured_product,
+)
 from ..validation import as_real_array, check_finite, check_positive_int, check_real
-from .network import Network
+from .network import ForwardPass, Network
 
 __all__ = [
     "Gradients",
@@ -98,6 +107,14 @@ def loss_first_gradients(net: Network, x: Any, y: Any, *, cost: Any = "structure
                          **deprecated: Any) -> Gradients:
     """All gradients in one loss-first sweep, caching each ``dl/dz_i`` (the article's forwards).
 
+    ``x, y`` are one example, or a mini-batch ``X`` (``B x |x|``) and ``Y``
+    (one target per row, see :meth:`~chainorder.networks.network.Network.forward`):
+    then the gradients are those of the mean of the ``B`` losses, ``dx`` is
+    ``dl/dX`` of that mean (``B x |x|``), and the sweep runs as matrix
+    products, one ``G @ W`` and one ``Gᵀ @ Z`` per affine layer; its count is
+    ``B`` times one example's (the batch's block-diagonal chain, summed over
+    the batch by additions).
+
     Starting from the ``1 x |z_L|`` row ``dl/dz_L``, the sweep multiplies the
     row through each layer's input Jacobian. Before leaving layer ``k`` it
     reuses the cached row ``dl/dz_(k+1)`` for that layer's parameters,
@@ -125,6 +142,8 @@ def loss_first_gradients(net: Network, x: Any, y: Any, *, cost: Any = "structure
     dense = not reads_kinds(cost_from_flags(cost, deprecated, "loss_first_gradients",
                                             default="structured")[0])
     fp = _check_net(net).forward(x, y)
+    if fp.batch is not None:
+        return _loss_first_batch(net, fp, dense)
     row: Kind = Dense(net.loss_fn._gradient(fp.zs[-1], fp.y))  # dl/dz_L, 1 x |z_L|
     grads: dict[ParamKey, np.ndarray] = {}
     count = 0
@@ -148,9 +167,66 @@ def loss_first_gradients(net: Network, x: Any, y: Any, *, cost: Any = "structure
     return Gradients(grads, dx[0], count + spent, "loss_first", _labels(net))
 
 
+def _loss_first_batch(net: Network, fp: ForwardPass, dense: bool) -> Gradients:
+    """The loss-first sweep of a batch as matrix products: one ``G @ W`` and ``Gᵀ @ Z`` a layer.
+
+    ``G`` (``B x |z|``) holds the rows ``dl/dz`` of the mean loss, one per
+    example; the seed ``dl/dZ_L`` is each example's divided by ``B`` (given,
+    as a single example's is, uncounted). The count is ``B`` times the
+    single example's (:func:`_single_count`): the sums over the batch are
+    additions.
+    """
+    B = fp.batch
+    assert B is not None  # a batch's pass, by the caller
+    G = net.loss_fn._gradients(fp.zs[-1], fp.y) / B
+    grads: dict[ParamKey, np.ndarray] = {}
+    for k in range(len(net.layers) - 1, -1, -1):
+        layer, Z_in = net.layers[k], fp.zs[k]
+        for name, g in layer._param_gradients_batch(G, Z_in).items():
+            grads[(k, name)] = g.reshape(layer.params[name].shape)
+        G = layer._backward_batch(G, Z_in, fp.zs[k + 1])
+    return Gradients(grads, G, B * _single_count(net, dense), "loss_first", _labels(net))
+
+
+def _single_count(net: Network, dense: bool) -> int:
+    """Multiplications of one example's loss-first sweep, from the Jacobians' kinds alone.
+
+    The same products :func:`loss_first_gradients` counts on a single example
+    (kinds and shapes only, so it is cached per network).
+    """
+    key = "dense" if dense else "structured"
+    cache = net._count_cache
+    if key not in cache:
+        cache[key] = sum(_layer_counts(net, dense))
+    return cache[key]
+
+
+def _layer_counts(net: Network, dense: bool) -> Iterator[int]:
+    """Each product's count in one example's loss-first sweep, output side first."""
+    row = KindSig.dense(1, net.widths[-1])  # dl/dz_L
+    for k in range(len(net.layers) - 1, -1, -1):
+        layer, z_in = net.layers[k], np.ones(net.widths[k])
+        if dense:
+            params = [KindSig.dense(row.cols, p.size) for p in layer.params.values()]
+            step = KindSig.dense(net.widths[k + 1], net.widths[k])
+        else:
+            params = [j.signature for j in layer._param_kinds(z_in).values()]
+            step = layer._input_kind(z_in, layer._forward(z_in)).signature
+        for sig in params:
+            mults, out = structured_product(row, sig)
+            yield mults + densify_cost(out)
+        mults, row = structured_product(row, step)
+        yield mults
+    yield densify_cost(row)
+
+
 def input_first_gradients(net: Network, x: Any, y: Any, *, cost: Any = "structured",
                           **deprecated: Any) -> Gradients:
     """Every gradient from its own chain, multiplied input side first, with no caching.
+
+    On a mini-batch (as in :func:`loss_first_gradients`: the gradients of the
+    mean loss) every example's chains are multiplied, each seeded with its
+    ``dl/dz_L / B``, and summed; the count is the sum of the examples' counts.
 
     For each parameter the chain ``dl/dz_L ··· dz_(k+1)/dparam`` of
     :meth:`~chainorder.networks.network.Network.param_chain` is multiplied right to left
@@ -174,16 +250,58 @@ def input_first_gradients(net: Network, x: Any, y: Any, *, cost: Any = "structur
     model = as_cost_model(cost_from_flags(cost, deprecated, "input_first_gradients",
                                           default="structured")[0])
     fp = _check_net(net).forward(x, y)
+    if fp.batch is None:
+        grads, dx, count = _input_first_one(net, fp, model)
+        return Gradients(grads, dx, count, "input_first", _labels(net))
+    if model.reads_kinds:
+        grads, dx, count = _input_first_batch(net, fp, model)
+        return Gradients(grads, dx.reshape(fp.batch, -1), count, "input_first", _labels(net))
+    # dense: each example's chains, seeded with its dl/dz_L / B, summed (additions are free);
+    # the batch's block-diagonal Jacobians written out would multiply their zero blocks too
+    parts = [_input_first_one(net, fp.example(i), model, 1.0 / fp.batch)
+             for i in range(fp.batch)]
+    total = {key: np.sum([p[0][key] for p in parts], axis=0) for key in parts[0][0]}
+    dx = np.stack([p[1] for p in parts])
+    return Gradients(total, dx, sum(p[2] for p in parts), "input_first", _labels(net))
+
+
+def _input_first_one(net: Network, fp: ForwardPass, model: Any, scale: float = 1.0
+                     ) -> tuple[dict[ParamKey, np.ndarray], np.ndarray, int]:
+    """One example's gradients, ``dl/dx`` and count, each chain multiplied input side first."""
     grads: dict[ParamKey, np.ndarray] = {}
     count = 0
     for k, name, param in net.parameters():
-        chain = net._param_chain(fp, k, name, model.reads_kinds)
+        chain = net._param_chain(fp, k, name, model.reads_kinds, scale)
         product, trace = chain.multiply("input_first", trace=True, cost=model)
         grads[(k, name)] = product.reshape(param.shape)
         count += trace.multiplications
-    chain = net.input_chain(fp.x, fp.y, cost=model)
-    product, trace = chain.multiply("input_first", trace=True, cost=model)
-    return Gradients(grads, product[0], count + trace.multiplications, "input_first", _labels(net))
+    mats, names = net._upper_chain(fp, 0, model.reads_kinds, scale)
+    product, trace = Chain(mats, names).multiply("input_first", trace=True, cost=model)
+    return grads, product[0], count + trace.multiplications
+
+
+def _input_first_batch(net: Network, fp: ForwardPass, model: Any
+                       ) -> tuple[dict[ParamKey, np.ndarray], np.ndarray, int]:
+    """A batch's gradients from its block-diagonal chains, each multiplied input side first.
+
+    A parameter's chain ends in the :class:`~chainorder.algebra.kinds.Replicate` factor
+    that shares it across the batch; the block-diagonal part before it is multiplied input
+    side first (every example's tangents, block by block, in the kinds) and its ``B``
+    blocks are then summed by that last factor, additions only.
+    """
+    grads: dict[ParamKey, np.ndarray] = {}
+    count = 0
+    for k, name, param in net.parameters():
+        chain = net._param_chain(fp, k, name)
+        *blocks, shared = chain.factors
+        per_example, trace = Chain(blocks, chain.names[:-1]).multiply(
+            "input_first", trace=True, cost=model)
+        summed, spent = kind_matmul(as_kind(per_example), shared)
+        grads[(k, name)] = summed.densify()[0].reshape(param.shape)
+        count += trace.multiplications + spent
+    mats, names = net._upper_chain(fp, 0)
+    dx, trace = Chain(mats, names).multiply("input_first", trace=True, cost=model)
+    return grads, dx[0], count + trace.multiplications
 
 
 #: order name -> gradient function, for :func:`gradients` and :func:`train`.
@@ -246,6 +364,8 @@ def numerical_gradient(
 def finite_difference_gradients(net: Network, x: Any, y: Any, eps: float = 1e-6) -> Gradients:
     """Every gradient of ``net.loss``, and ``dl/dx``, by :func:`numerical_gradient` (a reference).
 
+    On a mini-batch ``X, Y``, of the mean loss (``dx`` is ``B x |x|``).
+
     Examples
     --------
     >>> import numpy as np
@@ -271,7 +391,8 @@ def sgd_step(net: Network, grads: Mapping[ParamKey, Any], alpha: float) -> Netwo
     """One gradient-descent step ``theta <- theta - alpha dl/dtheta``, as a NEW network.
 
     ``net`` is left unchanged (its arrays are read-only). ``grads`` must hold a
-    gradient for every parameter of ``net``, shaped like it.
+    gradient for every parameter of ``net``, shaped like it (a mini-batch's
+    gradients are of its mean loss, so one step follows the batch's mean).
 
     Examples
     --------
@@ -348,9 +469,10 @@ class TrainingHistory(list[float]):
 
 
 def train(
-    net: Network, X: Any, Y: Sequence[Any], *, alpha: float, epochs: int, order: str = "loss_first"
+    net: Network, X: Any, Y: Sequence[Any], *, alpha: float, epochs: int, order: str = "loss_first",
+    batch_size: int = 1,
 ) -> TrainingHistory:
-    """Stochastic gradient descent, one example at a time, in the order of the rows of ``X``.
+    """Stochastic gradient descent on mini-batches of consecutive rows of ``X`` (one by default).
 
     Parameters
     ----------
@@ -363,6 +485,9 @@ def train(
     epochs : int
     order : {'loss_first', 'input_first'}
         How every gradient is computed; both give the same steps, at different costs.
+    batch_size : int
+        Examples per step: each step follows the gradient of the batch's mean loss
+        (the last batch of an epoch may be smaller). 1: one example at a time.
 
     Returns
     -------
@@ -383,12 +508,15 @@ def train(
     grad_fn = _gradient_fn(order)
     alpha = check_real(alpha, "alpha", positive=True)
     epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_positive_int(batch_size, "batch_size")
     initial = mean_loss(_check_net(net), X, Y)
     X = _check_examples(X, Y)
+    batches = list(zip(X, Y, strict=True)) if batch_size == 1 else [
+        (X[i:i + batch_size], Y[i:i + batch_size]) for i in range(0, X.shape[0], batch_size)]
     losses, counts = [], []
     for _ in range(epochs):
         count = 0
-        for x, y in zip(X, Y, strict=True):
+        for x, y in batches:
             g = grad_fn(net, x, y)
             net = sgd_step(net, g, alpha)
             count += g.multiplications

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..validation import check_vector
-from .layers import logsumexp, softmax
+from ..validation import check_batch, check_vector
+from .layers import logsumexp, logsumexp_rows, softmax, softmax_rows
 
 __all__ = ["Loss", "MSELoss", "SoftmaxCrossEntropy", "LOSSES", "make_loss"]
 
@@ -40,6 +40,23 @@ class Loss(ABC):
     def _gradient(self, z: np.ndarray, y: Any) -> np.ndarray:
         """``dl/dz`` as a ``1 x |z|`` row for a checked output and target."""
 
+    # A batch: subclasses may override these three with array code; the defaults loop.
+
+    def check_targets(self, Y: Any, batch: int, width: int) -> Any:
+        """``Y``, one target per example of a batch of ``batch``, validated (width ``width``)."""
+        if isinstance(Y, (str, bytes)) or not hasattr(Y, "__len__") or len(Y) != batch:
+            got = len(Y) if hasattr(Y, "__len__") else type(Y).__name__
+            raise ValueError(f"Y must hold one target per row of X ({batch}), got {got}")
+        return [self.check_target(y, width) for y in Y]
+
+    def _values(self, Z: np.ndarray, Y: Any) -> np.ndarray:
+        """The ``B`` examples' losses for a checked ``B x |z|`` output and its targets."""
+        return np.array([self._value(z, y) for z, y in zip(Z, Y, strict=True)])
+
+    def _gradients(self, Z: np.ndarray, Y: Any) -> np.ndarray:
+        """Each example's ``dl/dz`` as row ``i`` of a ``B x |z|`` array."""
+        return np.concatenate([self._gradient(z, y) for z, y in zip(Z, Y, strict=True)])
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -62,6 +79,16 @@ class MSELoss(Loss):
 
     def _gradient(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
         return (2.0 / z.shape[0]) * (z - y)[np.newaxis, :]
+
+    def check_targets(self, Y: Any, batch: int, width: int) -> np.ndarray:
+        return check_batch(Y, "Y", batch, width)
+
+    def _values(self, Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        d = Z - Y
+        return np.einsum("ij,ij->i", d, d) / d.shape[1]
+
+    def _gradients(self, Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        return (2.0 / Z.shape[1]) * (Z - Y)
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -114,6 +141,34 @@ class SoftmaxCrossEntropy(Loss):
             s[y] -= 1.0
             return s[np.newaxis, :]
         return (y.sum() * s - y)[np.newaxis, :]
+
+    def check_targets(self, Y: Any, batch: int, width: int) -> np.ndarray:
+        """Class indices (``B`` ints) or ``B x width`` probability rows."""
+        arr = np.asarray(Y)
+        if arr.ndim == 1 and arr.shape[0] == batch and np.issubdtype(arr.dtype, np.integer):
+            if arr.min() < 0 or arr.max() >= width:
+                bad = int(arr[(arr < 0) | (arr >= width)][0])
+                raise ValueError(f"Y must hold class indices in [0, {width}), got {bad}")
+            return arr.astype(np.intp)
+        P = check_batch(Y, "Y", batch, width)
+        if np.any(P < 0):
+            raise ValueError(
+                f"Y must hold probability rows (entries >= 0), got minimum {float(P.min())}"
+            )
+        return P
+
+    def _values(self, Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        lse = logsumexp_rows(Z)
+        if Y.ndim == 1:
+            return lse - Z[np.arange(Z.shape[0]), Y]
+        return Y.sum(axis=1) * lse - np.einsum("ij,ij->i", Y, Z)
+
+    def _gradients(self, Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        S = softmax_rows(Z)
+        if Y.ndim == 1:
+            S[np.arange(Z.shape[0]), Y] -= 1.0
+            return S
+        return Y.sum(axis=1, keepdims=True) * S - Y
 
 
 #: name -> loss class, for ``Network(..., loss='mse')``.

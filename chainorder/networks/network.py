@@ -13,9 +13,11 @@ import numpy as np
 
 from ..algebra.chain import Chain
 from ..algebra.costmodels import cost_from_flags, reads_kinds
+from ..algebra.kinds import BlockDiagonal, Kind, Replicate
 from ..validation import (
     as_real_array,
     check_dims,
+    check_finite,
     check_memory,
     check_positive_int,
     check_vector,
@@ -46,8 +48,21 @@ class ForwardPass:
         """The last activation ``z_L``, the loss's input."""
         return self.zs[-1]
 
+    @property
+    def batch(self) -> int | None:
+        """``B`` for a batch (every ``z_i`` is ``B x |z_i|``), None for a single example."""
+        return self.zs[0].shape[0] if self.zs[0].ndim == 2 else None
+
+    def example(self, i: int) -> ForwardPass:
+        """Example ``i`` of a batch as a single example's pass (its own loss, not the mean)."""
+        zs = tuple(z[i] for z in self.zs)
+        y = self.y[i]
+        return ForwardPass(zs, float("nan"), y.item() if np.ndim(y) == 0 else y)
+
     def __repr__(self) -> str:
-        widths = " -> ".join(f"{_zname(i)}[{z.shape[0]}]" for i, z in enumerate(self.zs))
+        widths = " -> ".join(f"{_zname(i)}[{z.shape[-1]}]" for i, z in enumerate(self.zs))
+        if self.batch is not None:
+            return f"<ForwardPass batch of {self.batch}: {widths}, mean loss {self.loss:.6g}>"
         return f"<ForwardPass {widths}, loss {self.loss:.6g}>"
 
 
@@ -81,6 +96,8 @@ class Network:
         self.layers: tuple[Layer, ...] = _check_layers(layers)
         self.loss_fn: Loss = make_loss(loss)
         self.widths: tuple[int, ...] = _widths(self.layers)
+        # counts that read kinds and shapes only (gradients._single_count)
+        self._count_cache: dict[str, int] = {}
         if isinstance(self.layers[-1], Softmax) and isinstance(self.loss_fn, SoftmaxCrossEntropy):
             warnings.warn(
                 "the last layer is Softmax and the loss SoftmaxCrossEntropy applies softmax "
@@ -130,15 +147,47 @@ class Network:
     # --- passes and losses
 
     def forward(self, x: Any, y: Any) -> ForwardPass:
-        """Run ``x`` through every layer, keeping ``z_0 = x, ..., z_L`` and the loss."""
+        """Run ``x`` through every layer, keeping ``z_0 = x, ..., z_L`` and the loss.
+
+        ``x`` is one example (a vector of length ``|x|``, ``y`` its target)
+        or a mini-batch ``X`` of shape ``(B, |x|)``, one example per row,
+        with ``Y`` one target per row (``(B, |z_L|)``, or ``B`` class
+        indices for cross-entropy); then every ``z_i`` is ``B x |z_i|`` and
+        the loss is the mean of the ``B`` examples' losses.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> net = article_network(4, 3, 2, seed=0)
+        >>> net.forward(np.ones((5, 4)), np.zeros((5, 2)))
+        <ForwardPass batch of 5: x[4] -> z1[3] -> z2[3] -> z3[2], mean loss 0.334619>
+        """
+        if np.ndim(x) == 2:
+            return self._forward_batch(x, y)
         zs = [check_vector(x, "x", self.widths[0])]
         y = self.loss_fn.check_target(y, self.widths[-1])
         for layer in self.layers:
             zs.append(layer._forward(zs[-1]))
         return ForwardPass(tuple(zs), self.loss_fn._value(zs[-1], y), y)
 
+    def _forward_batch(self, X: Any, Y: Any) -> ForwardPass:
+        arr = as_real_array(X, "X")  # 2-D: the caller's test
+        if arr.shape == (self.widths[0], 1):
+            check_vector(X, "x", self.widths[0])  # a column: one example, said so
+        if arr.shape[1] != self.widths[0] or arr.shape[0] == 0:
+            hint = "; pass X.T, one example per row" if arr.shape[0] == self.widths[0] else ""
+            raise ValueError(
+                f"X of shape {arr.shape} for a network of input width {self.widths[0]}: "
+                f"expected shape (B, {self.widths[0]}), one example per row{hint}"
+            )
+        zs = [check_finite(arr, "X")]
+        Y = self.loss_fn.check_targets(Y, arr.shape[0], self.widths[-1])
+        for layer in self.layers:
+            zs.append(layer._forward_batch(zs[-1]))
+        return ForwardPass(tuple(zs), float(self.loss_fn._values(zs[-1], Y).sum()) / len(arr), Y)
+
     def loss(self, x: Any, y: Any) -> float:
-        """The scalar loss at input ``x`` and target ``y``."""
+        """The scalar loss at input ``x`` and target ``y``; of a batch, the examples' mean."""
         return self.forward(x, y).loss
 
     # --- chains
@@ -156,6 +205,20 @@ class Network:
         either way. Dense chains past the memory budget are refused up front
         (``max_bytes``; see :func:`chainorder.validation.memory_budget`).
         ``structure=`` still works, with a ``DeprecationWarning``.
+
+        On a mini-batch ``X`` (``B x |x|``, see :meth:`forward`) the chain is the
+        batch's: ``dl/dZ_L`` is ``1 x B·|z_L|`` (each example's row divided by
+        ``B``, the mean loss), every Jacobian is block-diagonal with one block
+        per example (:class:`~chainorder.algebra.kinds.BlockDiagonal`: each
+        example its own ``diag(σ'(z))``), and the product is ``dl/dX``
+        flattened row by row (``1 x B·|x|``).
+
+        Examples
+        --------
+        >>> net = article_network(4, 3, 2, seed=0)
+        >>> chain = net.input_chain(np.ones((5, 4)), np.zeros((5, 2)))
+        >>> chain.dims, [s.kind for s in chain.signatures]
+        ((1, 10, 15, 15, 20), ['dense', 'block_diagonal', 'block_diagonal', 'block_diagonal'])
         """
         kinds = _kinds(cost, deprecated, "input_chain")
         fp = self.forward(x, y)
@@ -178,7 +241,12 @@ class Network:
         """The chain ``dl/dz_L ··· dz_(k+2)/dz_(k+1) · dz_(k+1)/dparam`` of layer ``k``'s param.
 
         Its product is ``1 x (#params)``, ``W`` flattened row by row (``W.ravel()`` order).
-        ``cost`` as in :meth:`input_chain`; in kinds, ``dz/dW`` is ``I ⊗ xᵀ``.
+        ``cost`` as in :meth:`input_chain`; in kinds, ``dz/dW`` is ``I ⊗ xᵀ``. On a
+        mini-batch the Jacobians are block-diagonal as in :meth:`input_chain` (the
+        parameter's one block per example, a private copy each) and the chain ends in
+        ``dparam[b]/dparam`` (:class:`~chainorder.algebra.kinds.Replicate`: ``B`` stacked
+        identities, the copies shared), whose product sums the examples' rows, additions
+        only.
 
         Examples
         --------
@@ -197,34 +265,48 @@ class Network:
         self, fp: ForwardPass, stop: int, param: tuple[int, str] | None, max_bytes: Any
     ) -> None:
         """Refuse a dense chain whose Jacobians would not fit the memory budget."""
-        kinds, _ = self._upper_chain(fp, stop, True)
-        if param is not None:
-            kinds.append(self.layers[param[0]]._param_kinds(fp.zs[param[0]])[param[1]])
+        if param is None:
+            kinds = self._upper_chain(fp, stop, True)[0]
+        else:
+            kinds = self._param_chain(fp, *param).factors
         needed = sum(8 * k.shape[0] * k.shape[1] for k in kinds)
         check_memory(needed, f"the dense chain of {len(kinds)} Jacobians", max_bytes)
 
-    def _param_chain(self, fp: ForwardPass, layer: int, name: str, kinds: bool = True) -> Chain:
+    def _param_chain(self, fp: ForwardPass, layer: int, name: str, kinds: bool = True,
+                     scale: float = 1.0) -> Chain:
         self._check_param(layer, name)
-        mats, names = self._upper_chain(fp, layer + 1, kinds)
-        lay = self.layers[layer]
-        if kinds:
+        mats, names = self._upper_chain(fp, layer + 1, kinds, scale)
+        lay, label = self.layers[layer], self.param_label(layer, name)
+        names.append(f"d{_zname(layer + 1)}/d{label}")
+        if fp.batch is not None:  # one private copy of the parameter per example, then shared
+            mats.append(_batch_kind([lay._param_kinds(z)[name] for z in fp.zs[layer]], kinds))
+            shared = Replicate(lay.params[name].size, fp.batch)
+            mats.append(shared if kinds else shared.densify()[0])
+            names.append(f"d{label}[b]/d{label}")
+        elif kinds:
             mats.append(lay._param_kinds(fp.zs[layer])[name])
         else:
             mats.append(lay._param_jacobians(fp.zs[layer])[name])
-        names.append(f"d{_zname(layer + 1)}/d{self.param_label(layer, name)}")
         return Chain(mats, names)
 
     def _upper_chain(
-        self, fp: ForwardPass, stop: int, kinds: bool = True
+        self, fp: ForwardPass, stop: int, kinds: bool = True, scale: float = 1.0
     ) -> tuple[list[Any], list[str]]:
-        """``dl/dz_L`` and the input Jacobians ``dz_i/dz_(i-1)`` for ``i = L .. stop+1``, in
-        their kinds or (``kinds=False``) as dense arrays."""
+        """``dl/dz_L`` (times ``scale``: ``1/B`` in a batch's mean) and the input Jacobians
+        ``dz_i/dz_(i-1)`` for ``i = L .. stop+1``, in their kinds or (``kinds=False``) dense."""
         L = len(self.layers)
-        mats: list[Any] = [self.loss_fn._gradient(fp.zs[-1], fp.y)]
+        if fp.batch is None:
+            seed = self.loss_fn._gradient(fp.zs[-1], fp.y)
+        else:  # the mean loss: every example's row divided by B, side by side
+            seed = self.loss_fn._gradients(fp.zs[-1], fp.y).reshape(1, -1) / fp.batch
+        mats: list[Any] = [seed if scale == 1.0 else seed * scale]
         names = [f"dl/d{_zname(L)}"]
         for i in range(L, stop, -1):
             lay, z_in, z_out = self.layers[i - 1], fp.zs[i - 1], fp.zs[i]
-            if kinds:
+            if fp.batch is not None:
+                blocks = [lay._input_kind(a, b) for a, b in zip(z_in, z_out, strict=True)]
+                mats.append(_batch_kind(blocks, kinds))
+            elif kinds:
                 mats.append(lay._input_kind(z_in, z_out))
             else:
                 mats.append(lay._input_jacobian(z_in, z_out))
@@ -361,3 +443,9 @@ def article_network(
     """
     widths = [check_positive_int(v, nm) for v, nm in ((x, "x"), (z1, "z1"), (z3, "z3"))]
     return Network.from_widths(widths, activation=activation, loss=loss, seed=seed)
+
+
+def _batch_kind(blocks: list[Kind], kinds: bool) -> Any:
+    """A batch's Jacobian: the examples' ``blocks`` on the diagonal, in its kind or dense."""
+    out = BlockDiagonal(blocks)
+    return out if kinds else out.densify()[0]

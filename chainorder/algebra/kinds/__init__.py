@@ -44,6 +44,7 @@ The kind of a product does not depend on its bracketing
 from __future__ import annotations
 
 from .base import Kind, KindSig, check_factors, signature_of
+from .block_diagonal import BlockDiagonal
 from .dense import Dense, as_kind, densify_left, densify_right
 from .diag_rank_one import DiagonalPlusRankOne
 from .diagonal import Diagonal
@@ -68,6 +69,8 @@ from .registry import (
     structured_steps_cost,
     unregister_kind,
 )
+from .replicate import Replicate
+from .sparse import Sparse, SparsityPattern
 
 __all__ = [
     "Kind",
@@ -77,6 +80,10 @@ __all__ = [
     "Identity",
     "DiagonalPlusRankOne",
     "Kronecker",
+    "BlockDiagonal",
+    "Sparse",
+    "Replicate",
+    "SparsityPattern",
     "PairRule",
     "PAIR_RULES",
     "KINDS",

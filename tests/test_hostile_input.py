@@ -220,7 +220,7 @@ def test_deep_networks_are_labelled_in_order():
     labels = net.param_labels
     assert labels[(0, "W")] == "W1" and labels[(2 * 1999, "b")] == "b2000"
     assert len(labels) == 4000
-    with pytest.raises(ValueError, match="layer must be the index of an Affine layer"):
+    with pytest.raises(ValueError, match="layer must be the index of a layer with parameters"):
         net.param_label(1, "W")
 
 

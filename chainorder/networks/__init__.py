@@ -1,5 +1,5 @@
-"""Networks and their Jacobians: layers, losses, networks, the recurrent variant, gradients,
-and the article's analysis.
+"""Networks and their Jacobians: layers, losses, networks, the recurrent and convolutional
+variants, gradients, and the article's analysis.
 
 Data flow::
 
@@ -10,6 +10,15 @@ Data flow::
 from __future__ import annotations
 
 from .article import article_costs, article_dims, article_table
+from .conv import (
+    AvgPool1D,
+    AvgPool2D,
+    Conv1D,
+    Conv2D,
+    MaxPool1D,
+    MaxPool2D,
+    conv_article_network,
+)
 from .factors import network_factors, order_costs, order_schedules, recurrent_factors
 from .gradients import (
     Gradients,
@@ -32,11 +41,17 @@ __all__ = [
     "LOSSES",
     "Activation",
     "Affine",
+    "AvgPool1D",
+    "AvgPool2D",
+    "Conv1D",
+    "Conv2D",
     "ForwardPass",
     "Gradients",
     "Layer",
     "Loss",
     "MSELoss",
+    "MaxPool1D",
+    "MaxPool2D",
     "Network",
     "RecurrentNetwork",
     "Softmax",
@@ -46,6 +61,7 @@ __all__ = [
     "article_dims",
     "article_network",
     "article_table",
+    "conv_article_network",
     "finite_difference_gradients",
     "input_first_gradients",
     "loss_first_gradients",

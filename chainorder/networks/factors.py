@@ -13,14 +13,18 @@ factor (``n`` inputs, ``m`` outputs)   Jacobian     ``T``      ``A``      tape
 ``Affine`` ``W`` (``m x n``)           ``W``        ``m·n``    ``m·n``    ``m·n``
 ``Activation`` (elementwise, ``m``)    diagonal     ``m``      ``m``      ``m``
 ``Softmax`` (``m``)                    ``m x m``    ``2m``     ``2m``     ``2m``
+conv / pool (``nnz`` stored entries)   sparse       ``nnz``    ``nnz``    ``nnz``
 ``MSELoss`` (``m -> 1``)               ``1 x m``    ``m``      ``m``      ``m``
 ``SoftmaxCrossEntropy`` (``m -> 1``)   ``1 x m``    ``2m``     ``2m``     ``2m``
 RNN step ``h_(t-1) -> h_t`` (``H``)    ``H x H``    ``H²+H``   ``H²+H``   ``H²+H``
 RNN first step ``x_1 -> h_1``          ``H x I``    ``H·I+H``  ``H·I+H``  ``H·I+H``
 =====================================  ===========  =========  =========  =========
 
-(an RNN step ``tanh(W h + U x_t + b)`` is a product with ``W`` or ``U`` and an
-elementwise ``tanh'``; a softmax tangent is ``s*v - s*(s·v)``.)
+(a convolution's ``nnz`` is ``C_out · C_in`` times the in-range kernel taps of
+each output position, an average pool's the in-range taps, a max pool's ``m``:
+one selected input per output; an RNN step ``tanh(W h + U x_t + b)`` is a
+product with ``W`` or ``U`` and an elementwise ``tanh'``; a softmax tangent is
+``s*v - s*(s·v)``.)
 
 The article's two orders are two schedules of this larger space:
 loss-first (its "forwards computation", AD reverse mode) is homogeneous
@@ -42,6 +46,7 @@ from ..algebra.gjc import (
     preaccumulation_schedule,
 )
 from ..validation import check_positive_int
+from .conv import WindowLayer
 from .layers import Activation, Affine, Layer, Softmax
 from .losses import Loss, MSELoss, SoftmaxCrossEntropy
 from .network import Network, article_network
@@ -81,9 +86,11 @@ def layer_factor(layer: Layer, width: int) -> Factor:
         return _counted(width, width, width)
     if isinstance(layer, Softmax):
         return _counted(width, width, 2 * width)
+    if isinstance(layer, WindowLayer):  # conv or pool: one multiply-add per stored Jacobian entry
+        return _counted(layer.out_width(width), width, layer.edges)
     raise TypeError(
-        f"layer must be an Affine, Activation or Softmax layer (their costs are counted), "
-        f"got {type(layer).__name__}"
+        f"layer must be an Affine, Activation, Softmax, convolution or pooling layer "
+        f"(their costs are counted), got {type(layer).__name__}"
     )
 
 

@@ -56,6 +56,13 @@ class Layer(ABC):
         """Trainable arrays by name (empty for layers without parameters)."""
         return {}
 
+    def with_params(self, *arrays: Any) -> Layer:
+        """The same layer with new parameters, in :attr:`params` order (layers that have any
+        override this)."""
+        if arrays:
+            raise TypeError(f"{self.label()} has no parameters, got {len(arrays)} arrays")
+        return self
+
     def out_width(self, in_width: int) -> int:
         """Width of the output for an input of width ``in_width``."""
         return in_width
@@ -160,6 +167,10 @@ class Affine(Layer):
     @property
     def params(self) -> dict[str, np.ndarray]:
         return {"W": self.W, "b": self.b}
+
+    def with_params(self, W: Any, b: Any) -> Affine:
+        """The same layer with new weights (what a training step makes)."""
+        return Affine(W, b)
 
     def out_width(self, in_width: int) -> int:
         if in_width != self.W.shape[1]:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..algebra.chain import Chain
 from ..algebra.costmodels import cost_from_flags, reads_kinds
-from ..algebra.kinds import BlockDiagonal, Kind, Replicate
+from ..algebra.kinds import BlockDiagonal, Dense, Kind, Replicate, Sparse
 from ..validation import (
     as_real_array,
     check_dims,
@@ -327,13 +327,13 @@ class Network:
     def param_label(self, layer: int, name: str) -> str:
         """The article's name of a parameter: ``'W1'`` for the first affine layer's weights."""
         self._check_param(layer, name)
-        return f"{name}{self._affine_ordinals[layer]}"
+        return f"{name}{self._param_ordinals[layer]}"
 
     @cached_property
-    def _affine_ordinals(self) -> dict[int, int]:
-        """Layer index -> 1-based ordinal among the affine layers (labels in O(1) each)."""
-        affine = [k for k, lay in enumerate(self.layers) if isinstance(lay, Affine)]
-        return {k: n for n, k in enumerate(affine, 1)}
+    def _param_ordinals(self) -> dict[int, int]:
+        """Layer index -> 1-based ordinal among the layers with parameters (labels in O(1))."""
+        owners = [k for k, lay in enumerate(self.layers) if lay.params]
+        return {k: n for n, k in enumerate(owners, 1)}
 
     def with_parameters(self, updates: Mapping[ParamKey, Any]) -> Network:
         """A new network with the arrays in ``updates`` (keys ``(layer, name)``) replaced."""
@@ -348,21 +348,23 @@ class Network:
                 )
             new[key] = arr
         layers = [
-            Affine(new[(k, "W")], new[(k, "b")]) if isinstance(lay, Affine) else lay
+            lay.with_params(*(new[(k, nm)] for nm in lay.params)) if lay.params else lay
             for k, lay in enumerate(self.layers)
         ]
-        return Network(layers, self.loss_fn)
+        return type(self)(layers, self.loss_fn)
 
     def _check_param(self, layer: Any, name: Any) -> None:
         is_int = isinstance(layer, numbers.Integral) and not isinstance(layer, bool)
-        if not is_int or layer not in self._affine_ordinals:
-            affine = list(self._affine_ordinals)
+        if not is_int or layer not in self._param_ordinals:
+            owners = list(self._param_ordinals)
             what = f" ({self.layers[layer]!r})" if is_int and 0 <= layer < len(self.layers) else ""
             raise ValueError(
-                f"layer must be the index of an Affine layer, one of {affine}; got {layer!r}{what}"
+                f"layer must be the index of a layer with parameters (Affine, Conv1D, ...), "
+                f"one of {owners}; got {layer!r}{what}"
             )
-        if name not in ("W", "b"):
-            raise ValueError(f"name must be 'W' or 'b', got {name!r}")
+        names = list(self.layers[layer].params)
+        if name not in names:
+            raise ValueError(f"name must be one of {names}, got {name!r}")
 
     def __repr__(self) -> str:
         parts = [f"x[{self.widths[0]}]"]
@@ -385,17 +387,19 @@ def _check_layers(layers: Any) -> tuple[Layer, ...]:
     for k, lay in enumerate(layers):
         if not isinstance(lay, Layer):
             raise TypeError(
-                f"layers[{k}] must be a Layer (Affine, Activation, Softmax), "
+                f"layers[{k}] must be a Layer (Affine, Activation, Softmax, Conv1D, ...), "
                 f"got {type(lay).__name__}"
             )
-    if not any(isinstance(lay, Affine) for lay in layers):
-        raise ValueError("layers must include at least one Affine layer (it fixes the input width)")
+    if all(lay.in_width is None for lay in layers):
+        raise ValueError("layers must include one that fixes the input width "
+                         "(an Affine layer, a convolution or a pool)")
     return tuple(layers)
 
 
 def _widths(layers: tuple[Layer, ...]) -> tuple[int, ...]:
-    """``|z_0|, ..., |z_L|``, checking each layer's input width against the one before."""
-    width: int = next(lay.W.shape[1] for lay in layers if isinstance(lay, Affine))
+    """``|z_0|, ..., |z_L|``: the first width-fixing layer's input width, carried forward and
+    checked against each layer's."""
+    width: int = next(lay.in_width for lay in layers if lay.in_width is not None)
     widths = [width]
     for k, lay in enumerate(layers):
         try:
@@ -446,6 +450,26 @@ def article_network(
 
 
 def _batch_kind(blocks: list[Kind], kinds: bool) -> Any:
-    """A batch's Jacobian: the examples' ``blocks`` on the diagonal, in its kind or dense."""
-    out = BlockDiagonal(blocks)
+    """A batch's Jacobian: the examples' ``blocks`` on the diagonal, in its kind or dense.
+
+    Blocks of one signature make a :class:`BlockDiagonal`; sparse blocks whose patterns
+    differ (a max pool selects per example) one :class:`Sparse` of the block-diagonal
+    pattern; any other mix is written out dense.
+    """
+    sig = blocks[0].signature
+    if all(b.signature == sig for b in blocks):
+        out: Kind = BlockDiagonal(blocks)
+    elif all(isinstance(b, Sparse) for b in blocks):
+        import scipy.sparse  # a sparse block exists, so scipy is installed
+
+        out = Sparse(scipy.sparse.block_diag([b.m for b in blocks if isinstance(b, Sparse)],
+                                             format="csr"))
+    else:
+        dense = [b.densify()[0] for b in blocks]
+        full = np.zeros((sum(d.shape[0] for d in dense), sum(d.shape[1] for d in dense)))
+        r = c = 0
+        for d in dense:
+            full[r:r + d.shape[0], c:c + d.shape[1]] = d
+            r, c = r + d.shape[0], c + d.shape[1]
+        out = Dense(full)
     return out if kinds else out.densify()[0]

@@ -18,10 +18,12 @@ TINY = ReportSettings.preset(
         "optimizer": {"chains": 6, "lengths": (3, 5)},
         "optimizer-speed": {"sizes": (5, 10), "check_chains": 200},
         "time-model": {"repeats": 3},
-        "time-optimal": {"chains": 3, "trials_per_chain": 30, "repeats": 6},
+        "time-optimal": {"chains": 3, "sampled": 2, "trials_per_chain": 30, "repeats": 6},
         "structured-article": {"count_limit": 1000},
         "generalized-chain": {"random_instances": 2, "memory_points": 4,
-                              "jax_cases": ("bottleneck-800-10-800",)},
+                              "jax_cases": ("bottleneck-800-10-800",), "chaining_instances": 10},
+        "article-in-jax": {"xs": (10, 100), "depths": (1,), "rounds": 1, "numpy_max_x": 100},
+        "mini-batches": {"x": 10, "batches": (1, 4), "check_upto": 4, "jax_x": 3, "rounds": 1},
     },
 )
 #: Smaller still, for the runs that are interrupted in a subprocess.
@@ -34,9 +36,12 @@ TINIER = ReportSettings.preset(
         "optimizer": {"chains": 2, "lengths": (3,)},
         "optimizer-speed": {"sizes": (5,), "check_chains": 20},
         "time-model": {"threads": (1,), "repeats": 2},
-        "time-optimal": {"chains": 1, "trials_per_chain": 30, "repeats": 5},
+        "time-optimal": {"chains": 1, "sampled": 1, "trials_per_chain": 30, "repeats": 5},
         "structured-article": {"count_limit": 100},
-        "generalized-chain": {"random_instances": 1, "memory_points": 3, "jax_cases": ()},
+        "generalized-chain": {"random_instances": 1, "memory_points": 3, "jax_cases": (),
+                              "chaining_instances": 5},
+        "article-in-jax": {"xs": (10,), "depths": (1,), "rounds": 1, "numpy_max_x": 10},
+        "mini-batches": {"x": 10, "batches": (1, 2), "check_upto": 2, "jax_x": 3, "rounds": 1},
     },
 )
 

@@ -40,6 +40,9 @@ def test_counted_table_columns_add_up():
         assert r.preaccumulation == r.accumulate + r.matrix_chain
         assert r.optimal <= min(r.tangent, r.adjoint, r.preaccumulation)
         assert r.best_mode_over_optimal == min(r.tangent, r.adjoint) / r.optimal
+        best = min(r.tangent, r.adjoint, r.preaccumulation)
+        assert r.best_baseline_over_optimal == best / r.optimal == getattr(r, r.best_baseline) \
+            / r.optimal
     f = gc.admission_factors("problem_dense10")
     dims = (*(x.m for x in reversed(f)), f[0].n)
     assert table.loc[0, "matrix_chain"] == co.optimize(dims).cost == 147
@@ -83,7 +86,8 @@ def test_page_without_jax_keeps_the_counts_and_says_how_to_install(tmp_path):
     assert "No JAX case was timed" in again
     for a in sorted((tmp_path / "a" / "tables").glob("counted-*.csv")):
         assert a.read_bytes() == (tmp_path / "b" / "tables" / a.name).read_bytes(), a.name
-    assert len(list((tmp_path / "a" / "tables").glob("counted-*.csv"))) == 2
+    assert len(list((tmp_path / "a" / "tables").glob("counted-*.csv"))) == 3
+    assert "## Checks" in text and "none of them can cost less: checked" in text
 
 
 def test_a_jax_case_is_timed_against_the_peers():
@@ -104,3 +108,34 @@ def test_memory_threshold_is_the_least_bound_reaching_the_optimum():
     assert m == 8206
     free = ADMISSION_ANSWERS["problem_dense100"][0]
     assert optimize_gjc(f, m).cost == free < optimize_gjc(f, m - 1).cost
+
+
+def test_problem_dense100_is_judged_against_the_best_of_three():
+    row = gc.instance_row("p", "ADMission", gc.admission_factors("problem_dense100"))
+    assert row["best_baseline"] == "preaccumulation"
+    assert round(row["best_baseline_over_optimal"], 2) == 39.09
+    assert row["best_mode_over_optimal"] > row["best_baseline_over_optimal"]
+
+
+def test_chains_drawn_like_jacobian_chaining_follow_its_settings():
+    f = gc.chaining_factors(3)
+    assert f == gc.chaining_factors(3) != gc.chaining_factors(4)
+    assert len(f) == gc.CHAINING_LENGTH == 7
+    assert all(a.m == b.n for a, b in zip(f[:-1], f[1:], strict=True))  # each feeds the next
+    assert all(x.tangent_cost == x.adjoint_cost == x.tape for x in f)
+
+
+def test_the_distribution_finding_changes_with_the_data():
+    counted = gc.counted_table(random_count=4)
+    chaining = gc.chaining_table(6)
+    spread = gc.distribution_table(counted, chaining)
+    assert spread["n"].tolist() == [4, 4, 6, 6]
+    text = " ".join(gc._distribution_findings(spread))
+    assert "Over the 4 seeded `random-factors-*` chains" in text
+    assert "Over the 6 chains drawn like Jacobian-Chaining's" in text and "up to 7x" in text
+    tame = chaining.assign(best_mode_over_optimal=1.5, best_baseline_over_optimal=1.5)
+    text = gc._distribution_findings(gc.distribution_table(counted, tame))[1]
+    assert "median 1.5x" in text and "0% of them 2x or more" in text and "within 7x" in text
+    wild = tame.assign(best_baseline_over_optimal=[1.0] * 4 + [8.0, 9.0])
+    text = gc._distribution_findings(gc.distribution_table(counted, wild))[1]
+    assert "best of the three is 9x, above 7x on 2 of 6 chains" in text

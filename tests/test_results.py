@@ -112,6 +112,32 @@ def test_order_comparison_and_claim(df):
     assert s["scalar_loss"]["max_lf_over_opt"] == pytest.approx(1024 / 513)
 
 
+def test_claim_is_stated_on_the_premise_and_per_kind(df):
+    cmp = R.order_comparison(df)
+    s = winners.claim_summary(cmp)
+    # the bottleneck (1, 1, 512, 1) has |x| = 1 and the mini-batch B = 512 rows: off the premise
+    assert (s["premise"]["cases"], s["premise"]["lf_cheaper"]) == (3, 3)
+    assert (s["off_premise"]["cases"], s["off_premise"]["lf_cheaper"]) == (2, 0)
+    kinds = s["by_kind"].set_index("kind")
+    assert kinds.loc["article", ["cases", "on_premise", "lf_cheaper"]].tolist() == [3, 3, 3]
+    assert kinds.loc["minibatch", ["cases", "on_premise", "lf_cheaper"]].tolist() == [1, 0, 0]
+    assert list(kinds.index) == ["minibatch", "random", "article"]  # by FLOP ratio, rising
+    text = winners._premise_finding(s, "1 BLAS thread")
+    assert "3 of the 5 cases" in text and "cheaper in 3 of 3" in text
+    assert "Outside it (a mini-batch, or |x| = 1: 2 cases)" in text
+    assert "article 3 of 3" in winners._kind_finding(s)
+
+
+def test_the_premise_finding_changes_with_the_data(df):
+    cmp = R.order_comparison(df)
+    before = winners._premise_finding(winners.claim_summary(cmp), "1 BLAS thread")
+    flipped = cmp.copy()
+    flipped.loc[flipped["case"] == "article-x10", "faster"] = "input_first"
+    after = winners._premise_finding(winners.claim_summary(flipped), "1 BLAS thread")
+    assert "faster in 3 of 3" in before and "faster in 2 of 3" in after
+    assert "1 input-first faster" in after
+
+
 def test_roofline_and_efficiency(df):
     roof = flops_vs_time.roofline_table(df, PEAK["peak_gflops"], PEAK["bandwidth_gbs"])
     lf = roof[(roof["case"] == "article-x100000") & (roof["order"] == "loss_first")].iloc[0]

@@ -151,3 +151,30 @@ def test_caching_laws_are_exact_per_convention():
     # width w: the saving grows about 2/(w + 3)·depth dense, (w + 1)/(2w + 1)·depth structured
     assert laws.loc[(DENSE, "loss_first_uncached"), "per_layer"] == pytest.approx(2 / 6)
     assert laws.loc[(STRUCTURED, "loss_first_uncached"), "per_layer"] == pytest.approx(4 / 7)
+
+
+def test_counted_equals_the_formulas_is_a_check_that_fails_when_the_data_change():
+    from chainorder.lab.studies.structured_article import _checks, _findings
+
+    costs, batch = convention_costs((1, 10, 1000), 10), batch_costs((1, 16))
+    checks = _checks(costs, batch)
+    assert "equal in 12 of 12 (size, convention, order) triples up to |x| = 10" in checks[0]
+    assert checks[1] == f"- The same for the batch rows: equal in all {len(batch)}."
+    findings = " ".join(_findings(costs, affine_in_x(costs), crossovers((1000,)), batch))
+    assert "Counted" not in findings and "counted" not in findings  # a check, not a finding
+    broken = costs.copy()
+    broken.loc[broken["counted"].notna().idxmax(), "counted"] += 1
+    wrong = batch.assign(counted=batch["counted"] + 1)
+    checks = _checks(broken, wrong)
+    assert "FAILED: they differ in 1 of 12" in checks[0] and "FAILED" in checks[1]
+
+
+def test_exact_orders_are_checked_not_reported_as_findings():
+    from chainorder.lab.studies import optimizer
+
+    assert optimizer.exact_orders(["hu_shing", "dp", "best_fan"]) == ["hu_shing", "dp"]
+    rc = pd.DataFrame({"optimal": [5, 7], "hu_shing": [5, 7]}).astype("Int64")
+    assert "must cost the optimum on every chain: checked (2 chains)" in optimizer._checks(
+        rc, ["hu_shing"])[0]
+    rc.loc[1, "hu_shing"] = 8
+    assert "FAILED on 1 chains" in optimizer._checks(rc, ["hu_shing"])[0]

@@ -172,3 +172,24 @@ def test_interleaved_timings_carry_the_other_work():
     verdict = got.compare("a", "b")
     assert verdict.other_work == got.other_work
     assert verdict.to_record()["other_work"] == got.other_work
+
+
+def test_tally_counts_each_verdict_and_refuses_others():
+    assert verdicts.tally(["slower", "tie", "tie"]) == {"faster": 0, "tie": 2, "slower": 1}
+    with pytest.raises(ValueError, match="verdicts must be among"):
+        verdicts.tally(["quicker"])
+
+
+def test_a_slower_goal_can_fail_and_says_its_population():
+    goal = verdicts.SlowerGoal(0.1)
+    assert [goal.allowed(n) for n in (5, 9, 10, 20)] == [0, 0, 1, 2]
+    ok = ["faster"] * 9 + ["slower"]
+    assert goal.met(ok) and not goal.met(ok[1:] + ["slower"])  # 2 of 10 slower: fails
+    text = goal.text(ok[1:] + ["slower"], "sampled pairs")
+    assert "at most 10% of the sampled pairs (here 1 of 10), is not met: 2 of 10 slower" in text
+    strict = verdicts.SlowerGoal(0.0)
+    assert "never measurably slower on the grid, is met: 0 of 2" in strict.text(["tie"] * 2,
+                                                                               "grid")
+    assert not strict.met(["faster"] * 30 + ["slower"])
+    with pytest.raises(ValueError, match="share must be in"):
+        verdicts.SlowerGoal(1.0)

@@ -47,6 +47,9 @@ __all__ = [
     "LOADED_MEANS",
     "MIN_SPAN",
     "LOOKBACK",
+    "VERDICTS",
+    "tally",
+    "SlowerGoal",
 ]
 
 #: Cores' worth of CPU time other work may take while we measure before a point is loaded.
@@ -300,6 +303,63 @@ def other_work_since(start: CpuSample) -> float | None:
         earlier = [s for s in _HISTORY if end.wall - LOOKBACK <= s.wall <= end.wall - MIN_SPAN]
         start = earlier[-1] if earlier else start
     return other_work(start, end)
+
+
+#: The verdicts of :func:`compare`, in the order pages list them.
+VERDICTS: tuple[str, ...] = ("faster", "tie", "slower")
+
+
+def tally(verdicts: Sequence[str]) -> dict[str, int]:
+    """How many of ``verdicts`` are ``'faster'``, ``'tie'`` and ``'slower'``.
+
+    Examples
+    --------
+    >>> tally(["faster", "tie", "faster"])
+    {'faster': 2, 'tie': 1, 'slower': 0}
+    """
+    unknown = sorted(set(verdicts) - set(VERDICTS))
+    if unknown:
+        raise ValueError(f"verdicts must be among {VERDICTS}, got {unknown!r}")
+    return {v: sum(1 for x in verdicts if x == v) for v in VERDICTS}
+
+
+@dataclass(frozen=True)
+class SlowerGoal:
+    """A goal fixed before measuring: measurably slower in at most ``share`` of the pairs.
+
+    The allowance is ``floor(share * pairs)``, decided from the number of pairs
+    alone, so the goal can fail: it is *met* only when the measured pairs that are
+    ``'slower'`` (:func:`compare`) do not exceed it.
+
+    Examples
+    --------
+    >>> g = SlowerGoal(0.1)
+    >>> g.allowed(20), g.met(["slower", "tie"] + ["faster"] * 18), g.met(["slower"] * 3)
+    (2, True, False)
+    """
+
+    share: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.share < 1:
+            raise ValueError(f"share must be in [0, 1), got {self.share!r}")
+
+    def allowed(self, pairs: int) -> int:
+        """The most pairs that may be measurably slower out of ``pairs``."""
+        return int(self.share * pairs + 1e-9)
+
+    def met(self, verdicts: Sequence[str]) -> bool:
+        """Whether at most :meth:`allowed` of ``verdicts`` are ``'slower'``."""
+        return tally(verdicts)["slower"] <= self.allowed(len(verdicts))
+
+    def text(self, verdicts: Sequence[str], population: str) -> str:
+        """The goal, its population and whether it was met, as a sentence's clause."""
+        n, slower = len(verdicts), tally(verdicts)["slower"]
+        bound = (f"never measurably slower on the {population}" if not self.share else
+                 f"measurably slower in at most {self.share:.0%} of the {population} (here "
+                 f"{self.allowed(n)} of {n})")
+        return (f"the goal fixed before measuring, {bound}, is "
+                f"{'met' if self.met(verdicts) else 'not met'}: {slower} of {n} slower")
 
 
 @dataclass

@@ -29,6 +29,8 @@ MODULES: tuple[str, ...] = (
     "time_optimal",
     "structured_article",
     "generalized_chain",
+    "article_jax",
+    "minibatch",
 )
 
 

@@ -169,21 +169,24 @@ class ArticleStudy(Study):
         worked["FLOPs"] = 2 * worked["counted"]
         worked = worked[["order", "article_name", "predicted", "counted", "FLOPs"]]
         agree = article_agreement(ctx.require_sweep())
+        checks = [
+            "- Counted multiplications against the article's formulas: both sum `p·q·r` over "
+            "the same products, so they agree by construction and a disagreement would be a "
+            "bug in building or multiplying the Jacobians, not evidence about the article. On "
+            f"all {two['sample'].nunique()} sizes of its network tried (the worked example "
+            f"and {two['sample'].nunique() - 1} random sizes with |x| ≤ 2,000, |z1| = |z2| ≤ "
+            f"300, |z3| ≤ 50), in both orders, counted / predicted is "
+            f"{_ratio_range(two['counted'] / two['predicted'])}."]
         findings = [
-            f"Counted multiplications equal the article's formulas exactly on all "
-            f"{two['sample'].nunique()} sizes of its network tried (the worked example and "
-            f"{two['sample'].nunique() - 1} random sizes with |x| ≤ 2,000, |z1| = |z2| ≤ 300, "
-            f"|z3| ≤ 50), in both orders: counted / predicted is "
-            f"{_ratio_range(two['counted'] / two['predicted'])}.",
             f"Worked example (|x| = {WORKED[0]:,}, |z1| = |z2| = {WORKED[1]}, "
             f"|z3| = {WORKED[2]}): loss-first {lf:,} and input-first {inf:,} scalar "
             f"multiplications ({2 * lf:,} and {2 * inf:,} FLOPs); input-first costs "
             f"{ratio_text(inf / lf)} as much.",
         ]
         if len(agree):
-            findings.append(
-                f"The sweep's {agree['x'].nunique()} sizes of |x| "
-                f"({ints_text(sorted(agree['x'].unique()))}) agree too: counted / predicted is "
+            checks.append(
+                f"- The same on the sweep's {agree['x'].nunique()} sizes of |x| "
+                f"({ints_text(sorted(agree['x'].unique()))}): counted / predicted is "
                 f"{_ratio_range(agree['ratio'])} of {len(agree)} (size, order) pairs.")
         findings.append(article_optimality(sizes))
         body = [
@@ -196,6 +199,10 @@ class ArticleStudy(Study):
             "costs `|z2||z1||x| + |z3||z2||x| + |z3||x|`, in the cost unit of Cormen et al. "
             "§15.2. chainorder builds the explicit Jacobians of a seeded network, multiplies "
             "them in each order and counts the multiplications from the operands' shapes.",
+            "",
+            "## Checks",
+            "",
+            *checks,
             "",
             "## Worked example",
             "",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ...algebra.orders import available_orders, plan
+from ...algebra.orders import ORDERS, available_orders, plan
 from ..cases import random_dims
 from .base import (
     ReportContext,
@@ -37,6 +37,29 @@ _KEYS = ("scalar_loss", "n", "seed", "dims", "optimal")
 def random_orders() -> list[str]:
     """Registered orders worth comparing: every one but ``dp`` (the same optimum as ``optimal``)."""
     return [o for o in available_orders() if o != "dp"]
+
+
+def exact_orders(orders: list[str]) -> list[str]:
+    """The orders the registry describes as exact: they equal the optimum by construction.
+
+    Examples
+    --------
+    >>> exact_orders(["loss_first", "hu_shing", "greedy"])
+    ['hu_shing']
+    """
+    return [o for o in orders if "(exact" in ORDERS[o].description]
+
+
+def _checks(rc: pd.DataFrame, exact: list[str]) -> list[str]:
+    """Exact orders against the optimum, each once: a check of the code, not a finding."""
+    out = []
+    for o in exact:
+        have = rc[rc[o].notna()]
+        off = int((have[o] != have["optimal"]).sum())
+        out.append(f"- `{o}` is exact, so it must cost the optimum on every chain: "
+                   + ("checked" if not off else f"FAILED on {off} chains (a bug)")
+                   + f" ({len(have):,} chains).")
+    return out
 
 
 def _cost_or_none(dims: list[int], order: str) -> int | None:
@@ -245,6 +268,7 @@ class RandomChainsStudy(Study):
             f"and {_share((free['input_first'] < free['loss_first']).mean())} of the others.",
         ]
         extra = [o for o in orders if o not in ("loss_first", "input_first")]
+        exact = exact_orders(extra)
         overall = []
         for o in orders:
             have = rc[rc[o].notna()]
@@ -253,7 +277,7 @@ class RandomChainsStudy(Study):
                             "optimal": float((have[o] == have["optimal"]).mean()),
                             "within_1pct": float((r <= WITHIN).mean()),
                             "median_ratio": float(r.median()), "max_ratio": float(r.max())})
-            if o in extra:
+            if o in extra and o not in exact:
                 findings.append(f"Order `{o}` is optimal in {_share(overall[-1]['optimal'])} "
                                 f"and within 1% in {_share(overall[-1]['within_1pct'])} of "
                                 f"all chains, at most {ratio_text(r.max())} the optimum.")
@@ -291,6 +315,7 @@ class RandomChainsStudy(Study):
             ctx.table(top.head(10)[["n", "seed", "dims", "loss_first", "input_first", "optimal",
                                     "lf_over_opt"]], "random-chains-worst", counted=True,
                       formats={"seed": "{}"}),
+            *(["## Checks", "", *_checks(rc, exact), ""] if exact else []),
         ]
         return StudyPage(findings, "\n".join(body))
 

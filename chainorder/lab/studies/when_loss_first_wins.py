@@ -29,6 +29,49 @@ if TYPE_CHECKING:
 __all__ = ["WinnersStudy", "STUDY"]
 
 
+#: The article's own premise, as the page names its population.
+PREMISE = "a scalar loss and |x| > 1"
+
+
+def input_width(cmp: pd.DataFrame) -> pd.Series:
+    """``|x|``, the last dim of each case's chain (read from ``dims_text``)."""
+    return cmp["dims_text"].str.rsplit("x", n=1).str[-1].astype(int)
+
+
+def on_premise(cmp: pd.DataFrame) -> pd.Series:
+    """Whether a case meets the article's premise: a scalar loss (``rows == 1``) and ``|x| > 1``.
+
+    Examples
+    --------
+    >>> on_premise(pd.DataFrame({"rows": [1, 1, 8], "dims_text": ["1x3x10", "1x3x1", "8x3x10"]}))
+    [True, False, False]
+    """
+    return ((cmp["rows"] == 1) & (input_width(cmp) > 1)).tolist()
+
+
+def _counts(c: pd.DataFrame) -> dict[str, Any]:
+    """The verdict counts, ratios and extremes over the cases ``c``."""
+    empty = not len(c)
+    return {
+        "cases": int(len(c)),
+        "lf_cheaper": int((c["cheaper"] == "loss_first").sum()),
+        "if_cheaper": int((c["cheaper"] == "input_first").sum()),
+        "cost_ties": int((c["cheaper"] == "tie").sum()),
+        "lf_faster": int((c["faster"] == "loss_first").sum()),
+        "if_faster": int((c["faster"] == "input_first").sum()),
+        "time_ties": int((c["faster"] == "tie").sum()),
+        "loaded": int(c["loaded"].sum()) if "loaded" in c else 0,
+        "lf_optimal": int(c["loss_first_optimal"].sum()),
+        "max_lf_over_opt": math.nan if empty else float(c["lf_over_opt"].max()),
+        "flop_ratio_geomean": geomean(c["flop_ratio"]),
+        "flop_ratio_min": math.nan if empty else float(c["flop_ratio"].min()),
+        "flop_ratio_max": math.nan if empty else float(c["flop_ratio"].max()),
+        "time_ratio_geomean": geomean(c["time_ratio"]),
+        "time_ratio_min": math.nan if empty else float(c["time_ratio"].min()),
+        "time_ratio_max": math.nan if empty else float(c["time_ratio"].max()),
+    }
+
+
 def claim_summary(cmp: pd.DataFrame) -> dict[str, Any]:
     """Where "the forwards computation is far more efficient" holds, in FLOPs and in time.
 
@@ -40,43 +83,80 @@ def claim_summary(cmp: pd.DataFrame) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``cases``; ``lf_cheaper`` / ``if_cheaper`` / ``cost_ties`` (counts,
-        FLOPs); ``lf_faster`` / ``if_faster`` / ``time_ties`` (counts, wall
-        time: faster only when the intervals of the medians separate, else a
-        tie); ``loaded`` (cases measured under load); ``lf_optimal``
-        (loss-first has the optimal cost); geometric means and extremes of ``flop_ratio`` and
+        Over all cases: ``cases``; ``lf_cheaper`` / ``if_cheaper`` / ``cost_ties``
+        (counts, FLOPs); ``lf_faster`` / ``if_faster`` / ``time_ties`` (counts, wall
+        time: faster only when the intervals of the medians separate, else a tie);
+        ``loaded`` (cases measured under load); ``lf_optimal`` (loss-first has the
+        optimal cost); geometric means and extremes of ``flop_ratio`` and
         ``time_ratio``; the case lists ``not_cheaper``, ``not_faster`` and
-        ``not_optimal``; the same counts for the scalar-loss cases
-        (``rows == 1``) under ``scalar_loss``.
+        ``not_optimal``. The same counts for the scalar-loss cases (``rows == 1``)
+        under ``scalar_loss``, for the article's premise (:func:`on_premise`) under
+        ``premise`` and for the cases outside it under ``off_premise``; per case kind
+        in ``by_kind`` (a DataFrame, :func:`kind_table`).
     """
-    def counts(c: pd.DataFrame) -> dict[str, Any]:
-        return {
-            "cases": int(len(c)),
-            "lf_cheaper": int((c["cheaper"] == "loss_first").sum()),
-            "if_cheaper": int((c["cheaper"] == "input_first").sum()),
-            "cost_ties": int((c["cheaper"] == "tie").sum()),
-            "lf_faster": int((c["faster"] == "loss_first").sum()),
-            "if_faster": int((c["faster"] == "input_first").sum()),
-            "time_ties": int((c["faster"] == "tie").sum()),
-            "loaded": int(c["loaded"].sum()) if "loaded" in c else 0,
-            "lf_optimal": int(c["loss_first_optimal"].sum()),
-            "max_lf_over_opt": float(c["lf_over_opt"].max()) if len(c) else math.nan,
-        }
-
-    out = counts(cmp)
+    premise = on_premise(cmp)
+    out = _counts(cmp)
     out.update(
-        flop_ratio_geomean=geomean(cmp["flop_ratio"]),
-        flop_ratio_min=float(cmp["flop_ratio"].min()),
-        flop_ratio_max=float(cmp["flop_ratio"].max()),
-        time_ratio_geomean=geomean(cmp["time_ratio"]),
-        time_ratio_min=float(cmp["time_ratio"].min()),
-        time_ratio_max=float(cmp["time_ratio"].max()),
         not_cheaper=cmp.loc[cmp["cheaper"] != "loss_first", "case"].tolist(),
         not_faster=cmp.loc[cmp["faster"] != "loss_first", "case"].tolist(),
         not_optimal=cmp.loc[~cmp["loss_first_optimal"], "case"].tolist(),
-        scalar_loss=counts(cmp[cmp["rows"] == 1]),
+        scalar_loss=_counts(cmp[cmp["rows"] == 1]),
+        premise=_counts(cmp[premise]),
+        off_premise=_counts(cmp[[not p for p in premise]]),
+        by_kind=kind_table(cmp),
     )
     return out
+
+
+def kind_table(cmp: pd.DataFrame) -> pd.DataFrame:
+    """The claim per case kind: cases, how many meet the premise, verdict counts, ratios.
+
+    One row per ``kind``, sorted by the geometric mean of ``flop_ratio``: the pooled
+    rates over all cases depend on how many cases of each kind the grid holds, these do
+    not.
+    """
+    rows = []
+    for kind, g in cmp.groupby("kind", sort=False):
+        c = _counts(g)
+        rows.append({"kind": kind, "cases": c["cases"], "on_premise": sum(on_premise(g)),
+                     "lf_cheaper": c["lf_cheaper"], "lf_faster": c["lf_faster"],
+                     "if_faster": c["if_faster"], "time_ties": c["time_ties"],
+                     "flop_ratio_geomean": c["flop_ratio_geomean"],
+                     "flop_ratio_min": c["flop_ratio_min"], "flop_ratio_max": c["flop_ratio_max"],
+                     "time_ratio_geomean": c["time_ratio_geomean"]})
+    out = pd.DataFrame(rows)
+    return out.sort_values("flop_ratio_geomean", kind="stable").reset_index(drop=True)
+
+
+def _premise_finding(s: dict[str, Any], threads: str) -> str:
+    """The claim on the article's own premise, its population named, and outside it."""
+    p, off = s["premise"], s["off_premise"]
+    text = (f"On the article's own premise ({PREMISE}: {p['cases']} of the {s['cases']} cases) "
+            f"loss-first is the cheaper in {p['lf_cheaper']} of {p['cases']} and measurably "
+            f"the faster in {p['lf_faster']} of {p['cases']} ({p['time_ties']} ties, "
+            f"{p['if_faster']} input-first faster; {threads}); over those {p['cases']}, "
+            f"input-first needs {ratio_text(p['flop_ratio_geomean'])} the multiplications "
+            f"(geometric mean, {ratio_text(p['flop_ratio_min'])} to "
+            f"{ratio_text(p['flop_ratio_max'])}) and takes "
+            f"{ratio_text(p['time_ratio_geomean'])} the time (geometric mean, "
+            f"{ratio_text(p['time_ratio_min'])} to {ratio_text(p['time_ratio_max'])}).")
+    if off["cases"]:
+        text += (f" Outside it (a mini-batch, or |x| = 1: {off['cases']} cases) loss-first is "
+                 f"the cheaper in {off['lf_cheaper']} of {off['cases']} and measurably the "
+                 f"faster in {off['lf_faster']} of {off['cases']}.")
+    return text
+
+
+def _kind_finding(s: dict[str, Any]) -> str:
+    """The claim per case kind, in one sentence, with the pooled rate it breaks down."""
+    k = s["by_kind"]
+    parts = [f"{r.kind} {r.lf_cheaper} of {r.cases} ({ratio_text(r.flop_ratio_geomean)})"
+             for r in k.itertuples(index=False)]
+    return (f"By case kind, loss-first is the cheaper in: {'; '.join(parts)} (in brackets the "
+            "geometric mean of input-first over loss-first multiplications, per kind). Pooled "
+            f"over all {s['cases']} cases it is the cheaper in {s['lf_cheaper']} "
+            f"({ratio_text(s['flop_ratio_geomean'])} geometric mean), a rate set by how many "
+            "cases of each kind the grid holds, not a property of the claim.")
 
 
 def batch_crossover(x: int, z1: int, z3: int) -> float:
@@ -125,34 +205,32 @@ class WinnersStudy(Study):
         sc = s["scalar_loss"]
         threads = ctx.settings.threads_text()
         findings = [
-            f"In FLOPs the article's claim holds in {s['lf_cheaper']} of {s['cases']} cases: "
-            f"input-first needs {ratio_text(s['flop_ratio_geomean'])} the multiplications of "
-            f"loss-first (geometric mean; from {ratio_text(s['flop_ratio_min'])} to "
-            f"{ratio_text(s['flop_ratio_max'])}).",
-            f"In wall time it holds in {s['lf_faster']} of {s['cases']} cases"
-            + (", by less" if s["time_ratio_geomean"] < s["flop_ratio_geomean"] else "") + ": "
-            f"input-first takes {ratio_text(s['time_ratio_geomean'])} the time of loss-first "
-            f"(geometric mean; from {ratio_text(s['time_ratio_min'])} to "
-            f"{ratio_text(s['time_ratio_max'])}; {threads}). Verdicts respect the noise: "
-            f"loss-first is faster in {s['lf_faster']}, input-first in {s['if_faster']} (its "
-            "95% interval of the median wholly below the other's), and "
-            f"{s['time_ties']} {'is a tie' if s['time_ties'] == 1 else 'are ties'} (the "
-            f"intervals overlap); {s['loaded']} of the cases were measured while other work "
-            "loaded the machine.",
-            f"Loss-first is not the cheaper of the two in {len(s['not_cheaper'])} cases "
-            f"({code_list(s['not_cheaper'])}) and not measurably the faster in "
-            f"{len(s['not_faster'])} "
-            f"({code_list(s['not_faster'])}).",
+            _premise_finding(s, threads),
+            _kind_finding(s),
+            f"Loss-first is not the cheaper of the two in {len(s['not_cheaper'])} of the "
+            f"{s['cases']} cases ({code_list(s['not_cheaper'])}) and not measurably the faster "
+            f"in {len(s['not_faster'])} of {s['cases']} ({code_list(s['not_faster'])}); "
+            f"{s['loaded']} of the {s['cases']} cases were measured while other work loaded "
+            "the machine.",
             ("A scalar loss does not make loss-first optimal: " if sc["lf_optimal"] < sc["cases"]
              else "With a scalar loss, loss-first was optimal every time here: ")
             + f"of the {sc['cases']} scalar-loss cases it is optimal in {sc['lf_optimal']}; the "
-            f"worst costs {ratio_text(sc['max_lf_over_opt'])} the optimum. Over all cases it is "
-            "optimal in "
-            f"{s['lf_optimal']} of {s['cases']} (worst {ratio_text(s['max_lf_over_opt'])}).",
+            f"worst costs {ratio_text(sc['max_lf_over_opt'])} the optimum. Over all "
+            f"{s['cases']} cases it is optimal in {s['lf_optimal']} (worst "
+            f"{ratio_text(s['max_lf_over_opt'])}).",
         ]
         batch = ctx.require_sweep()
         batch = batch[batch["kind"] == "minibatch"]
         body = [
+            "## By case kind",
+            "",
+            f"`on_premise`: cases with {PREMISE} (the article's premise). `lf_cheaper` / "
+            "`lf_faster`: cases where loss-first needs fewer multiplications / is measurably "
+            "faster; `if_faster`, `time_ties`: the other verdicts. Ratios are input-first over "
+            "loss-first; `_geomean` is the geometric mean over the kind's cases.",
+            "",
+            ctx.table(s["by_kind"], "orders-by-kind", counted=False,
+                      formats={c: "{:.4g}" for c in s["by_kind"].columns if "ratio" in c}),
             "## Counted cost of each order",
             "",
             "`flop_ratio` is input-first over loss-first multiplications, `lf_over_opt` "

@@ -20,8 +20,9 @@ import os
 import statistics
 from collections.abc import Callable
 
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
-                                   "intra_op_parallelism_threads=1")
+from chainorder.hardware import XLA_ONE_THREAD  # noqa: E402  (imports no JAX)
+
+os.environ.setdefault("XLA_FLAGS", XLA_ONE_THREAD)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -38,7 +38,8 @@ from __future__ import annotations
 
 import os
 
-XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+from chainorder.hardware import XLA_ONE_THREAD  # noqa: E402  (imports no JAX)
+
 os.environ.setdefault("XLA_FLAGS", XLA_ONE_THREAD)
 
 import time  # noqa: E402
@@ -47,8 +48,9 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from _grid import jax_machine  # noqa: E402
 
-from chainorder.hardware import blas_threads, thread_pools  # noqa: E402
+from chainorder.hardware import blas_threads  # noqa: E402
 from chainorder.timing import Stopwatch, fastest_call, interleave  # noqa: E402
 
 jax = pytest.importorskip("jax")
@@ -114,19 +116,6 @@ def _contest(case: JaxCase) -> Contest:
     return Contest(case)
 
 
-def _machine() -> dict[str, Any]:
-    blas = [
-        {k: d.get(k) for k in ("internal_api", "num_threads")}
-        for d in thread_pools() if d.get("user_api") == "blas"
-    ]
-    return {
-        "xla_flags": os.environ.get("XLA_FLAGS", ""),
-        "blas_threads": blas,
-        "loadavg": [round(v, 2) for v in os.getloadavg()],
-        "cpu_count": os.cpu_count(),
-        "jax": jax.__version__,
-    }
-
 
 def _common_info(contest: Contest) -> dict[str, Any]:
     plan = contest.plan
@@ -151,7 +140,7 @@ def test_jax_jacobian(benchmark, case: JaxCase, method: str) -> None:
     benchmark.group = f"jax jacobian {case.id}"
     with blas_threads(1), jax.enable_x64(True):
         benchmark(contest.run, method)
-        benchmark.extra_info.update(_common_info(contest), method=method, **_machine())
+        benchmark.extra_info.update(_common_info(contest), method=method, **jax_machine())
 
 
 def _spread(values: list[float]) -> dict[str, float]:
@@ -187,7 +176,7 @@ def test_jax_speedup(benchmark, case: JaxCase) -> None:
     floor = 3.0 if case.bottleneck else 1 / 1.1
     benchmark.extra_info.update(
         _common_info(contest),
-        **_machine(),
+        **jax_machine(),
         loadavg_before=round(load_before, 2),
         repeats=REPEATS,
         seconds_median={k: round(v, 7) for k, v in median.items()},

@@ -32,15 +32,17 @@ from __future__ import annotations
 
 import os
 
-XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+from chainorder.hardware import XLA_ONE_THREAD  # noqa: E402  (imports no JAX)
+
 os.environ.setdefault("XLA_FLAGS", XLA_ONE_THREAD)
 
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from _grid import jax_machine  # noqa: E402
 
-from chainorder.hardware import blas_threads, thread_pools  # noqa: E402
+from chainorder.hardware import blas_threads  # noqa: E402
 from chainorder.timing import per_call  # noqa: E402
 
 jax = pytest.importorskip("jax")
@@ -127,20 +129,13 @@ def _contest(case: JaxFunction) -> dict[str, Any]:
     }
 
 
-def _machine() -> dict[str, Any]:
-    blas = [{k: d.get(k) for k in ("internal_api", "num_threads")}
-            for d in thread_pools() if d.get("user_api") == "blas"]
-    return {"xla_flags": os.environ.get("XLA_FLAGS", ""), "blas_threads": blas,
-            "loadavg": [round(v, 2) for v in os.getloadavg()], "cpu_count": os.cpu_count(),
-            "jax": jax.__version__}
-
 
 @pytest.mark.parametrize("case", JAX_FUNCTIONS, ids=[c.id for c in JAX_FUNCTIONS])
 def test_jax_transform(benchmark, case: JaxFunction) -> None:
     benchmark.group = "jax.jit(co.jacobian(f)) vs the better of jit(jacfwd), jit(jacrev)"
     with blas_threads(1):
         info = benchmark.pedantic(_contest, (case,), rounds=1, iterations=1)
-    benchmark.extra_info.update(info, **_machine())
+    benchmark.extra_info.update(info, **jax_machine())
     s, fc = info["speedup_over_better_peer"], info["first_call_ratio_to_better_peer"]
     print(f"\n{case.id:<26} {info['mode']:<13} vs {info['better_peer']}: "
           f"{s['median']:.2f}x ({s['min']:.2f}..{s['max']:.2f}); first call "

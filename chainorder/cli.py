@@ -536,10 +536,16 @@ def _calibrate_once(threads: int | None, args: argparse.Namespace) -> Any:
     from .algebra.timemodel import CacheWarning
     from .lab.calibrate import calibrate
 
+    def progress(done: int, total: int) -> None:
+        # a line per tenth of the shapes, on stderr: stdout stays the model (or its JSON)
+        if done == total or done * 10 // total != (done - 1) * 10 // total:
+            print(f"chainorder calibrate: {threads or 'default'} BLAS threads: measured "
+                  f"{done} of {total} shapes", file=sys.stderr, flush=True)
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CacheWarning)
         model = calibrate(threads=threads, quick=args.quick, force=args.force,
-                          directory=args.cache_dir)
+                          directory=args.cache_dir, progress=progress)
     for w in caught:
         print(f"chainorder calibrate: warning: {w.message}", file=sys.stderr)
     return model

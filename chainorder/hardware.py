@@ -22,6 +22,7 @@ from typing import Any
 
 __all__ = [
     "cpu_model",
+    "cpu_id",
     "logical_cores",
     "physical_cores",
     "usable_cores",
@@ -29,7 +30,12 @@ __all__ = [
     "numpy_blas",
     "blas_threads",
     "POOL_KEYS",
+    "XLA_ONE_THREAD",
 ]
+
+#: ``XLA_FLAGS`` that pin XLA's CPU backend to one thread (XLA reads the variable once, when
+#: JAX starts: set it before the first JAX computation).
+XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 #: What :func:`thread_pools` keeps of each library threadpoolctl reports.
 POOL_KEYS = ("user_api", "internal_api", "version", "num_threads", "architecture",
@@ -72,6 +78,24 @@ def cpu_model() -> str:
         if brand:
             return brand
     return platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_id() -> str | None:
+    """Vendor, family, model and stepping from ``/proc/cpuinfo``, which identify a CPU whose
+    model name a virtual machine reports only generically (None off Linux).
+
+    Examples
+    --------
+    >>> cpu_id() is None or "family" in cpu_id()
+    True
+    """
+    first = _cpuinfo().split("\n\n", 1)[0]
+    fields = dict(line.split(":", 1) for line in first.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    if "cpu family" not in fields:
+        return None
+    return (f"{fields.get('vendor_id', '?')} family {fields['cpu family']} model "
+            f"{fields.get('model', '?')} stepping {fields.get('stepping', '?')}")
 
 
 def logical_cores() -> int | None:

@@ -272,6 +272,8 @@ def _as_matrix(a: Any, i: int, last: int, name: str) -> np.ndarray:
 
 
 def as_real_array(value: Any, name: str) -> np.ndarray:
+    if type(value) is np.ndarray and value.dtype == np.float64:  # the common case, checked
+        return value.copy()
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:  # ragged nested lists and the like
@@ -283,7 +285,8 @@ def as_real_array(value: Any, name: str) -> np.ndarray:
 
 
 def check_finite(arr: np.ndarray, name: str) -> np.ndarray:
-    if not np.all(np.isfinite(arr)):
+    # an inf or nan entry makes the sum inf or nan, so a finite sum clears every entry
+    if not math.isfinite(arr.sum()) and not np.isfinite(arr).all():
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
         raise ValueError(
             f"{name} has a non-finite entry {float(arr[bad])} at index {bad} (shape {arr.shape}); "

@@ -101,13 +101,18 @@ def test_every_table_row_has_the_headers_cell_count(first):
 
 def test_each_page_carries_its_provenance_and_citations(first):
     desai = REFERENCES["desai2018"].text
+    from chainorder.lab.machine import machine_info
+
+    jaxlib = machine_info()["jaxlib"] or "not installed"
     for page in PAGES:
         text = (first / f"{page}.md").read_text()
-        for part in ("## Findings", "## Reproduce", "## Machine", "## References", "## Cite",
-                     "@software{chainorder", f"chainorder | {co.__version__}", "measured rates",
-                     "BLAS (threadpoolctl)", "scalar multiplications", "generate_report(",
-                     INSTALL.split("   #")[0], desai):
+        for part in ("## Findings", "## Reproduce", "## References", f"jaxlib {jaxlib}",
+                     "numba ", f"chainorder {co.__version__}, commit", "scalar multiplications",
+                     "generate_report(", "[README.md](README.md)", INSTALL.split("   #")[0],
+                     desai, "| CPU |"):
             assert part in text, (page, part)
+        # the machine table, the measured rates and the BibTeX entry are the index's, once
+        assert "## Machine" not in text and "@software{chainorder" not in text, page
         findings = text.split("## Findings")[1].split("\n## ")[0]
         assert findings.count("\n- ") >= 1 and "nan" not in findings.lower()
     speed = (first / "07-optimizer-speed.md").read_text()
@@ -115,6 +120,29 @@ def test_each_page_carries_its_provenance_and_citations(first):
         assert REFERENCES[key].text in speed, key
     index = (first / "README.md").read_text()
     assert all(r.text in index for r in REFERENCES.values())
+    for part in ("## Machine", "## Cite", "@software{chainorder", "measured rates",
+                 "BLAS (threadpoolctl)", f"jaxlib {jaxlib}", "CPU (/proc/cpuinfo)"):
+        assert part in index, part
+    assert "https://" in REFERENCES["desai2018"].text
+    assert "10.5281/zenodo" in REFERENCES["jacobian_chaining"].text
+
+
+def test_each_page_reproduces_with_its_own_source(first):
+    """Pages that read the sweep name its command; the others say they do not read it."""
+    sweep_pages = {"01-article", "02-when-loss-first-wins", "03-flops-vs-time",
+                   "04-growth-with-x"}
+    for page in PAGES:
+        text = (first / f"{page}.md").read_text()
+        reproduce = text.split("## Reproduce")[1].split("\n## ")[0]
+        if page in sweep_pages:
+            assert "This page reads the sweep" in reproduce and "chainorder sweep" in reproduce
+        elif page != "08-time-model":  # the time model states the sweep run's roof too
+            assert "does not read the sweep" in reproduce, page
+            assert "chainorder sweep" not in reproduce, page
+
+
+def test_the_marker_says_what_is_true():
+    assert "overwritten" not in report.MARKER and "refuses" in report.MARKER
 
 
 def test_findings_are_computed(first):
@@ -232,7 +260,18 @@ def test_time_model_pages_state_the_goals(first):
                      optimal)
     roof = (first / "03-flops-vs-time.md").read_text()
     assert "The roof is the best rate actually achieved" in roof and "of peak" not in roof
-    assert "No point lies above the roof." in roof
+    assert re.search(r"No point lies above either roof\.|No point lies above the compute roof "
+                     r"\(it is the best rate of this run\); \d+ lie above the memory roof",
+                     roof)
+    assert "| kind | cases | slope |" in roof
+    above = re.search(r"(\d+) lie above the memory roof", roof)
+    if above:  # every point above a roof is listed, each with its reason
+        listed = roof.split("Points above the memory roof")[1].split("\n\nTable:")[0]
+        assert listed.count("\n| ") - 1 == int(above.group(1))
+    # one peak per report: the time-model page states the roof page 3 found
+    top = re.search(r"The roof is the best rate actually achieved in this run: ([\d.]+) GFLOP/s",
+                    roof)
+    assert top and f"The report's roof is {top.group(1)} GFLOP/s" in model
 
 
 def test_no_ratio_rounds_to_one(first):
@@ -471,6 +510,7 @@ def test_each_study_module_exports_its_study_and_what_other_modules_import():
     from chainorder.lab.studies import MODULES
 
     imported = {"growth": {"exact_affine", "affine_text"},  # by structured_article
+                "flops_vs_time": {"report_roof"},  # by time_model
                 "optimizer_speed": {"METHODS", "Method", "study_dims"}}  # by benchmarks
     for name in MODULES:
         mod = importlib.import_module(f"chainorder.lab.studies.{name}")

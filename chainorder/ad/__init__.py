@@ -7,6 +7,8 @@ Data flow, one module each::
     costmodel            what a schedule costs: multiply-adds, or seconds (calibrated)
     engine (jax_engine)  execute the chosen schedule; time calls; calibrate
     transform            jacobian(f): the plan cached per signature, run as a transform
+    sparsity             Jacobian patterns of the cut factors, detected from the jaxpr
+    sparse_output        sparsity arguments checked; BCOO results
 
 Nothing here imports an AD engine until a Jacobian is asked for, so ``import chainorder``
 stays light; :mod:`chainorder.algebra` imports no engine at all.

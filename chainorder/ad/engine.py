@@ -10,6 +10,7 @@ engine (``torch.func``) would be one module and one line of :data:`ENGINES`.
 ``trace_program(f, args, layout)``        ``f`` cut into a measured chain (a program)
 ``trace_chain(functions, x, layout)``     a chain given as stage functions
 ``schedule_function(program, s, f)``      a schedule as ``(consts, dyn, rest) -> jacobian``
+``with_sparsity(program, sparsity)``      the program with patterns: detected, or given
 ``peer_function(layout, f, mode)``        the engine's own forward/reverse Jacobian
 ``jit(fn)``, ``specs(values)``            compile a function; abstract values of arguments
 ``is_traced(values)``                     whether values belong to an enclosing trace

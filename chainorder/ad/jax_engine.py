@@ -33,7 +33,7 @@ import platform
 import time
 from collections import ChainMap
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial, reduce
 from typing import Any
 
@@ -42,11 +42,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.extend import core as jcore
 
-from ..algebra.gjc import Op, Schedule
+from ..algebra.coloring import column_coloring, row_coloring
+from ..algebra.gjc import Op, Schedule, span_pattern
 from ..algebra.timemodel import machine_fingerprint
 from ..version import __version__
 from .costmodel import TimeModel, op_features, time_model_path
 from .planner import ADFactor
+from .sparsity import jaxpr_pattern
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -61,6 +63,7 @@ __all__ = [
     "signature",
     "time_calls",
     "trace_program",
+    "with_sparsity",
 ]
 
 #: A cut may carry at most this many values of the forward computation (flattened into one).
@@ -717,9 +720,17 @@ def _adjoint_batch(f: Callable[[Any], Any], z: Any, seeds: Any) -> Any:
     return jax.vmap(lambda u: pullback(u)[0])(seeds)
 
 
-def _run_ops(schedule: Schedule, fs: Sequence[Callable[[Any], Any]], zs: Sequence[Any]) -> Any:
-    """Execute the schedule's ops in order; ``zs[i]`` is the flat input of factor ``i``."""
+def _run_ops(schedule: Schedule, fs: Sequence[Callable[[Any], Any]], zs: Sequence[Any],
+             values: bool = False) -> Any:
+    """Execute the schedule's ops in order; ``zs[i]`` is the flat input of factor ``i``.
+
+    ``values=True``: a last op that compresses the whole chain returns the Jacobian's
+    values on its pattern (CSR order) instead of the dense Jacobian.
+    """
     built: dict[int, Any] = {}  # built[first] = J(first..last), made and not yet consumed
+    last = schedule.ops[-1]
+    if values and last.kind == "compress" and len(schedule.ops) == 1:
+        return _compressed(schedule, last, _compose(fs), zs[0], values_only=True)
     for op in schedule.ops:
         a, b, s = op.first, op.last, op.split
         if op.kind == "accumulate" and op.mode == "tangent":
@@ -734,6 +745,8 @@ def _run_ops(schedule: Schedule, fs: Sequence[Callable[[Any], Any]], zs: Sequenc
         elif op.kind == "adjoint":
             assert s is not None
             jac = _adjoint_batch(_compose(fs[a : s + 1]), zs[a], built.pop(s + 1))
+        elif op.kind == "compress":
+            jac = _compressed(schedule, op, _compose(fs[a : b + 1]), zs[a])
         else:
             assert s is not None
             jac = built.pop(s + 1) @ built.pop(a)
@@ -741,11 +754,59 @@ def _run_ops(schedule: Schedule, fs: Sequence[Callable[[Any], Any]], zs: Sequenc
     return built[0]
 
 
+def _compressed(schedule: Schedule, op: Op, f: Callable[[Any], Any], z: Any,
+                values_only: bool = False) -> Any:
+    """``J(first..last)`` from compressed tangents (adjoints) of its span's coloring, gathered
+    onto the span's pattern (the seeds and the gather are constants of the traced program);
+    ``values_only=True``: only the values on the pattern, CSR order."""
+    pattern = span_pattern(schedule.factors, op.first, op.last)
+    assert pattern is not None
+    coloring = (column_coloring if op.mode == "tangent" else row_coloring)(pattern)
+    dtype = z.dtype
+    rows, cols = pattern.row_ids(), pattern.indices
+    out = jnp.zeros(pattern.shape, dtype)
+    if coloring.count == 0 or pattern.nnz == 0:
+        return jnp.zeros(pattern.nnz, dtype) if values_only else out
+    # seeds one per row (count x width): each compressed direction is contiguous
+    seeds = jnp.asarray(coloring.seed(np.dtype(dtype)).T)
+    if op.mode == "tangent":
+        compressed = jax.vmap(lambda v: jax.jvp(f, (z,), (v,))[1])(seeds)  # count x m
+        a, c = coloring.gather_index()
+        values = compressed[c, a]
+    else:
+        compressed = _adjoint_batch(f, z, seeds)  # count x n
+        a, c = coloring.gather_index()
+        values = compressed[a, c]
+    return values.astype(dtype) if values_only else out.at[rows, cols].set(values.astype(dtype))
+
+
+def with_sparsity(program: Program, sparsity: Any) -> Program:
+    """``program`` with sparsity patterns: ``'detect'`` each factor's, or one pattern given
+    for the whole function (the program then is one factor carrying it)."""
+    if sparsity == "detect":
+        factors = [replace(f, pattern=jaxpr_pattern(seg.eqns, seg.inputs, seg.outputs))
+                   for f, seg in zip(program.factors, program.segments, strict=True)]
+        return replace(program, factors=factors,
+                       cut=program.cut + "; patterns detected from the jaxpr")
+    m, n = program.factors[-1].m, program.factors[0].n
+    if sparsity.shape != (m, n):
+        raise ValueError(
+            f"sparsity is a {sparsity.rows}x{sparsity.cols} pattern but the Jacobian is "
+            f"{m}x{n} (outputs x inputs, each flattened)")
+    segs = program.segments
+    whole = Segment([e for seg in segs for e in seg.eqns], segs[0].inputs, segs[-1].outputs)
+    one = _measure(program.layout, program.jaxpr, program.consts, program.prelude, [whole],
+                   "as one factor (sparsity given for the whole function)", program.reusable)
+    return replace(one, factors=[replace(one.factors[0], pattern=sparsity)])
+
+
 def schedule_function(program: Program, schedule: Schedule,
-                      f: Callable[..., Any]) -> Callable[..., Any]:
+                      f: Callable[..., Any], values: bool = False) -> Callable[..., Any]:
     """The schedule as a traceable ``(consts, dyn, rest) -> jacobian`` (``, aux`` with has_aux).
 
     ``dyn`` and ``rest`` are the leaves :meth:`Layout.split` makes of ``f``'s arguments.
+    ``values=True``: the flat Jacobian's values on the whole chain's pattern (every entry
+    where a factor has none), CSR order, instead of the Jacobian.
     """
     layout, jaxpr = program.layout, program.jaxpr
     rest_vars = list(jaxpr.invars[1:])
@@ -758,12 +819,25 @@ def schedule_function(program: Program, schedule: Schedule,
         zs = [layout.ravel_in(dyn)]
         for fn in fs[:-1]:
             zs.append(fn(zs[-1]))
-        jac = layout.unravel_jacobian(_run_ops(schedule, fs, zs), program.rule)
+        if values:
+            jac = _values(schedule, _run_ops(schedule, fs, zs, values=True), layout,
+                          program.rule)
+        else:
+            jac = layout.unravel_jacobian(_run_ops(schedule, fs, zs), program.rule)
         if layout.has_aux:
             return jac, f(*layout.rebuild(dyn, rest))[1]
         return jac
 
     return run
+
+
+def _values(schedule: Schedule, out: Any, layout: Layout, rule: str) -> Any:
+    """``out`` (values on the whole pattern, or the dense flat Jacobian) as those values."""
+    dtype = layout.out_dtype if rule == "jacfwd" else layout.in_dtype
+    if out.ndim == 2:
+        pattern = span_pattern(schedule.factors, 0, schedule.q - 1)
+        out = out.ravel() if pattern is None else out[pattern.row_ids(), pattern.indices]
+    return out.astype(dtype)
 
 
 def peer_function(layout: Layout, f: Callable[..., Any], mode: str) -> Callable[..., Any]:
@@ -969,6 +1043,7 @@ class JaxEngine:
     trace_program = staticmethod(trace_program)
     trace_chain = staticmethod(trace_chain)
     schedule_function = staticmethod(schedule_function)
+    with_sparsity = staticmethod(with_sparsity)
     peer_function = staticmethod(peer_function)
     time_calls = staticmethod(time_calls)
     device_count = staticmethod(jax.device_count)

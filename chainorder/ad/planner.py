@@ -75,6 +75,8 @@ class ADFactor:
         Bytes per scalar of the factor's state.
     label : str
         What the factor holds, e.g. ``'dot_general'`` or ``'scan(length=20)'``.
+    pattern : SparsityPattern, optional
+        The Jacobian's sparsity pattern (``m x n``) where known; None: dense.
     """
 
     index: int
@@ -91,15 +93,18 @@ class ADFactor:
     kind: str = "dense"
     itemsize: int = 8
     label: str = ""
+    pattern: Any = None
 
     def factor(self) -> Factor:
         """The factor as :func:`chainorder.algebra.gjc.optimize_gjc` reads it (costs >= 1)."""
         return Factor(self.m, self.n, max(1, self.tangent), max(1, self.adjoint),
-                      max(1, self.tape), modes=self.modes)
+                      max(1, self.tape), modes=self.modes, pattern=self.pattern)
 
     def __repr__(self) -> str:
         only = "" if len(self.modes) == 2 else f", {self.modes[0]}s only"
         what = f" {self.label}" if self.label else ""
+        if self.pattern is not None:
+            what += f", nnz={self.pattern.nnz:,}"
         return (
             f"<ADFactor F{self.index} {self.kind}{what}: R^{self.n} -> R^{self.m}, "
             f"T={self.tangent:,}, A={self.adjoint:,}, tape={self.tape:,}{only}>"

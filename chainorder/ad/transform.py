@@ -9,6 +9,12 @@ calls at that signature run the chosen, compiled schedule only. Tangent and adjo
 mode run the engine's own ``jacfwd`` and ``jacrev``, so choosing one costs nothing over
 them. Inside ``jax.jit`` or ``jax.vmap`` the plan is made while tracing, and the
 schedule is traced into the enclosing program.
+
+``sparsity='detect'`` (or a pattern of the whole Jacobian) gives the factors sparsity
+patterns (:mod:`chainorder.ad.sparsity`); the optimizer may then accumulate a span of
+sparse factors from the compressed seeds of a coloring (:mod:`chainorder.algebra.coloring`),
+executed as a ``vmap`` of ``jvp`` (``vjp``) over the seeds and a gather onto the pattern.
+``sparse_output=True`` returns a ``jax.experimental.sparse.BCOO``.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import update_wrapper
 from typing import Any
 
-from ..algebra.gjc import Schedule
+from ..algebra.gjc import Schedule, span_pattern
 from .costmodel import MultiplyAdds
 from .engine import get_engine
 from .planner import AUTO_MARGIN, HOMOGENEOUS, MODES, ADFactor, candidate_schedules, choose
@@ -73,6 +79,7 @@ class JacobianPlan:
     cost: Any
     cut: str
     specs: Any = None
+    sparse_output: bool = False
     measured: dict[str, float] = field(default_factory=dict)
     _runners: dict[str, Callable[..., Any]] = field(default_factory=dict, repr=False)
 
@@ -98,7 +105,7 @@ class JacobianPlan:
         """The schedule ``mode`` (default: the chosen one) as a traceable function of ``f``'s
         arguments, not jitted."""
         mode = self.mode if mode is None else mode
-        split, raw = self.layout.split, self._raw(mode)
+        split, raw = self.layout.split, self._made(mode)
         if self._needs_consts(mode):
             consts = self.program.consts
             return lambda *args: raw(consts, *split(args))
@@ -113,20 +120,37 @@ class JacobianPlan:
         batch = self.layout.n if mode == "tangent" else self.layout.m
         return bool(devices > 1 and batch >= getattr(self.engine, "shard_from", math.inf))
 
-    def _raw(self, mode: str) -> Callable[..., Any]:
+    def _raw(self, mode: str, values: bool = False) -> Callable[..., Any]:
         if mode not in self.schedules and not (mode in HOMOGENEOUS and self.program is None):
             raise ValueError(
                 f"mode must be one of {', '.join(map(repr, self.schedules or HOMOGENEOUS))} "
                 f"for this plan, got {mode!r}")
         if self._needs_consts(mode):
-            return self.engine.schedule_function(self.program, self.schedules[mode], self.f)
+            return self.engine.schedule_function(self.program, self.schedules[mode], self.f,
+                                                 values=values)
         return self.engine.peer_function(self.layout, self.f, mode)
+
+    @property
+    def pattern(self) -> Any:
+        """The Jacobian's pattern (``m x n``, flattened) when every factor carries one."""
+        factors = [x.factor() for x in self.factors]
+        return span_pattern(factors, 0, len(factors) - 1) if factors else None
+
+    def _made(self, mode: str) -> Callable[..., Any]:
+        """:meth:`_raw`, returning a BCOO on :attr:`pattern` with ``sparse_output``."""
+        if not self.sparse_output:
+            return self._raw(mode)
+        from .sparse_output import as_bcoo
+
+        values = self._needs_consts(mode)  # a schedule: its values; a peer: its dense result
+        raw, pattern, layout = self._raw(mode, values), self.pattern, self.layout
+        return lambda *a: as_bcoo(raw(*a), pattern, layout, values)
 
     def runner(self, mode: str | None = None) -> Callable[..., Any]:
         """The schedule ``mode`` jitted, as ``f``'s arguments -> Jacobian (made once)."""
         mode = self.mode if mode is None else mode
         if mode not in self._runners:
-            jitted = self.engine.jit(self._raw(mode))
+            jitted = self.engine.jit(self._made(mode))
             split = self.layout.split
             if self._needs_consts(mode):
                 consts = self.program.consts
@@ -142,7 +166,7 @@ class JacobianPlan:
         """Compile the schedule ahead of time for the plan's signature, timing it."""
         mode = self.mode if mode is None else mode
         start = time.perf_counter()
-        raw = self.engine.jit(self._raw(mode))
+        raw = self.engine.jit(self._made(mode))
         dyn, rest = self.layout.split(self.specs)
         if self._needs_consts(mode):
             consts = self.program.consts
@@ -216,6 +240,21 @@ def _check_options(mode: Any, margin: Any, memory: Any) -> None:
         raise ValueError(f"memory must be None or an int >= 1 (tape scalars), got {memory!r}")
 
 
+def _check_sparsity(sparsity: Any, sparse_output: Any) -> Any:
+    """``sparsity`` as None, ``'detect'`` or a SparsityPattern; ``sparse_output`` a bool."""
+    from .sparse_output import to_pattern
+
+    if not isinstance(sparse_output, bool):
+        raise TypeError(f"sparse_output must be True or False, got {sparse_output!r}")
+    if sparsity is None or (isinstance(sparsity, str) and sparsity == "detect"):
+        return sparsity
+    if isinstance(sparsity, str):
+        raise ValueError(
+            f"sparsity must be None, 'detect', a SparsityPattern, a 2-D bool array or a "
+            f"scipy.sparse matrix, got {sparsity!r}")
+    return to_pattern(sparsity)
+
+
 def _is_chain(f: Any) -> bool:
     return isinstance(f, Sequence) and not isinstance(f, (str, bytes))
 
@@ -234,7 +273,8 @@ def _check_function(f: Any) -> None:
 
 def _make_plan(engine: Any, f: Any, args: Sequence[Any], argnums: int | tuple[int, ...],
                has_aux: bool, mode: str, cost: Any, memory: int | None, margin: float,
-               schedule: Schedule | None = None) -> JacobianPlan:
+               schedule: Schedule | None = None, sparsity: Any = None,
+               sparse_output: bool = False) -> JacobianPlan:
     chain = _is_chain(f)
     if chain and (argnums != 0 or has_aux or len(args) != 1):
         raise ValueError("a chain of functions takes one array x: call jacobian(functions)(x)")
@@ -248,6 +288,11 @@ def _make_plan(engine: Any, f: Any, args: Sequence[Any], argnums: int | tuple[in
     else:
         cut = program.cut
     specs = engine.specs(args)
+    if program is not None and sparsity is not None:
+        program = engine.with_sparsity(program, sparsity)
+        cut = program.cut
+    if program is None and sparse_output:
+        raise ValueError(f"sparse_output=True needs a program that can be cut; this one is {cut}")
     if program is None:
         layout.out_tree = None
         peer = "tangent" if layout.n <= max(1, layout.m) else "adjoint"
@@ -270,7 +315,7 @@ def _make_plan(engine: Any, f: Any, args: Sequence[Any], argnums: int | tuple[in
             f"mode {mode!r} is not possible here (a factor forbids it: {cut}); "
             f"possible: {', '.join(map(repr, schedules))}")
     return JacobianPlan(engine, whole, layout, program, mode, schedules, seconds, cost, cut,
-                        specs)
+                        specs, sparse_output)
 
 
 def _tune(plan: JacobianPlan, args: Sequence[Any], rounds: int) -> None:
@@ -304,8 +349,9 @@ class Jacobian:
 
     def __init__(self, f: Any, argnums: int | tuple[int, ...], has_aux: bool, *,
                  mode: str, cost: Any, memory: int | None, margin: float,
-                 engine: Any) -> None:
+                 engine: Any, sparsity: Any = None, sparse_output: bool = False) -> None:
         self.f, self.argnums, self.has_aux = f, argnums, has_aux
+        self.sparsity, self.sparse_output = sparsity, sparse_output
         self.mode, self.memory, self.margin = mode, memory, margin
         self.engine = get_engine(engine)
         self._cost = cost
@@ -325,7 +371,8 @@ class Jacobian:
         plan = self.plans.get(key)
         if plan is None:
             plan = _make_plan(self.engine, self.f, args, self.argnums, self.has_aux,
-                              self.mode, self.cost, self.memory, self.margin)
+                              self.mode, self.cost, self.memory, self.margin,
+                              sparsity=self.sparsity, sparse_output=self.sparse_output)
             if plan.reusable:
                 self.plans[key] = plan
         return plan
@@ -348,6 +395,8 @@ def jacobian(
     memory: int | None = None,
     margin: float = AUTO_MARGIN,
     engine: Any = "jax",
+    sparsity: Any = None,
+    sparse_output: bool = False,
 ) -> Jacobian:
     """The Jacobian of ``f`` as a function, by the fastest schedule: a drop-in ``jax.jacfwd``.
 
@@ -370,6 +419,16 @@ def jacobian(
         See ``mode``.
     engine : str
         The AD engine (``'jax'``).
+    sparsity : None, 'detect', SparsityPattern, 2-D bool array or scipy.sparse matrix
+        None: every factor dense (as before). ``'detect'``: each cut factor's pattern is
+        detected from its jaxpr (:mod:`chainorder.ad.sparsity`), and spans of sparse
+        factors may be accumulated from compressed tangents or adjoints of a coloring.
+        A pattern: the pattern of the whole Jacobian (``m x n``, outputs and inputs
+        flattened), as sparsejac takes it; the program then is one factor.
+    sparse_output : bool
+        Return the Jacobian as a ``jax.experimental.sparse.BCOO`` of shape ``output shape
+        + input shape`` on the Jacobian's pattern (every entry where a factor is dense),
+        jit-compatible; one differentiated array in and one array out. Default: dense.
 
     Returns
     -------
@@ -388,8 +447,10 @@ def jacobian(
     _check_function(f)
     argnums = _check_argnums(argnums)
     _check_options(mode, margin, memory)
+    sparsity = _check_sparsity(sparsity, sparse_output)
     return Jacobian(f, argnums, bool(has_aux), mode=mode, cost=cost, memory=memory,
-                    margin=margin, engine=engine)
+                    margin=margin, engine=engine, sparsity=sparsity,
+                    sparse_output=sparse_output)
 
 
 def plan_jacobian(
@@ -405,13 +466,16 @@ def plan_jacobian(
     tune: bool = False,
     rounds: int = 5,
     engine: Any = "jax",
+    sparsity: Any = None,
+    sparse_output: bool = False,
 ) -> JacobianPlan:
     """The plan :func:`jacobian` makes for ``f`` at ``args`` (their shapes and dtypes).
 
     ``schedule`` runs a schedule built by hand on ``[x.factor() for x in plan.factors]``
     (mode ``'custom'``). ``tune=True`` compiles the candidates predicted within
     :data:`TUNE_WITHIN` of the fastest, times them on ``args`` (``rounds`` interleaved
-    rounds) and runs the fastest; the times land in ``plan.measured``.
+    rounds) and runs the fastest; the times land in ``plan.measured``. ``sparsity`` and
+    ``sparse_output`` as for :func:`jacobian`.
 
     Examples
     --------
@@ -425,9 +489,10 @@ def plan_jacobian(
     _check_options(mode, margin, memory)
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds!r}")
+    sparsity = _check_sparsity(sparsity, sparse_output)
     eng = get_engine(engine)
     plan = _make_plan(eng, f, args, argnums, has_aux, mode, _check_cost(cost, eng), memory,
-                      margin, schedule)
+                      margin, schedule, sparsity, sparse_output)
     if tune and mode == "auto" and schedule is None:
         if eng.is_traced(args):
             raise ValueError("tune=True times the schedules on args: pass concrete arrays, "

@@ -44,9 +44,14 @@ adjoint, adjoint        the ``m_last`` rows of the built                   ``m_l
                         ``J(s+1..last)`` pulled back through               ``ΣE(first..s)``
                         ``F_s..F_first``
 multiply, None          ``J(first..last) = J(s+1..last) @ J(first..s)``    ``m_last·m_s·n_first``; 0
+compress, tangent       ``J(first..last)`` from ``c`` compressed tangents  ``c·ΣT``; 0
+                        (``c`` column colors of the span's pattern)
+compress, adjoint       ``J(first..last)`` from ``c`` compressed adjoints  ``c·ΣA``; ``ΣE``
+                        (``c`` row colors of the span's pattern)
 
 ``evaluations`` is the number of tangents (``n_first``) or adjoints
-(``m_last``) an op evaluates, 0 for a product; ``cost`` its fused
+(``m_last``) an op evaluates, the colors ``c`` for a compressed
+accumulation, 0 for a product; ``cost`` its fused
 multiply-adds; ``memory`` the tape it keeps (0 unless adjoint).
 :attr:`Op.operands` lists the built Jacobians an op consumes and
 :attr:`Op.swept` the factors it runs tangents or adjoints through.
@@ -67,6 +72,21 @@ adjoints as much as accumulating ``F_j`` and propagating adjoints over
 ``i..j-1`` (which keeps a smaller tape); the optimizer takes the span
 accumulation on such ties when it has fewer ops (``ties='fewest_ops'``).
 The homogeneous baselines are one span accumulation each.
+
+Sparse factors
+--------------
+A factor may carry its Jacobian's sparsity pattern (:attr:`Factor.pattern`,
+a :class:`~chainorder.algebra.kinds.sparse.SparsityPattern`, ``m x n``). A
+span whose factors all carry one has the boolean product of their patterns
+(``P_last ... P_first``, whatever the bracketing), and a ``compress`` op
+accumulates it from the seeds of a coloring of that pattern
+(:mod:`chainorder.algebra.coloring`): ``c`` compressed tangents (a column
+coloring) or adjoints (a row coloring), then a gather onto the pattern. Its
+split is None, its operands none, its swept factors ``first..last``, like a
+plain accumulation; the built Jacobian counts as dense for the ops that
+consume it. A schedule without ``compress`` ops reads and costs as before;
+:meth:`Schedule.to_dict` writes a factor's pattern as ``{"rows", "cols",
+"indptr", "indices"}``.
 """
 
 from __future__ import annotations
@@ -74,8 +94,8 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any, NamedTuple
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -83,6 +103,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ..validation import check_positive_int, format_bytes
 from .costs import GJC_COST_UNIT, matmul_cost
 from .orders import optimize
+
+if TYPE_CHECKING:
+    from .kinds.sparse import SparsityPattern
 
 __all__ = [
     "GJC_COST_UNIT",
@@ -103,7 +126,7 @@ __all__ = [
 ]
 
 
-KINDS = ("accumulate", "tangent", "adjoint", "multiply")
+KINDS = ("accumulate", "tangent", "adjoint", "multiply", "compress")
 MODES = ("tangent", "adjoint")
 
 
@@ -124,6 +147,9 @@ class Factor:
     modes : tuple of str
         The sweeps ``F`` allows: ``('tangent', 'adjoint')`` (the default), ``('tangent',)``
         or ``('adjoint',)``; the optimizer never runs a forbidden sweep through it.
+    pattern : SparsityPattern, optional
+        Where ``F'`` may be nonzero (``m x n``); spans of factors that all carry one may be
+        accumulated from compressed seeds (``compress`` ops). None: dense, as before.
 
     Examples
     --------
@@ -141,11 +167,13 @@ class Factor:
     adjoint_cost: int
     tape: int
     modes: tuple[str, ...] = MODES
+    pattern: SparsityPattern | None = None
 
     def __post_init__(self) -> None:
         for name in ("m", "n", "tangent_cost", "adjoint_cost", "tape"):
             object.__setattr__(self, name, check_positive_int(getattr(self, name), name))
         object.__setattr__(self, "modes", _check_modes(self.modes))
+        object.__setattr__(self, "pattern", _check_pattern(self.pattern, self.m, self.n))
 
     def allows(self, mode: str) -> bool:
         """Whether tangents (``'tangent'``) or adjoints (``'adjoint'``) may run through ``F``."""
@@ -155,7 +183,8 @@ class Factor:
         fields = (f"m={self.m}, n={self.n}, tangent_cost={self.tangent_cost}, "
                   f"adjoint_cost={self.adjoint_cost}, tape={self.tape}")
         restricted = "" if self.modes == MODES else f", modes={self.modes!r}"
-        return f"Factor({fields}{restricted})"
+        sparse = "" if self.pattern is None else f", pattern={self.pattern!r}"
+        return f"Factor({fields}{restricted}{sparse})"
 
     @classmethod
     def from_edges(cls, m: int, n: int, edges: int) -> Factor:
@@ -181,6 +210,65 @@ def _check_modes(modes: Any) -> tuple[str, ...]:
             f"got {modes!r}"
         )
     return tuple(m for m in MODES if m in wanted)
+
+
+def _check_pattern(pattern: Any, m: int, n: int) -> SparsityPattern | None:
+    """``pattern`` (a SparsityPattern, or a dict of :meth:`Schedule.to_dict`) checked ``m x n``."""
+    from .kinds.sparse import SparsityPattern
+
+    if pattern is None:
+        return None
+    if isinstance(pattern, Mapping):
+        try:
+            pattern = SparsityPattern(**pattern)
+        except TypeError:
+            raise ValueError(
+                "pattern must hold the keys rows, cols, indptr, indices, "
+                f"got {sorted(pattern)}") from None
+    if not isinstance(pattern, SparsityPattern):
+        raise TypeError(
+            f"pattern must be a SparsityPattern or None, got {type(pattern).__name__}")
+    if pattern.shape != (m, n):
+        raise ValueError(
+            f"pattern is {pattern.rows}x{pattern.cols} but the factor's Jacobian is {m}x{n}")
+    return pattern
+
+
+def span_pattern(f: Sequence[Factor], first: int, last: int) -> SparsityPattern | None:
+    """The pattern of ``J(first..last)``, ``P_last ... P_first``; None if a factor has none.
+
+    Examples
+    --------
+    >>> from chainorder.algebra.kinds.sparse import SparsityPattern
+    >>> p = SparsityPattern.from_mask(np.eye(3) + np.eye(3, k=1))
+    >>> span_pattern([Factor(3, 3, 1, 1, 1, pattern=p)] * 2, 0, 1)
+    SparsityPattern(3x3, nnz=6)
+    """
+    from .kinds.sparse import pattern_product
+
+    out = f[first].pattern
+    for x in f[first + 1 : last + 1]:
+        if out is None or x.pattern is None:
+            return None
+        out = pattern_product(x.pattern, out)[1]
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _colors(pattern: SparsityPattern, mode: str) -> int:
+    """Colors of a column (tangents) or row (adjoints) coloring of ``pattern``."""
+    from .coloring import column_coloring, row_coloring
+
+    return (column_coloring if mode == "tangent" else row_coloring)(pattern).count
+
+
+def compressed_evaluations(f: Sequence[Factor], first: int, last: int, mode: str) -> int | None:
+    """Compressed tangents (``mode='tangent'``) or adjoints that accumulate ``J(first..last)``.
+
+    None when a factor of the span has no pattern.
+    """
+    p = span_pattern(f, first, last)
+    return None if p is None else _colors(p, mode)
 
 
 def _forbidden(f: Sequence[Factor], mode: str, first: int, last: int) -> int | None:
@@ -259,6 +347,8 @@ class Op(NamedTuple):
     def label(self) -> str:
         """The op as text, e.g. ``'tangent F1..F3 <- J(F0)'``."""
         span = _span(self.first, self.last)
+        if self.kind == "compress":
+            return f"compress {span} by {self.evaluations} {self.mode}s"
         if self.kind == "accumulate" or self.split is None:
             return f"accumulate {span} by {self.mode}s"
         s = self.split  # every op but an accumulation splits its span after factor s
@@ -292,13 +382,13 @@ def _span(a: int, b: int) -> str:
 
 
 def _swept(kind: str, first: int, last: int, split: Any) -> tuple[int, int] | None:
-    if kind == "accumulate":
+    if kind in ("accumulate", "compress"):
         return (first, last)
     return {"tangent": (split + 1, last), "adjoint": (first, split)}.get(kind)
 
 
 def _operands(kind: str, first: int, last: int, split: Any) -> tuple[tuple[int, int], ...]:
-    if kind == "accumulate":
+    if kind in ("accumulate", "compress"):
         return ()
     left, right = (first, split), (split + 1, last)
     return {"tangent": (left,), "adjoint": (right,)}.get(kind, (left, right))
@@ -313,13 +403,25 @@ def _make_op(
         cost = matmul_cost(f[last].m, f[split].m, f[first].n)  # type: ignore[index]
         return Op(kind, None, first, last, split, 0, cost, 0)
     part = f[swept[0] : swept[1] + 1]
+    evals = _evaluations(f, kind, mode, first, last)
     if mode == "tangent":
-        evals = f[first].n
-        cost = evals * sum(x.tangent_cost for x in part)
-        return Op(kind, mode, first, last, split, evals, cost, 0)
-    evals = f[last].m
+        return Op(kind, mode, first, last, split, evals,
+                  evals * sum(x.tangent_cost for x in part), 0)
     cost = evals * sum(x.adjoint_cost for x in part)
     return Op(kind, mode, first, last, split, evals, cost, sum(x.tape for x in part))
+
+
+def _evaluations(f: tuple[Factor, ...], kind: str, mode: str | None, first: int, last: int) -> int:
+    """Tangents or adjoints an op evaluates: ``n_first``, ``m_last`` or the colors."""
+    if kind != "compress":
+        return f[first].n if mode == "tangent" else f[last].m
+    evals = compressed_evaluations(f, first, last, mode or "")
+    if evals is None:
+        bad = next(i for i in range(first, last + 1) if f[i].pattern is None)
+        raise ValueError(
+            f"compress {_span(first, last)} needs a pattern on every factor of the span; "
+            f"factors[{bad}] has none")
+    return evals
 
 
 # ----------------------------------------------------------------------------- schedule
@@ -430,7 +532,8 @@ class Schedule:
             "factors": [
                 {"m": f.m, "n": f.n, "tangent_cost": f.tangent_cost,
                  "adjoint_cost": f.adjoint_cost, "tape": f.tape,
-                 **({} if f.modes == MODES else {"modes": list(f.modes)})}
+                 **({} if f.modes == MODES else {"modes": list(f.modes)}),
+                 **({} if f.pattern is None else {"pattern": _pattern_dict(f.pattern)})}
                 for f in self.factors
             ],
             "memory": self.memory,
@@ -497,6 +600,11 @@ class Schedule:
         return "Schedule\n" + "\n".join(lines)
 
 
+def _pattern_dict(p: SparsityPattern) -> dict[str, Any]:
+    return {"rows": p.rows, "cols": p.cols, "indptr": p.indptr.tolist(),
+            "indices": p.indices.tolist()}
+
+
 def _ratio(a: int, b: int) -> float:
     return float("inf") if b == 0 and a > 0 else (1.0 if b == 0 else a / b)
 
@@ -523,7 +631,10 @@ def _check_ops(f: tuple[Factor, ...], ops: Iterable[Any], memory: int | None) ->
         for i in need_raw:
             if not raw[i]:
                 raise ValueError(f"{where}: factor F{i} is already inside a built Jacobian")
-        op = _make_op(f, kind, mode, first, last, split)
+        try:
+            op = _make_op(f, kind, mode, first, last, split)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
         bad = None if swept is None else _forbidden(f, op.mode or "", *swept)
         if bad is not None:
             raise ValueError(
@@ -568,7 +679,7 @@ def _op_fields(op: Any, s: int, q: int) -> tuple[str, str | None, int, int, int 
     first, last = _index(first), _index(last)
     if first is None or last is None or not 0 <= first <= last < q:
         raise ValueError(f"{where}: need integers 0 <= first <= last < {q}")
-    if kind == "accumulate":
+    if kind in ("accumulate", "compress"):
         if split is not None:
             raise ValueError(f"{where}: an accumulation has split None")
         return kind, mode, first, last, None
@@ -716,8 +827,13 @@ def optimize_gjc(
             "method='numpy' could overflow int64 on these factors (costs near 2**60); "
             "use method='python' (exact Python ints)"
         )
+    sparse = any(x.pattern is not None for x in f)
+    if method == "numpy" and sparse:
+        raise ValueError(
+            "method='numpy' does not plan compressed accumulations; factors with a pattern "
+            "need method='python' or 'auto'")
     by_ops = ties == "fewest_ops"
-    if method == "numpy" or (method == "auto" and len(f) >= _NUMPY_FROM and safe):
+    if method == "numpy" or (method == "auto" and len(f) >= _NUMPY_FROM and safe and not sparse):
         choose = _fill_numpy(f, memory, by_ops)
     else:
         best = _fill(f, memory, by_ops)
@@ -735,6 +851,8 @@ _CHOICES = (
     ("adjoint", "adjoint"),
     ("accumulate", "tangent"),
     ("accumulate", "adjoint"),
+    ("compress", "tangent"),
+    ("compress", "adjoint"),
 )
 
 
@@ -766,6 +884,7 @@ def _fill(f: tuple[Factor, ...], memory: int | None, by_ops: bool) -> _Table:  #
     N = [[1] * q for _ in range(q)]
     P = [[0] * q for _ in range(q)]
     best: _Table = {}
+    spans = _SpanPatterns(f)
     for length in range(1, q + 1):
         for i in range(q - length + 1):
             j = i + length - 1
@@ -797,10 +916,56 @@ def _fill(f: tuple[Factor, ...], memory: int | None, by_ops: bool) -> _Table:  #
                     o, p = N[k + 1][j] + 1, max(P[k + 1][j], tape)
                     if c < bc or tie(o, p) < bt:
                         bc, bt, bo, bp, pick = c, tie(o, p), o, p, (2, k)
+            for w, c, t in _compressed(f, spans, i, j, bc, ST, SA, SE, NT, NA, bound):
+                if c < bc or (c == bc and tie(1, t) < bt):
+                    bc, bt, bo, bp, pick = c, tie(1, t), 1, t, (w, i)
             C[i][j], N[i][j], P[i][j] = int(bc), bo, bp
             kind, mode = _CHOICES[pick[0]]
-            best[i, j] = (kind, mode, None if kind == "accumulate" else pick[1])
+            best[i, j] = (kind, mode, None if kind in ("accumulate", "compress") else pick[1])
     return best
+
+
+class _SpanPatterns:
+    """The pattern of every span ``i..j`` of factors that all carry one, built incrementally."""
+
+    def __init__(self, f: tuple[Factor, ...]) -> None:
+        self.f = f
+        self.known: dict[tuple[int, int], SparsityPattern | None] = {}
+
+    def get(self, i: int, j: int) -> SparsityPattern | None:
+        from .kinds.sparse import pattern_product
+
+        if (i, j) not in self.known:
+            below = self.f[i].pattern if i == j else self.get(i, j - 1)
+            p = None if below is None or self.f[j].pattern is None else (
+                below if i == j else pattern_product(self.f[j].pattern, below)[1])
+            self.known[i, j] = p
+        return self.known[i, j]
+
+
+def _compressed(
+    f: tuple[Factor, ...], spans: _SpanPatterns, i: int, j: int, best: float,
+    ST: list[int], SA: list[int], SE: list[int], NT: list[int], NA: list[int], bound: int,
+) -> list[tuple[int, int, int]]:
+    """``(choice, cost, tape)`` of the compressed accumulations of ``J(i..j)`` that may win.
+
+    A coloring is made only when its lower bound (the most entries of a row, for
+    columns; of a column, for rows) times the sweep's cost does not pass ``best``.
+    """
+    p = spans.get(i, j)
+    if p is None:
+        return []
+    out = []
+    tape = SE[j + 1] - SE[i]
+    sweeps = ((5, "tangent", ST, NT, p.row_counts), (6, "adjoint", SA, NA, p.col_counts))
+    for w, mode, S, N, counts in sweeps:
+        per = S[j + 1] - S[i]
+        if N[j + 1] != N[i] or (mode == "adjoint" and tape > bound):
+            continue
+        if int(counts().max(initial=0)) * per > best:
+            continue
+        out.append((w, _colors(p, mode) * per, tape if mode == "adjoint" else 0))
+    return out
 
 
 #: Chains from this many factors on are planned by :func:`_fill_numpy` (same answers).
@@ -921,7 +1086,7 @@ def _ops_from_table(
     while todo:  # an explicit stack: long chains would pass Python's recursion limit
         a, b, expanded = todo.pop()
         kind, mode, k = choose((a, b))
-        if expanded or kind == "accumulate":
+        if expanded or kind in ("accumulate", "compress"):
             out.append(_make_op(f, kind, mode, a, b, k))
             continue
         todo.append((a, b, True))

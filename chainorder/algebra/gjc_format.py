@@ -21,6 +21,7 @@ their names, e.g. ``read_chain("problem_dense50")``, and
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
@@ -181,6 +182,11 @@ def format_chain(factors: Sequence[Factor]) -> str:
                 f"factors[{i}] has tangent_cost={x.tangent_cost}, adjoint_cost={x.adjoint_cost}, "
                 f"tape={x.tape}; the format stores one |E| per factor (T = A = |E|)"
             )
+    sparse = [i for i, x in enumerate(f) if x.pattern is not None]
+    if sparse:
+        warnings.warn(
+            f"factors {sparse} carry sparsity patterns, which the gdjcpb_solve format cannot "
+            "hold: they are left out (Schedule.to_dict keeps them)", stacklevel=2)
     return "".join([f"{len(f)}\n", *(f"{x.m} {x.n} {x.tape}\n" for x in f)])
 
 

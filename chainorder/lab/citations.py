@@ -26,7 +26,8 @@ class Reference:
 #: Every work the reports cite, by key.
 REFERENCES: dict[str, Reference] = {r.key: r for r in (
     Reference("desai2018", "Backpropagation",
-              'Shrey Desai, "Backpropagation", article, 2018-12-20.',
+              'Shrey Desai, "Backpropagation", article, 2018-12-20, on his blog '
+              "https://shreydesai.github.io/.",
               "the two orders (its forwards and backwards computations) and their cost "
               "formulas, checked here"),
     Reference("cormen2009", "Introduction to Algorithms",
@@ -72,8 +73,25 @@ REFERENCES: dict[str, Reference] = {r.key: r for r in (
               "for them"),
     Reference("jacobian_chaining", "Jacobian-Chaining",
               "STCE, RWTH Aachen University, *Jacobian-Chaining* (software), "
-              "https://github.com/STCE-at-RWTH/Jacobian-Chaining.",
+              "https://github.com/STCE-at-RWTH/Jacobian-Chaining, "
+              "doi:10.5281/zenodo.15373160.",
               "the memory-bounded optimizer the bound here follows"),
+    Reference("maertens2025", "Scheduled Jacobian Chaining",
+              'Simon Märtens and Uwe Naumann, "Scheduled Jacobian Chaining", 2025, '
+              "arXiv:2505.06056, https://arxiv.org/abs/2505.06056; its configurations and "
+              "data sets are Jacobian-Chaining's `additionals/acda25`.",
+              "the scheduled and memory-bounded Jacobian chain and its branch and bound"),
+    Reference("jax2018", "JAX: composable transformations of Python+NumPy programs",
+              "James Bradbury, Roy Frostig, Peter Hawkins, Matthew James Johnson, Chris Leary, "
+              "Dougal Maclaurin, George Necula, Adam Paszke, Jake VanderPlas, Skye "
+              "Wanderman-Milne and Qiao Zhang, \"JAX: composable transformations of "
+              "Python+NumPy programs\", software, 2018, https://github.com/jax-ml/jax.",
+              "the AD engine whose modes (`jax.jacfwd`, `jax.jacrev`) are timed"),
+    Reference("griewank2008", "Evaluating Derivatives",
+              "Andreas Griewank and Andrea Walther, *Evaluating Derivatives: Principles and "
+              "Techniques of Algorithmic Differentiation*, 2nd ed., SIAM, 2008, "
+              "doi:10.1137/1.9780898717761.",
+              "forward and reverse mode, their costs and the Jacobian accumulation problem"),
 )}
 
 #: chainorder itself, as ``CITATION.cff`` describes it.
@@ -97,7 +115,7 @@ def references_markdown(keys: tuple[str, ...] | list[str]) -> str:
     Examples
     --------
     >>> print(references_markdown(["desai2018"]))
-    - Shrey Desai, "Backpropagation", article, 2018-12-20. Cited for the two orders (its forwards and backwards computations) and their cost formulas, checked here.
+    - Shrey Desai, "Backpropagation", article, 2018-12-20, on his blog https://shreydesai.github.io/. Cited for the two orders (its forwards and backwards computations) and their cost formulas, checked here.
     """  # noqa: E501
     refs = [reference(k) for k in dict.fromkeys(keys)]
     return "\n".join(f"- {r.text} Cited for {r.used_for}." for r in refs)

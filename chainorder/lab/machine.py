@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..hardware import (
     blas_threads,
+    cpu_id,
     cpu_model,
     logical_cores,
     physical_cores,
@@ -27,7 +29,11 @@ from ..hardware import (
 from ..timing import Stopwatch, time_calls
 
 __all__ = ["machine_info", "measure_peak", "git_commit", "describe_machine", "blas_threads",
-           "blas_libraries"]
+           "blas_libraries", "cpu_id", "last_level_cache", "size_bytes", "VERSIONED"]
+
+#: Distributions whose versions a measurement records (None where not installed).
+VERSIONED = ("numpy", "scipy", "pandas", "matplotlib", "threadpoolctl", "jax", "jaxlib",
+             "numba", "asdex", "sparsejac")
 
 #: Environment variables that steer BLAS; recorded when set, never changed.
 BLAS_ENV = (
@@ -63,6 +69,46 @@ def _caches() -> dict[str, str]:
             tag = {"Data": "d", "Instruction": "i"}.get(kind.strip(), "")
             out[f"L{level.strip()}{tag}"] = size.strip()
     return out
+
+
+def size_bytes(text: str | None) -> int | None:
+    """A cache size as the OS writes it (``'2048K'``, ``'32M'``, ``'480 MiB'``) in bytes.
+
+    Examples
+    --------
+    >>> size_bytes("491520K"), size_bytes("2M"), size_bytes("4 MiB"), size_bytes(None)
+    (503316480, 2097152, 4194304, None)
+    """
+    m = re.fullmatch(r"(\d+)\s*([KMG]?)(?:i?B)?", str(text or "").strip(), re.IGNORECASE)
+    if not m:
+        return None
+    return int(m.group(1)) * {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}[m.group(2).upper()]
+
+
+def last_level_cache(caches: dict[str, str]) -> tuple[str, int] | None:
+    """The highest cache level and its size in bytes, from :func:`machine_info`'s ``caches``.
+
+    Examples
+    --------
+    >>> last_level_cache({"L1d": "48K", "L2": "2048K", "L3": "491520K"})
+    ('L3', 503316480)
+    >>> last_level_cache({}) is None
+    True
+    """
+    sized: list[tuple[str, int]] = []
+    for level, text in caches.items():
+        size = size_bytes(text)
+        if size and not level.endswith("i"):
+            sized.append((level, size))
+    return max(sized, key=lambda kb: (kb[0][:2], kb[1])) if sized else None
+
+
+def _available_bytes() -> int | None:
+    """MemAvailable from ``/proc/meminfo`` (Linux), None elsewhere."""
+    for line in (_read("/proc/meminfo") or "").splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return None
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> str | None:
@@ -110,8 +156,9 @@ def machine_info() -> dict[str, Any]:
     -------
     dict
         JSON-ready: ``cpu_model``, ``logical_cores``, ``physical_cores``,
-        ``usable_cores``, ``caches``, ``os``, ``python``, ``numpy``, ``scipy``,
-        ``pandas``, ``matplotlib``, ``threadpoolctl``, ``chainorder``,
+        ``usable_cores``, ``caches`` (as ``/sys/devices/system/cpu/cpu0/cache`` gives
+        them), ``os``, ``python``, one entry per distribution of :data:`VERSIONED`
+        (None where not installed), ``chainorder``,
         ``git_commit``, ``git_dirty``, ``blas`` (one dict per library, numpy's
         first: ``internal_api``, ``version``, ``num_threads``,
         ``architecture``, ...), ``env`` (the BLAS variables that are set).
@@ -127,6 +174,7 @@ def machine_info() -> dict[str, Any]:
     git = git_commit()
     return {
         "cpu_model": cpu_model(),
+        "cpu_id": cpu_id(),
         "architecture": platform.machine(),
         "logical_cores": logical_cores(),
         "physical_cores": physical_cores(),
@@ -134,11 +182,8 @@ def machine_info() -> dict[str, Any]:
         "caches": _caches(),
         "os": platform.platform(),
         "python": platform.python_version(),
+        **{dist: _version(dist) for dist in VERSIONED},
         "numpy": np.__version__,
-        "scipy": _version("scipy"),
-        "pandas": _version("pandas"),
-        "matplotlib": _version("matplotlib"),
-        "threadpoolctl": _version("threadpoolctl"),
         "chainorder": __version__,
         "git_commit": git["commit"],
         "git_dirty": git["dirty"],
@@ -178,16 +223,45 @@ def _matmul_rate(n: int, budget: float) -> float:
     return _best_rate(2.0 * n**3 / 1e9, lambda: a @ b, budget)
 
 
+#: Array sizes (bytes) of the read-bandwidth curve, below the arrays larger than the caches.
+CURVE_BYTES = tuple(m * 2**20 for m in (1, 2, 4, 8, 16, 32, 64, 256))
+
+
+def _stream_bytes(stream_mb: int) -> tuple[int, str]:
+    """Bytes of each streamed array: ``stream_mb`` MB, or twice the last-level cache if larger
+    (capped at a quarter of the available memory), and the sentence saying why."""
+    want, why = int(stream_mb * 1e6), f"{stream_mb} MB"
+    llc = last_level_cache(_caches())
+    if llc is not None and 5 * llc[1] // 4 > want:
+        want = 5 * llc[1] // 4
+        why = f"1.25 times the {llc[1] / 2**20:.0f} MiB {llc[0]} cache the OS reports"
+    free = _available_bytes()
+    if free is not None and want > free // 4:
+        want, why = free // 4, why + ", capped at a quarter of the available memory"
+    return max(want // 8 // 1024 * 1024, 1024) * 8, why
+
+
+def _read_rate(nbytes: int, budget: float) -> float:
+    """Best GB/s reading an array of ``nbytes`` by a vector-matrix product (a loss-first step)."""
+    m = max(nbytes // 8 // 1024, 1)
+    M, v = np.ones((m, 1024)), np.ones(m)
+    return _best_rate(M.nbytes / 1e9, lambda: v @ M, budget)
+
+
 def measure_peak(seconds: float = 1.0, *, matmul_n: int = 1024,
                  stream_mb: int = 128) -> dict[str, Any]:
     """Measure the peak float64 matmul rate and the memory bandwidth of this machine.
 
     Half of ``seconds`` goes to large square float64 matmuls (the best run
     gives the peak, in GFLOP/s at 2 n^3 FLOPs per n x n product); the rest to
-    streaming over arrays of ``stream_mb`` MB, larger than the caches: a
-    copy (read + write bytes), a dot of two vectors (read bytes) and a
-    vector-matrix product (read bytes, the pattern of a loss-first step).
-    ``bandwidth_gbs`` is the best of the three, in GB/s (1 GB = 1e9 bytes).
+    streaming over arrays larger than the last-level cache the OS reports
+    (``stream_mb`` MB or 1.25 times that cache, whichever is larger): a copy of
+    its first half onto its second (read + write bytes), a dot of the array
+    with itself (read bytes) and a vector-matrix product (read bytes, the
+    pattern of a loss-first step). ``bandwidth_gbs``
+    is the best of the three, in GB/s (1 GB = 1e9 bytes). ``read_curve``
+    gives the vector-matrix read rate on smaller arrays too (:data:`CURVE_BYTES`),
+    which says how fast a working set that fits a cache streams.
 
     Parameters
     ----------
@@ -197,23 +271,30 @@ def measure_peak(seconds: float = 1.0, *, matmul_n: int = 1024,
         Matrix size (1024: large enough for BLAS to reach its peak, small
         enough for many runs in the budget, of which the best counts).
     stream_mb : int
-        Size of each streamed array in MB.
+        Smallest size of each streamed array in MB.
 
     Returns
     -------
     dict
         ``peak_gflops``, ``bandwidth_gbs``, ``copy_gbs``, ``dot_gbs``,
-        ``gemv_gbs``, ``matmul_n``, ``stream_bytes``, ``seconds``, ``method``.
+        ``gemv_gbs``, ``matmul_n``, ``stream_bytes``, ``stream_why``,
+        ``read_curve`` (``[bytes, GB/s]`` pairs, the streamed size last),
+        ``seconds``, ``method``.
     """
     with Stopwatch() as took:
         n = int(matmul_n)
         peak = _matmul_rate(n, seconds / 2)
-        m = max(int(stream_mb * 1e6 / 8), 1024)
-        a, b = np.ones(m), np.empty(m)
-        copy = _best_rate(2 * a.nbytes / 1e9, lambda: np.copyto(b, a), seconds / 6)
-        dot = _best_rate(2 * a.nbytes / 1e9, lambda: a @ b, seconds / 6)
-        M, v = a.reshape(-1, 1024), np.ones(m // 1024)
-        gemv = _best_rate(a.nbytes / 1e9, lambda: v @ M, seconds / 6)
+        nbytes, why = _stream_bytes(stream_mb)
+        sizes = [b for b in CURVE_BYTES if b < nbytes]
+        curve = [[b, _read_rate(b, seconds / 4 / max(len(sizes), 1))] for b in sizes]
+        # one array, so the working set is larger than the cache without a second allocation
+        a = np.ones(nbytes // 8)
+        h = a.size // 2
+        copy = _best_rate(2 * a[:h].nbytes / 1e9, lambda: np.copyto(a[h:2 * h], a[:h]),
+                          seconds / 8)
+        dot = _best_rate(a.nbytes / 1e9, lambda: a @ a, seconds / 8)
+        M, v = a.reshape(-1, 1024), np.ones(a.size // 1024)
+        gemv = _best_rate(a.nbytes / 1e9, lambda: v @ M, seconds / 8)
     return {
         "peak_gflops": peak,
         "bandwidth_gbs": max(copy, dot, gemv),
@@ -221,9 +302,11 @@ def measure_peak(seconds: float = 1.0, *, matmul_n: int = 1024,
         "dot_gbs": dot,
         "gemv_gbs": gemv,
         "matmul_n": n,
-        "stream_bytes": int(a.nbytes),
+        "stream_bytes": int(nbytes),
+        "stream_why": why,
+        "read_curve": [*curve, [int(nbytes), gemv]],
         "seconds": took.seconds,
         "method": (f"best of repeated {n}x{n} float64 matmuls (2n^3 FLOPs each); bandwidth: best "
-                   f"of copy (read+write), dot and vector-matrix product over {a.nbytes / 1e6:.0f} "
-                   "MB arrays"),
+                   f"of copy (read+write), dot and vector-matrix product over {nbytes / 2**20:.0f}"
+                   f" MiB arrays ({why})"),
     }

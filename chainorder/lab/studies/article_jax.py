@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ...hardware import blas_threads, numpy_blas
+from ...hardware import XLA_ONE_THREAD, blas_threads, numpy_blas
 from ...networks.gradients import loss_first_gradients
 from ...networks.network import Network, article_network
 from ...timing import Stopwatch, fastest, interleave
@@ -41,8 +41,10 @@ from .base import (
     note,
     ratio_text,
     register_study,
+    seconds_text,
     setting,
 )
+from .base import jax_version as _jax_version
 from .conventions import CONVENTIONS, convention_label
 
 if TYPE_CHECKING:
@@ -54,8 +56,6 @@ __all__ = ["ArticleJaxStudy", "STUDY"]
 HIDDEN, OUT = 100, 10
 #: How to get the optional JAX dependency.
 JAX_INSTALL = "pip install 'chainorder[jax]'"
-#: XLA on one thread, set before JAX is first imported (the value the JAX chain page uses).
-XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 #: The JAX modes timed: the article's order each one is, and its AD name.
 MODES: dict[str, str] = {"jacrev": "loss-first (reverse mode)",
                          "jacfwd": "input-first (forward mode)",
@@ -524,15 +524,6 @@ def plot_times(timed: pd.DataFrame) -> Figure:
 # ----------------------------------------------------------------------------- the study
 
 
-def _jax_version() -> str | None:
-    try:
-        from importlib.metadata import version
-
-        import jax  # noqa: F401
-    except ImportError:
-        return None
-    return version("jax")
-
 
 class ArticleJaxStudy(Study):
     """The article's claim in JAX: jacrev, jacfwd and co.jacobian timed, memory modelled."""
@@ -611,8 +602,8 @@ class ArticleJaxStudy(Study):
                       formats={"ratio": "{:.4g}"}), "",
         ]
         if len(nump):
-            shown = nump.assign(median=nump["median_s"].map(time_text),
-                                fastest=nump["min_s"].map(time_text))[
+            shown = nump.assign(median=nump["median_s"].map(seconds_text),
+                                fastest=nump["min_s"].map(seconds_text))[
                 ["depth", "x", "convention", "order", "multiplications", "median", "fastest",
                  "rounds"]]
             body += ["## numpy chains of dl/dx, dense and in their kinds", "",
@@ -640,21 +631,6 @@ class ArticleJaxStudy(Study):
         body += _jax_body(ctx, status, timed, fits, ratios)
         return StudyPage(findings, "\n".join(body))
 
-
-def time_text(seconds: float) -> str:
-    """Seconds as µs, ms or s to 3 significant digits.
-
-    Examples
-    --------
-    >>> time_text(1.96e-5), time_text(0.0339), time_text(2.5)
-    ('19.6 µs', '33.9 ms', '2.5 s')
-    """
-    if not np.isfinite(seconds):
-        return "—"
-    for unit, scale in (("µs", 1e-6), ("ms", 1e-3)):
-        if seconds < 1000 * scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds:.3g} s"
 
 
 def _sig3(value: float) -> str:
@@ -712,8 +688,8 @@ def _intro(own: ArticleJaxStudy.Settings, ctx: ReportContext) -> list[str]:
 
 def _jax_body(ctx: ReportContext, status: dict[str, Any], timed: pd.DataFrame,
               fits: pd.DataFrame, ratios: pd.DataFrame) -> list[str]:
-    shown = timed.assign(first_call=timed["first_call_s"].map(time_text),
-                         steady=timed["median_s"].map(time_text),
+    shown = timed.assign(first_call=timed["first_call_s"].map(seconds_text),
+                         steady=timed["median_s"].map(seconds_text),
                          measured_bytes=timed["measured_bytes"].map(format_bytes),
                          model_bytes=timed["model_bytes"].map(format_bytes))[
         ["depth", "x", "target", "mode", "chosen", "first_call", "steady", "measured_bytes",

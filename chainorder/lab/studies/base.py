@@ -44,6 +44,9 @@ __all__ = [
     "escape_cell",
     "number_text",
     "ratio_text",
+    "seconds_text",
+    "jax_version",
+    "time_formats",
     "ints_text",
     "code_list",
     "COST_CONVENTION",
@@ -241,6 +244,9 @@ class ReportContext:
     sweep: pd.DataFrame | None = None
     benchmark: pd.DataFrame | None = None
     figures: list[tuple[str, str]] = field(default_factory=list)
+    #: How often :meth:`require_sweep` was called (the report resets it per page, so a page
+    #: that reads the sweep says so in its Reproduce block).
+    sweep_reads: int = 0
 
     @property
     def data_dir(self) -> Path:
@@ -249,6 +255,7 @@ class ReportContext:
 
     def require_sweep(self) -> pd.DataFrame:
         """The loaded sweep (an error if the report has not loaded it yet)."""
+        self.sweep_reads += 1
         if self.sweep is None:
             raise ValueError("the sweep has not been loaded")
         return self.sweep
@@ -261,7 +268,7 @@ class ReportContext:
                 f"([SVG](figures/{stem}.svg))\n")
 
     def table(self, df: pd.DataFrame, stem: str, *, counted: bool,
-              formats: dict[str, str] | None = None, embed: bool = True) -> str:
+              formats: dict[str, Any] | None = None, embed: bool = True) -> str:
         """Save ``df`` as ``tables/counted-<stem>.csv`` or ``timed-<stem>.csv``; return Markdown.
 
         Counted tables must depend on the settings only (no timings), so that
@@ -336,6 +343,45 @@ def ratio_text(value: float) -> str:
     return number_text(value) + "x"
 
 
+def jax_version() -> str | None:
+    """The installed JAX's version, or None where JAX is missing (a page then says how to add it).
+
+    Examples
+    --------
+    >>> jax_version() is None or jax_version()[0].isdigit()
+    True
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("jax")
+    except PackageNotFoundError:
+        return None
+
+
+def seconds_text(seconds: float) -> str:
+    """A duration to 3 significant digits in ns, µs, ms or s.
+
+    Examples
+    --------
+    >>> seconds_text(2.6751e-06), seconds_text(0.0479), seconds_text(0.83948), seconds_text(42.6)
+    ('2.68 µs', '47.9 ms', '839 ms', '42.6 s')
+    """
+    value = float(seconds)
+    if not math.isfinite(value):
+        return "—"
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if abs(value) >= scale * 0.9995:
+            return f"{float(f'{value / scale:.3g}'):g} {unit}"
+    return f"{float(f'{value * 1e9:.3g}'):g} ns"
+
+
+def time_formats(columns: Sequence[str]) -> dict[str, Callable[[Any], str]]:
+    """``formats`` for :meth:`ReportContext.table` showing these columns (seconds) as
+    :func:`seconds_text`; the saved CSV keeps the seconds."""
+    return {c: seconds_text for c in columns}
+
+
 def ints_text(values: Sequence[int]) -> str:
     """Integers with thousands separators, comma-separated.
 
@@ -359,11 +405,13 @@ def code_list(items: Sequence[str], limit: int = 12) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "") or "none"
 
 
-def _cell(value: Any, fmt: str | None) -> str:
+def _cell(value: Any, fmt: str | Callable[[Any], str] | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if type(value).__name__ == "NAType":
         return "—"
+    if callable(fmt):
+        return fmt(value)
     if fmt is not None:
         return fmt.format(value)
     if isinstance(value, bool) or type(value).__name__ == "bool_":
@@ -384,8 +432,11 @@ def _is_numeric(col: pd.Series) -> bool:
         isinstance(v, int) and not isinstance(v, bool) for v in values)
 
 
-def markdown_table(df: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
+def markdown_table(df: pd.DataFrame, formats: dict[str, Any] | None = None) -> str:
     """A GitHub Markdown table of ``df``: ints with thousands separators, floats to 4 digits.
+
+    ``formats`` maps a column to a format string (``'{:.3f}'``) or a function of
+    the value (e.g. :func:`seconds_text`).
 
     Every cell is escaped (a ``|`` in a cell does not split it).
 

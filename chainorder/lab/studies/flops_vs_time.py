@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..machine import last_level_cache, size_bytes
 from ..results import ORDERS, fit_loglog, geomean, order_comparison
 from .base import (
     ReportContext,
@@ -16,7 +17,6 @@ from .base import (
     loglog,
     new_figure,
     note,
-    number_text,
     order_style,
     ratio_text,
     register_study,
@@ -25,7 +25,8 @@ from .base import (
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["TimeStudy", "STUDY"]
+# report_roof: the time-model page states the same roof
+__all__ = ["TimeStudy", "STUDY", "report_roof"]
 
 
 def best_rate(df: pd.DataFrame, measured_gflops: float | None) -> dict[str, Any]:
@@ -57,8 +58,25 @@ def best_rate(df: pd.DataFrame, measured_gflops: float | None) -> dict[str, Any]
             "source": source}
 
 
+def report_roof(ctx: ReportContext) -> dict[str, Any] | None:
+    """The report's one compute roof and memory bandwidth, from the sweep run's measurements.
+
+    Both the FLOPs-vs-time and the time-model pages state this roof, so a
+    report has one peak: :func:`best_rate` over the sweep's points and the
+    peak benchmark of its run, and that run's bandwidth. None when the run
+    measured no peak.
+    """
+    peak = ctx.meta.get("peak")
+    if not peak:
+        return None
+    empty = pd.DataFrame({"case": [], "order": [], "gflops": []})
+    df = ctx.require_sweep() if ctx.sweep is not None else empty
+    return {**best_rate(df, peak.get("peak_gflops")), "bandwidth_gbs": peak["bandwidth_gbs"]}
+
+
 def roofline_table(df: pd.DataFrame, roof_gflops: float, bandwidth_gbs: float,
-                   machine: dict[str, Any] | None = None) -> pd.DataFrame:
+                   machine: dict[str, Any] | None = None,
+                   curve: list[list[float]] | None = None) -> pd.DataFrame:
     """Each point against the roofline ``min(roof, bandwidth x intensity)``.
 
     Parameters
@@ -70,8 +88,12 @@ def roofline_table(df: pd.DataFrame, roof_gflops: float, bandwidth_gbs: float,
     bandwidth_gbs : float
         The measured memory bandwidth (GB/s, streaming arrays larger than the caches).
     machine : dict, optional
-        :func:`~chainorder.lab.machine.machine_info`, for the cache sizes that
-        explain points above the memory roof.
+        :func:`~chainorder.lab.machine.machine_info`, for the cache sizes the OS
+        reports (the reasons when no ``curve`` is given).
+    curve : list of [bytes, GB/s], optional
+        The measured read rate by array size (``read_curve`` of
+        :func:`~chainorder.lab.machine.measure_peak`), which explains points
+        above the memory roof by how fast their working set streamed.
 
     Returns
     -------
@@ -82,9 +104,9 @@ def roofline_table(df: pd.DataFrame, roof_gflops: float, bandwidth_gbs: float,
         the point's intensity), ``achieved_gbs``, ``vector_share`` (share of
         steps that are vector-matrix or matrix-vector products),
         ``jacobian_bytes``, ``working_set_bytes`` (Jacobians and the largest
-        product), ``above_roof`` (faster than the memory roof allows) and
-        ``why_above`` (the reason, for those points); ``loaded`` where the
-        sweep recorded it (measured while other work loaded the machine).
+        product), ``above_roof`` (strictly faster than the roofline allows at its
+        intensity, no tolerance) and ``why_above`` (the reason, for those
+        points); ``loaded`` where the sweep recorded it.
     """
     r = df[["case", "kind", "order", "flops", "bytes_moved", "arithmetic_intensity", "gflops",
             "achieved_gbs", "steps", "vector_steps", "jacobian_bytes",
@@ -95,31 +117,82 @@ def roofline_table(df: pd.DataFrame, roof_gflops: float, bandwidth_gbs: float,
     r["of_roof"] = r["gflops"] / r["roof_gflops"]
     r["vector_share"] = r["vector_steps"] / r["steps"].replace(0, np.nan)
     r["working_set_bytes"] = r["jacobian_bytes"] + r["intermediate_bytes_largest"]
-    r["above_roof"] = r["gflops"] > 1.05 * r["roof_gflops"]
-    r["why_above"] = [why_above(int(w), machine or {}) if up else ""
-                      for w, up in zip(r["working_set_bytes"], r["above_roof"], strict=True)]
+    r["above_roof"] = r["gflops"] > r["roof_gflops"]
+    r["why_above"] = [
+        why_above(int(w), machine or {}, achieved_gbs=float(g), curve=curve) if up else ""
+        for w, g, up in zip(r["working_set_bytes"], r["achieved_gbs"], r["above_roof"],
+                            strict=True)]
     return r.drop(columns=["steps", "vector_steps", "intermediate_bytes_largest"]).sort_values(
         ["case", "order"], ignore_index=True)
 
 
-def why_above(working_set: int, machine: dict[str, Any]) -> str:
-    """Why a point beats the memory roof, from its working set and the machine's caches.
+def _mib(nbytes: float) -> str:
+    return f"{float(f'{nbytes / 2**20:.4g}'):g} MiB"
+
+
+#: The long reasons of :func:`why_above` and their short forms for the page's table.
+_SHORT = ((r"^working set [\d.]+ MiB(: |, | )", ""),
+          (r"fits in the ([\d.]+ MiB) (\w+) cache the OS reports, which streams faster than "
+           r"memory", r"fits the \2 (\1, as the OS reports it)"),
+          (r"arrays of ([\d.]+ MiB) streamed at ([\d.]+ GB/s) here, and this point moved "
+           r"([\d.]+ GB/s) \(its data stay in a cache\)", r"moved \3; \1 arrays stream at \2"),
+          (r"moved ([\d.]+ GB/s), faster than the ([\d.]+ GB/s) measured on arrays of "
+           r"([\d.]+ MiB): not explained by the measured rates",
+           r"not explained: moved \1, \3 arrays stream at \2"))
+
+
+def short_why(text: str) -> str:
+    """A reason of :func:`why_above`, short enough for a table cell.
+
+    Examples
+    --------
+    >>> short_why(why_above(2**20, {"caches": {"L2": "2M"}}))
+    'fits the L2 (2 MiB, as the OS reports it)'
+    """
+    for pattern, repl in _SHORT:
+        text = re.sub(pattern, repl, text)
+    return text
+
+
+def _why_from_curve(working_set: int, achieved_gbs: float, curve: list[list[float]]) -> str:
+    """The reason from the measured read rates: the fastest array at least as large as the set
+    (the set fits wherever that array did)."""
+    ws = f"working set {_mib(working_set)}"
+    holding = [(b, g) for b, g in sorted(curve) if b >= working_set]
+    if not holding:
+        return f"{ws}, larger than every array streamed here: not explained by this page"
+    size, rate = max(holding, key=lambda bg: bg[1])
+    if achieved_gbs <= rate:
+        return (f"{ws}: arrays of {_mib(size)} streamed at {rate:.1f} GB/s here, and this point "
+                f"moved {achieved_gbs:.1f} GB/s (its data stay in a cache)")
+    return (f"{ws}: moved {achieved_gbs:.1f} GB/s, faster than the {rate:.1f} GB/s measured "
+            f"on arrays of {_mib(size)}: not explained by the measured rates")
+
+
+def why_above(working_set: int, machine: dict[str, Any], *, achieved_gbs: float | None = None,
+              curve: list[list[float]] | None = None) -> str:
+    """Why a point beats the memory roof: from the measured read rates by array size if given
+    (``curve`` and the point's ``achieved_gbs``), else from the cache sizes the OS reports.
 
     Examples
     --------
     >>> why_above(2**20, {"caches": {"L2": "2M", "L3": "32M"}})
-    'working set 1 MiB fits in the 2 MiB L2 cache, which streams faster than memory'
-    """
-    ws = f"working set {number_text(working_set / 2**20)} MiB"
+    'working set 1 MiB fits in the 2 MiB L2 cache the OS reports, which streams faster than memory'
+    >>> why_above(2**20, {}, achieved_gbs=30.0, curve=[[2**21, 60.0], [2**30, 10.0]])
+    'working set 1 MiB: arrays of 2 MiB streamed at 60.0 GB/s here, and this point moved 30.0 GB/s (its data stay in a cache)'
+    """  # noqa: E501
+    if curve and achieved_gbs is not None:
+        return _why_from_curve(working_set, achieved_gbs, curve)
+    ws = f"working set {_mib(working_set)}"
     for level in ("L1d", "L2", "L3"):
         size = cache_bytes(machine, level)
         if size and working_set <= size:
-            return (f"{ws} fits in the {number_text(size / 2**20)} MiB {level} cache, which "
+            return (f"{ws} fits in the {_mib(size)} {level} cache the OS reports, which "
                     "streams faster than memory")
     l3 = cache_bytes(machine, "L3")
     if l3 is None:
         return f"{ws}; cache sizes unknown, so not explained by this page"
-    return (f"{ws} exceeds the {number_text(l3 / 2**20)} MiB L3 cache: not explained by the "
+    return (f"{ws} exceeds the {_mib(l3)} L3 cache: not explained by the "
             "caches (the bandwidth benchmark streams slower than this product did)")
 
 
@@ -157,8 +230,8 @@ def ratio_gap(cmp: pd.DataFrame) -> dict[str, Any]:
         intervals, ``gap`` = flop ratio / time ratio), ``median_gap``, ``geomean_gap`` and
         ``by_kind``: per kind of case, the log-log fit of time ratio on FLOP
         ratio (``slope``, ``r2``; NaN for fewer than three cases or one FLOP
-        ratio) and the median gap. One pooled fit would mix kinds whose steps
-        run on different kernels (see the time-model page), so there is none.
+        ratio) and the median gap; ``slopes``: :func:`equal_slopes`, whether
+        one exponent serves every kind.
     """
     t = cmp[["case", "kind", "flop_ratio", "time_ratio"]].copy()
     if {"loss_first_low", "input_first_high"} <= set(cmp.columns):
@@ -178,7 +251,56 @@ def ratio_gap(cmp: pd.DataFrame) -> dict[str, Any]:
         "median_gap": float(t["gap"].median()),
         "geomean_gap": geomean(t["gap"]),
         "by_kind": pd.DataFrame(rows),
+        "slopes": equal_slopes(t),
     }
+
+
+def equal_slopes(t: pd.DataFrame) -> dict[str, Any]:
+    """Do the kinds share one exponent? An F-test of per-kind lines against one common slope.
+
+    On log-log axes, ``log time_ratio = a_kind + b_kind · log flop_ratio`` per
+    kind (kinds with three or more cases and two or more FLOP ratios) against
+    the same with one ``b`` for all kinds.
+
+    Returns
+    -------
+    dict
+        ``kinds``, ``cases``, ``common_slope``, ``f``, ``p`` (NaN where the test
+        has no degrees of freedom) and, of the common-slope model,
+        ``max_rel_error`` (the worst |fitted / measured time ratio − 1|) with
+        the ``worst_case`` it belongs to.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"case": list("abcdef"), "kind": list("pppqqq"),
+    ...                   "flop_ratio": [1, 10, 100] * 2, "time_ratio": [1, 5, 25, 2, 10, 50]})
+    >>> r = equal_slopes(d)
+    >>> round(r["common_slope"], 4), r["kinds"], round(r["max_rel_error"], 6)
+    (0.699, 2, 0.0)
+    """
+    from scipy import stats
+
+    use = t.groupby("kind").filter(lambda g: len(g) >= 3 and g["flop_ratio"].nunique() >= 2)
+    kinds = sorted(use["kind"].unique())
+    n, k = len(use), len(kinds)
+    nan = {"kinds": k, "cases": n, "common_slope": np.nan, "f": np.nan, "p": np.nan,
+           "max_rel_error": np.nan, "worst_case": None}
+    if k == 0:
+        return nan
+    lx, ly = np.log(use["flop_ratio"].to_numpy(float)), np.log(use["time_ratio"].to_numpy(float))
+    dummies = np.column_stack([(use["kind"] == kd).to_numpy(float) for kd in kinds])
+    common = np.column_stack([dummies, lx])
+    separate = np.column_stack([dummies, dummies * lx[:, None]])
+    coef, *_ = np.linalg.lstsq(common, ly, rcond=None)
+    rss_c = float(((common @ coef - ly) ** 2).sum())
+    rss_s = float(((separate @ np.linalg.lstsq(separate, ly, rcond=None)[0] - ly) ** 2).sum())
+    rel = np.abs(np.exp(common @ coef - ly) - 1)
+    dfn, dfd = k - 1, n - 2 * k
+    f = ((rss_c - rss_s) / dfn) / (rss_s / dfd) if dfn > 0 and dfd > 0 and rss_s > 0 else np.nan
+    p = float(stats.f.sf(f, dfn, dfd)) if np.isfinite(f) else np.nan
+    worst = str(use["case"].iloc[int(rel.argmax())])
+    return {**nan, "common_slope": float(coef[-1]), "f": float(f), "p": p,
+            "max_rel_error": float(rel.max()), "worst_case": worst}
 
 
 def cache_bytes(machine: dict[str, Any], level: str) -> int | None:
@@ -189,11 +311,7 @@ def cache_bytes(machine: dict[str, Any], level: str) -> int | None:
     >>> cache_bytes({"caches": {"L3": "32M"}}, "L3"), cache_bytes({}, "L3")
     (33554432, None)
     """
-    text = (machine.get("caches") or {}).get(level)
-    m = re.fullmatch(r"(\d+)([KMG]?)", str(text or "").strip())
-    if not m:
-        return None
-    return int(m.group(1)) * {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}[m.group(2)]
+    return size_bytes((machine.get("caches") or {}).get(level))
 
 
 def plot_time_ratio_vs_flop_ratio(cmp: pd.DataFrame) -> Figure:
@@ -252,6 +370,55 @@ def plot_roofline(roof: pd.DataFrame, roof_gflops: float, bandwidth_gbs: float,
     return fig
 
 
+def _slopes_finding(sl: dict[str, Any]) -> str | None:
+    """The equal-slopes test as a finding (None with fewer than two kinds to compare)."""
+    if sl["kinds"] < 2 or not np.isfinite(sl["p"]):
+        return None
+    fit = (f"the common-slope fit misses `{sl['worst_case']}` by {sl['max_rel_error']:.0%}, "
+           "its worst case")
+    if sl["p"] >= 0.05:
+        return (f"One exponent serves every kind: time ratio ∝ FLOP ratio^s with a per-kind "
+                f"factor and common s = {sl['common_slope']:.2f}; per-kind slopes are not "
+                f"significantly different (F-test, p = {sl['p']:.2f}, {sl['kinds']} kinds with "
+                f"three or more cases, {sl['cases']} cases); {fit}.")
+    return (f"The exponent differs by kind: per-kind slopes of log time ratio on log FLOP "
+            f"ratio differ significantly (F-test against a common s = "
+            f"{sl['common_slope']:.2f}, p = {sl['p']:.2g}, {sl['kinds']} kinds, "
+            f"{sl['cases']} cases); {fit}.")
+
+
+def _llc_text(machine: dict[str, Any]) -> str:
+    llc = last_level_cache(machine.get("caches") or {})
+    return "" if llc is None else f"the OS reports a {llc[1] / 2**20:.0f} MiB {llc[0]} cache"
+
+
+def _roof_finding(best: dict[str, Any], peak: dict[str, Any], threads: str, above: int,
+                  points: int, llc: str) -> str:
+    """The roof, the bandwidth and where they were measured, as one finding."""
+    size = peak.get("stream_bytes")
+    streamed = (f"streaming {size / 2**20:.0f} MiB arrays" if size else "streaming")
+    if peak.get("stream_why"):
+        streamed += f", {peak['stream_why']}"
+    elif llc:
+        streamed += f"; {llc}, which such arrays may fit"
+    below = ("No point lies above either roof." if not above else
+             f"No point lies above the compute roof (it is the best rate of this run); "
+             f"{above} lie above the memory roof, listed below with their reasons.")
+    return (f"The roof is the best rate actually achieved in this run: {best['gflops']:.1f} "
+            f"GFLOP/s, by {best['source']} (float64, {threads}); memory bandwidth "
+            f"{peak['bandwidth_gbs']:.1f} GB/s ({streamed}). {below}")
+
+
+def _bandwidth_text(peak: dict[str, Any]) -> str:
+    """The measured read rates by array size, one sentence."""
+    curve = peak.get("read_curve") or []
+    if not curve:
+        return f"How the rates were measured: {peak.get('method', 'by the sweep run')}."
+    rates = ", ".join(f"{_mib(b)} {g:.1f} GB/s" for b, g in curve)
+    return (f"Read rate of a vector-matrix product by array size, measured with the peak: "
+            f"{rates}. A point whose working set fits a smaller array can beat the memory roof.")
+
+
 def _compared(median_gap: float) -> str:
     """'smaller than', 'larger than' or 'the same as', from FLOP ratio / time ratio."""
     if median_gap > 1:
@@ -274,32 +441,31 @@ class TimeStudy(Study):
             return StudyPage([], "No case was measured in all three orders.")
         gap = ratio_gap(cmp)
         kinds = gap["by_kind"]
-        fitted = kinds.dropna(subset=["slope"]).sort_values("slope")
         findings = [
             "The wall-time ratio is "
             f"{_compared(gap['median_gap'])} the FLOP ratio (input-first over loss-first): "
             f"FLOP ratio / time ratio has median {ratio_text(gap['median_gap'])} over "
             f"{len(cmp)} cases.",
         ]
-        if len(fitted):
-            lo, hi = fitted.iloc[0], fitted.iloc[-1]
-            findings.append(
-                "No single exponent links the two: fitted per kind of case on log-log axes, "
-                f"time ratio ∝ FLOP ratio^s with s from {lo['slope']:.2f} (`{lo['kind']}`) to "
-                f"{hi['slope']:.2f} (`{hi['kind']}`) over {len(fitted)} kinds with three or "
-                "more cases; the steps of each kind run on different kernels, whose rates the "
-                "time-model page gives by shape class.")
+        slopes = _slopes_finding(gap["slopes"])
+        if slopes:
+            findings.append(slopes)
         body = ["## Time ratio against FLOP ratio", "",
                 ctx.figure(plot_time_ratio_vs_flop_ratio(cmp), "time-ratio-vs-flop-ratio",
                            "wall-time ratio vs FLOP ratio, input-first over loss-first"),
                 "Per kind of case: `slope` and `r2` of the log-log fit of time ratio on FLOP "
                 "ratio (— below three cases), `median_gap` = FLOP ratio / time ratio.", "",
-                ctx.table(kinds, "ratio-gap-by-kind", counted=False),
+                ctx.table(kinds, "ratio-gap-by-kind", counted=False,
+                          formats={"slope": "{:.3f}", "r2": "{:.3f}", "median_gap": "{:.3g}",
+                                   "flop_ratio_min": "{:.3g}", "flop_ratio_max": "{:.3g}"}),
                 "Per case: `time_ratio_low` .. `time_ratio_high` is the time ratio's range over "
                 "the 95% intervals of the two medians (the figure's bars).", "",
-                ctx.table(gap["table"], "ratio-gap", counted=False)]
+                ctx.table(gap["table"], "ratio-gap", counted=False,
+                          formats={c: "{:.3g}" for c in ("flop_ratio", "time_ratio",
+                                                         "time_ratio_low", "time_ratio_high",
+                                                         "gap")})]
         if peak:
-            findings_roof, body_roof = self._roofline(ctx, df, peak)
+            findings_roof, body_roof = self._roofline(ctx, df, peak, report_roof(ctx))
             findings += findings_roof
             body += body_roof
         else:
@@ -310,18 +476,17 @@ class TimeStudy(Study):
             body += body_b
         return StudyPage(findings, "\n".join(body))
 
-    def _roofline(self, ctx: ReportContext, df: pd.DataFrame,
-                  peak: dict[str, Any]) -> tuple[list[str], list[str]]:
-        best = best_rate(df, peak.get("peak_gflops"))
+    def _roofline(self, ctx: ReportContext, df: pd.DataFrame, peak: dict[str, Any],
+                  best: dict[str, Any] | None = None) -> tuple[list[str], list[str]]:
+        best = best or best_rate(df, peak.get("peak_gflops"))
         top, bw = best["gflops"], peak["bandwidth_gbs"]
-        roof = roofline_table(df, top, bw, ctx.meta.get("machine"))
+        roof = roofline_table(df, top, bw, ctx.meta.get("machine"), peak.get("read_curve"))
         eff = order_efficiency(roof).reset_index()
         get = eff.set_index("order")
         lf, inf = get.loc["loss_first"], get.loc["input_first"]
-        findings = [
-            f"The roof is the best rate actually achieved: {top:.1f} GFLOP/s, by "
-            f"{best['source']} (float64, {ctx.settings.threads_text()}); memory bandwidth "
-            f"{bw:.1f} GB/s (streaming 128 MB arrays). No point lies above the roof.",
+        above = roof[roof["above_roof"]]
+        findings = [_roof_finding(best, peak, ctx.settings.threads_text(), len(above),
+                                  len(roof), _llc_text(ctx.meta.get("machine") or {})),
             f"Loss-first steps are vector-matrix products ({lf['vector_share']:.0%} of its "
             f"steps; median intensity {lf['median_intensity']:.2f} FLOP/byte): median "
             f"{lf['median_gflops']:.2f} GFLOP/s, moving {lf['median_gbs']:.1f} GB/s; "
@@ -332,25 +497,39 @@ class TimeStudy(Study):
             "loss-first" + ("; that is why its extra FLOPs cost less extra time."
                             if inf["median_gflops"] > lf["median_gflops"] else "."),
         ]
-        above = roof[roof["above_roof"]]
         if len(above):
-            cached = int(above["why_above"].str.contains("fits in").sum())
+            explained = int((~above["why_above"].str.contains("not explained")).sum())
+            by_order = ", ".join(f"{o} {n}" for o, n in above["order"].value_counts().items())
             findings.append(f"{len(above)} of {len(roof)} points run faster than the memory "
-                            f"roof allows; {cached} of them have a working set that fits in a "
-                            "cache, which streams faster than memory (each is listed below "
-                            "with its reason).")
+                            f"roof allows ({by_order}); {explained} of them have a reason "
+                            f"(a working set that streamed faster here, or fits a cache), "
+                            f"{len(above) - explained} are not explained; each is listed below.")
         body = ["## Achieved rate against the roofline", "",
                 ctx.figure(plot_roofline(roof, top, bw, ctx.settings.threads_text()),
                            "roofline", "achieved GFLOP/s vs arithmetic intensity under the "
                            "roofline of best achieved rates"),
+                _bandwidth_text(peak), "",
                 "Per order (medians over cases; `of_roof` is the fraction of the roofline at "
                 "the point's intensity, whose flat part is the best rate achieved):", "",
-                ctx.table(eff, "efficiency", counted=False)]
+                ctx.table(eff, "efficiency", counted=False,
+                          formats={"median_gflops": "{:.3g}", "median_of_roof": "{:.2f}",
+                                   "median_gbs": "{:.3g}", "median_intensity": "{:.3g}",
+                                   "memory_bound": "{:.0%}", "vector_share": "{:.0%}"})]
         if len(above):
-            body += ["Points above the memory roof, and why:", "",
-                     ctx.table(above[["case", "order", "arithmetic_intensity", "gflops",
-                                      "roof_gflops", "why_above"]], "above-roof",
-                               counted=False)]
+            shown = above[["case", "order", "arithmetic_intensity", "gflops", "roof_gflops",
+                           "working_set_bytes", "why_above"]].rename(
+                columns={"arithmetic_intensity": "flop_per_byte", "working_set_bytes": "set_MiB",
+                         "why_above": "why"})
+            shown = shown.assign(set_MiB=shown["set_MiB"] / 2**20,
+                                 why=shown["why"].map(short_why))
+            body += ["Points above the memory roof (strictly, no tolerance), and why: `set_MiB` "
+                     "is the working set (the Jacobians and the largest product); a set that "
+                     "fits a cache, or that streamed as fast as arrays of its size did when the "
+                     "bandwidth was measured, explains the point (the CSV holds the full "
+                     "sentences).", "",
+                     ctx.table(shown, "above-roof", counted=False,
+                               formats={"flop_per_byte": "{:.3g}", "gflops": "{:.3g}",
+                                        "roof_gflops": "{:.3g}", "set_MiB": "{:.3g}"})]
         body += ["Every point, with its roof and whether it is memory- or compute-bound:", "",
                  ctx.table(roof, "roofline", counted=False, embed=False)]
         return findings, body

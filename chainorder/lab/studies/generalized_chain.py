@@ -42,6 +42,7 @@ from ...algebra.gjc import (
 )
 from ...algebra.gjc_format import read_chain, shipped_chain_path
 from ...algebra.orders import optimize
+from ...hardware import XLA_ONE_THREAD
 from ...networks.factors import article_factors, network_factors
 from ...networks.network import Network
 from ...timing import Stopwatch, fastest
@@ -70,8 +71,6 @@ __all__ = ["GeneralizedChainStudy", "STUDY"]
 ADMISSION_NAMES = tuple(f"problem_dense{q}" for q in (10, 50, 100, 150, 200))
 #: How to get the optional JAX dependency.
 JAX_INSTALL = 'pip install -e ".[jax]"'
-#: XLA on one thread, set before JAX is first imported (as in benchmarks/bench_jax_chain.py).
-XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 #: The JAX cases timed by a quick report (small; the full report times every case).
 QUICK_TIMED = ("bottleneck-800-10-800", "bottleneck-300-2-300")
 #: The instance whose optimum is shown against the memory bound.

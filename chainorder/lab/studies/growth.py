@@ -20,6 +20,7 @@ from .base import (
     order_style,
     ratio_text,
     register_study,
+    seconds_text,
 )
 
 if TYPE_CHECKING:
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
 
 # exact_affine and affine_text: the structured-article page writes its fits with them too
 __all__ = ["GrowthStudy", "STUDY", "exact_affine", "affine_text"]
+
+#: A fitted line "fits" a wall time when it is within this relative error of it.
+TOLERANCE = 0.10
 
 #: Hidden sizes |z1| = |z2| and |z3| of the article network whose |x| the sweep varies.
 Z1, Z3 = 100, 10
@@ -61,7 +65,8 @@ def exact_affine(xs: list[int], ys: list[int]) -> dict[str, Any]:
 
 
 def least_squares_affine(xs: list[float], ys: list[float]) -> dict[str, float]:
-    """Least-squares ``y = intercept + slope * x`` on relative residuals ``(fit - y) / y``.
+    """Least-squares ``y = intercept + slope * x`` on relative residuals ``(fit - y) / y``,
+    with ``intercept, slope >= 0`` (a per-call term and a time per unit of |x|).
 
     Times over several decades of ``|x|`` would otherwise be fitted to the
     largest points only. Returns ``intercept``, ``slope``, ``r2`` (weighted
@@ -75,14 +80,50 @@ def least_squares_affine(xs: list[float], ys: list[float]) -> dict[str, float]:
     """
     x, y = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
     w = 1.0 / y
-    (intercept, slope), *_ = np.linalg.lstsq(np.column_stack([w, x * w]), np.ones_like(y),
-                                             rcond=None)
+    from scipy.optimize import nnls
+
+    # a time is never below its per-call term, nor falls with |x|: both are >= 0
+    (intercept, slope), _ = nnls(np.column_stack([w, x * w]), np.ones_like(y))
     rel = (intercept + slope * x - y) * w
     mean = np.average(y, weights=w**2)
     total = float((((y - mean) * w) ** 2).sum())
     r2 = 1.0 - float((rel**2).sum()) / total if total > 0 else float("nan")
     return {"intercept": float(intercept), "slope": float(slope), "r2": r2,
             "max_rel_error": float(np.abs(rel).max()), "points": len(x)}
+
+
+def time_fit(xs: list[float], ys: list[float], tol: float = TOLERANCE) -> dict[str, Any]:
+    """Wall time as ``per-call term + slope·|x|`` over the sizes where that line fits.
+
+    The line is fitted first to every point (:func:`least_squares_affine`);
+    if it misses some point by more than ``tol`` (relative), again to the
+    largest sizes only, dropping the smallest until it fits (at least three
+    points stay): the sizes whose time grows in proportion to |x|. Below
+    them a cache or a fixed cost of each call governs. Where no such range
+    exists, the fit over every point is returned with ``fits`` False.
+
+    Returns
+    -------
+    dict
+        The fit (``intercept``, ``slope``, ``r2``, ``max_rel_error``, ``points``),
+        ``x_from`` (the smallest size fitted), ``fits`` (``max_rel_error <= tol``)
+        and ``residuals``: per point, ``(fit − time) / time`` of the fitted line,
+        extrapolated below ``x_from``.
+
+    Examples
+    --------
+    >>> fit = time_fit([10, 100, 1000, 10000], [1.0, 1.0, 10.0, 100.0])
+    >>> fit["x_from"], round(fit["slope"], 6), fit["fits"]
+    (100, 0.01, True)
+    """
+    pts = sorted(zip(xs, ys, strict=True))
+    x, y = [p[0] for p in pts], [p[1] for p in pts]
+    fits = [(start, least_squares_affine(x[start:], y[start:]))
+            for start in range(max(len(x) - 2, 1))]
+    good = [(start, f) for start, f in fits if f["max_rel_error"] <= tol]
+    start, fit = good[0] if good else fits[0]
+    res = [(fit["intercept"] + fit["slope"] * xi - yi) / yi for xi, yi in zip(x, y, strict=True)]
+    return {**fit, "x_from": x[start], "fits": fit["max_rel_error"] <= tol, "residuals": res}
 
 
 def affine_text(intercept: Any, slope: Any, unit: str = "") -> str:
@@ -119,9 +160,10 @@ def growth_fits(df: pd.DataFrame, *, z1: int = Z1, z3: int = Z3) -> pd.DataFrame
     Returns
     -------
     DataFrame
-        ``order, quantity, intercept, slope, exact, r2, points, x_min, x_max``;
-        ``exact`` says whether every point lies on the line (counted costs),
-        ``r2`` is the least-squares R² (times).
+        ``order, quantity, intercept, slope, exact, r2, max_rel_error, points,
+        x_min, x_max``; ``exact`` says whether every point lies on the line
+        (counted costs), ``r2`` is the least-squares R² (times, fitted by
+        :func:`time_fit` over ``x_min..x_max``, the sizes where a line fits).
     """
     art = _article(df, z1, z3)
     out = []
@@ -137,9 +179,11 @@ def growth_fits(df: pd.DataFrame, *, z1: int = Z1, z3: int = Z3) -> pd.DataFrame
                     "r2": None, "max_rel_error": None, **span})
         out.append({"order": order, "quantity": "article formula", **formula, "r2": None,
                     "max_rel_error": None, "points": None, **span})
-        timed = least_squares_affine(xs, s["seconds_median"].astype(float).tolist())
-        out.append({"order": order, "quantity": "wall time (median s)", **timed,
-                    "exact": None, **span})
+        timed = time_fit(xs, s["seconds_median"].astype(float).tolist())
+        out.append({"order": order, "quantity": "wall time (median s)",
+                    **{k: timed[k] for k in ("intercept", "slope", "r2", "max_rel_error",
+                                             "points")},
+                    "exact": None, "x_min": timed["x_from"], "x_max": span["x_max"]})
     cols = ["order", "quantity", "intercept", "slope", "exact", "r2", "max_rel_error", "points",
             "x_min", "x_max"]
     # object columns: counted intercepts and slopes stay exact Python ints beside float times
@@ -190,12 +234,14 @@ def plot_time_vs_x(art: pd.DataFrame, fits: pd.DataFrame, *, z1: int, z3: int,
         if (order, "wall time (median s)") in f.index:
             fit = f.loc[(order, "wall time (median s)")]
             line = float(fit["intercept"]) + float(fit["slope"]) * grid
-            ax.plot(grid[line > 0], line[line > 0], "--", color=st["color"], lw=1, alpha=0.7)
+            shown = (line > 0) & (grid >= float(fit["x_min"]))
+            ax.plot(grid[shown], line[shown], "--", color=st["color"], lw=1, alpha=0.7)
     loglog(ax, "|x| (input size)", "wall time of the product, median of runs (s)",
            f"The article's network (|z1| = |z2| = {z1}, |z3| = {z3}): wall time, {threads}")
     ax.legend(fontsize=7.5, loc="upper left")
     bars = "first to third quartile" if low == "seconds_q1" else "fastest to slowest run"
-    note(fig, f"bars: {bars} of the runs; dashed: least-squares a + b·|x|; times exclude "
+    note(fig, f"bars: {bars} of the runs; dashed: per-call term + slope·|x| where it fits; "
+              "times exclude "
               "planning and building the Jacobians")
     return fig
 
@@ -206,7 +252,7 @@ class GrowthStudy(Study):
     slug = "04-growth-with-x"
     title = "How cost grows with |x|"
     question = "How do cost and time scale with the input size, against the article's formulas?"
-    references = ("desai2018",)
+    references = ("desai2018", "griewank2008")
 
     def render(self, ctx: ReportContext) -> StudyPage:
         df = ctx.require_sweep()
@@ -218,7 +264,6 @@ class GrowthStudy(Study):
         f = fits.set_index(["order", "quantity"])
         c = {o: f.loc[(o, "counted multiplications")] for o in _TWO}
         a = {o: f.loc[(o, "article formula")] for o in _TWO}
-        t = {o: f.loc[(o, "wall time (median s)")] for o in _TWO}
         xs = sorted(int(x) for x in art["x"].unique())
         big = {o: int(art[(art["order"] == o) & (art["x"] == xs[-1])]["multiplications"].iloc[0])
                for o in _TWO}
@@ -242,22 +287,10 @@ class GrowthStudy(Study):
             f"|z1|); it is {ratio_text(big['input_first'] / big['loss_first'])} at "
             f"|x| = {xs[-1]:,} and {ratio_text(at_small['input_first'] / at_small['loss_first'])} "
             f"at |x| = {xs[0]:,}.",
-            f"Wall time, least squares on relative residuals over the same sizes "
-            f"({ctx.settings.threads_text()}): "
-            f"loss-first ≈ {_time_text(t['loss_first'])} (worst point off by "
-            f"{t['loss_first']['max_rel_error']:.0%}), input-first ≈ "
-            f"{_time_text(t['input_first'])} ({t['input_first']['max_rel_error']:.0%}); "
-            f"the time slope ratio is "
-            f"{ratio_text(t['input_first']['slope'] / t['loss_first']['slope'])}, "
-            f"against {ratio_text(float(slope_ratio))} in multiplications.",
         ]
-        off = max(float(t[o]["max_rel_error"]) for o in _TWO)
-        if off > 0.25:
-            findings.append(
-                f"Wall time is not affine in |x| on this machine (a line misses some point by "
-                f"{off:.0%}): the time per unit of |x| changes with size (caches, BLAS "
-                "kernels), so the time slope ratio is indicative only; the counted costs above "
-                "are exact.")
+        timed_fits = {o: time_fit(*_times(art, o)) for o in _TWO}
+        findings += _time_findings(timed_fits, art, xs, float(slope_ratio),
+                                   ctx.settings.threads_text())
         counted = fits[fits["quantity"] != "wall time (median s)"].drop(
             columns=["r2", "max_rel_error"])
         timed = fits[fits["quantity"] == "wall time (median s)"].drop(columns=["exact"])
@@ -278,15 +311,26 @@ class GrowthStudy(Study):
             ctx.table(counted, "growth-fits", counted=True),
             ctx.figure(plot_counted_vs_x(art, fits, z1=Z1, z3=Z3), "growth-counted",
                        "counted multiplications vs |x| with the exact affine lines"),
-            "## Wall time: least-squares intercept and slope",
+            "## Wall time: per-call term and slope",
             "",
-            "Intercept in seconds, slope in seconds per unit of |x|; least squares on relative "
-            "residuals (each point weighted by 1 / its time, so small |x| counts as much as "
-            "large); `max_rel_error` is the worst |fit − time| / time. Wall time need not be "
-            "affine: caches and BLAS kernels change with size.",
+            "`per-call term + slope·|x|`, least squares on relative residuals (each point "
+            "weighted by 1 / its time, so small |x| counts as much as large), over "
+            f"`x_min`..`x_max`: every size if the line is within {TOLERANCE:.0%} of every "
+            "point, else the largest sizes on which it is (at least three). `max_rel_error` is "
+            "the worst |fit − time| / time over those sizes; the residual table below gives "
+            "every size, the line extrapolated below `x_min`.",
             "",
             ctx.table(timed, "growth-fits", counted=False,
-                      formats={"intercept": "{:.4g}", "slope": "{:.4g}"}),
+                      formats={"intercept": seconds_text,
+                               "slope": lambda v: seconds_text(v) + "/|x|",
+                               "r2": "{:.3f}", "max_rel_error": "{:.1%}"}),
+            "Residuals per size: median wall time (`lf_time`: loss-first, `if_time`: "
+            "input-first), the fitted line's relative error (`lf_off`, `if_off`: "
+            "(fit − time) / time) and the measured time ratio input-first / loss-first.",
+            "",
+            ctx.table(_residuals(art, timed_fits), "growth-residuals", counted=False,
+                      formats={"lf_time": seconds_text, "if_time": seconds_text,
+                               "lf_off": "{:+.1%}", "if_off": "{:+.1%}"}),
             ctx.figure(plot_time_vs_x(art, fits, z1=Z1, z3=Z3,
                                       threads=ctx.settings.threads_text()),
                        "time-vs-x", "wall time vs |x| per order"),
@@ -294,9 +338,67 @@ class GrowthStudy(Study):
         return StudyPage(findings, "\n".join(body))
 
 
-def _time_text(fit: pd.Series) -> str:
-    return (f"{float(fit['intercept']) * 1e6:.3g} µs + "
-            f"{float(fit['slope']) * 1e9:.3g} ns·|x|")
+def _times(art: pd.DataFrame, order: str) -> tuple[list[float], list[float]]:
+    s = art[art["order"] == order].sort_values("x")
+    return s["x"].astype(float).tolist(), s["seconds_median"].astype(float).tolist()
+
+
+def _residuals(art: pd.DataFrame, fits: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """Per size: both orders' median times, their fitted lines' relative errors, the ratio."""
+    (xs, lf), (_, inf) = _times(art, "loss_first"), _times(art, "input_first")
+    return pd.DataFrame({"x": [int(x) for x in xs], "lf_time": lf,
+                         "lf_off": fits["loss_first"]["residuals"], "if_time": inf,
+                         "if_off": fits["input_first"]["residuals"],
+                         "time_ratio": np.asarray(inf) / np.asarray(lf)})
+
+
+def _time_text(fit: dict[str, Any]) -> str:
+    if fit["intercept"] <= 0:
+        return f"{seconds_text(fit['slope'])}·|x| (no per-call term)"
+    return f"{seconds_text(fit['intercept'])} + {seconds_text(fit['slope'])}·|x|"
+
+
+def _order_fit_text(name: str, fit: dict[str, Any], x: list[float], ys: list[float]) -> str:
+    """One order's wall-time line, its range, and where it fails."""
+    xs = [int(v) for v in x]
+    if fit["fits"]:
+        return (f"{name} ≈ {_time_text(fit)} for |x| ≥ {fit['x_from']:,.0f} (within "
+                f"{fit['max_rel_error']:.0%}); extended to every size it {_failures(fit, xs)}")
+    per = [y / x for x, y in zip(xs, ys, strict=True)]
+    least = min(range(len(per)), key=per.__getitem__)
+    return (f"{name} follows no such line within {TOLERANCE:.0%} over its largest sizes (the "
+            f"best line over every size, {_time_text(fit)}, {_failures(fit, xs)}): its time "
+            f"per unit of |x| goes from {seconds_text(per[0])} at |x| = {xs[0]:,} to "
+            f"{seconds_text(per[least])} at its least (|x| = {xs[least]:,}) and "
+            f"{seconds_text(per[-1])} at "
+            f"|x| = {xs[-1]:,}")
+
+
+def _failures(fit: dict[str, Any], xs: list[int]) -> str:
+    """Where a time fit misses by more than the tolerance, as words."""
+    bad = [(x, r) for x, r in zip(xs, fit["residuals"], strict=True) if abs(r) > TOLERANCE]
+    if not bad:
+        return "fits every size"
+    worst = max(bad, key=lambda b: abs(b[1]))
+    return (f"misses {len(bad)} of {len(xs)} sizes by more than {TOLERANCE:.0%}, worst "
+            f"{worst[1]:+.0%} at |x| = {worst[0]:,}")
+
+
+def _time_findings(fits: dict[str, dict[str, Any]], art: pd.DataFrame, xs: list[int],
+                   counted_ratio: float, threads: str) -> list[str]:
+    """The wall-time findings: each order's line, where it fails, and the measured ratio."""
+    lf, inf = fits["loss_first"], fits["input_first"]
+    ratio = _times(art, "input_first")[1][-1] / _times(art, "loss_first")[1][-1]
+    out = [f"Wall time ({threads}), fitted as per-call term + slope·|x|: "
+           + "; ".join(_order_fit_text(name, fits[o], *_times(art, o))
+                       for name, o in (("loss-first", "loss_first"),
+                                       ("input-first", "input_first"))) + "."]
+    text = (f"The measured time ratio input-first / loss-first at |x| = {xs[-1]:,} is "
+            f"{ratio_text(ratio)}, against {ratio_text(counted_ratio)} in multiplications")
+    if lf["fits"] and inf["fits"] and lf["x_from"] == inf["x_from"] == xs[0] and lf["slope"] > 0:
+        text += (f"; both lines fit every size, and their slopes' ratio is "
+                 f"{ratio_text(inf['slope'] / lf['slope'])}")
+    return [*out, text + "."]
 
 
 STUDY = GrowthStudy()

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ...algebra.costs import KindSig
 from ...algebra.orders import plan
-from ...hardware import blas_threads
+from ...hardware import XLA_ONE_THREAD, blas_threads
 from ...networks.article import article_signature
 from ...networks.gradients import input_first_gradients, loss_first_gradients
 from ...networks.network import article_network
@@ -45,8 +45,10 @@ from .base import (
     number_text,
     ratio_text,
     register_study,
+    seconds_text,
     setting,
 )
+from .base import jax_version as _jax_version
 from .conventions import CONVENTIONS, convention_label
 
 if TYPE_CHECKING:
@@ -58,8 +60,6 @@ __all__ = ["MinibatchStudy", "STUDY"]
 Z1, Z3 = 100, 10
 #: How to get the optional JAX dependency.
 JAX_INSTALL = "pip install 'chainorder[jax]'"
-#: XLA on one thread, set before JAX is first imported (the value the JAX chain page uses).
-XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 _FLOAT = 8
 _JAX_SECONDS = ("grad_median_s", "jacrev_median_s", "jacfwd_median_s")
 
@@ -376,15 +376,6 @@ def plot_ratios(costs: pd.DataFrame, nump: pd.DataFrame, jaxt: pd.DataFrame) -> 
 # ----------------------------------------------------------------------------- the study
 
 
-def _jax_version() -> str | None:
-    try:
-        from importlib.metadata import version
-
-        import jax  # noqa: F401
-    except ImportError:
-        return None
-    return version("jax")
-
 
 class MinibatchStudy(Study):
     """Mini-batches with one diag(σ') per example: counted, timed in numpy and in JAX."""
@@ -495,26 +486,11 @@ class MinibatchStudy(Study):
         return StudyPage(findings, "\n".join(body))
 
 
-def time_text(seconds: float) -> str:
-    """Seconds as µs, ms or s to 3 significant digits (as on the article-in-JAX page).
-
-    Examples
-    --------
-    >>> time_text(4.74e-4), time_text(0.0139)
-    ('474 µs', '13.9 ms')
-    """
-    if not np.isfinite(seconds):
-        return "—"
-    for unit, scale in (("µs", 1e-6), ("ms", 1e-3)):
-        if seconds < 1000 * scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds:.3g} s"
-
 
 def _in_units(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     """``df`` with each of ``columns`` (seconds) as text in µs, ms or s, ``_s`` dropped."""
     present = [c for c in columns if c in df]
-    return df.assign(**{c[:-2]: df[c].map(time_text) for c in present}).drop(columns=present)
+    return df.assign(**{c[:-2]: df[c].map(seconds_text) for c in present}).drop(columns=present)
 
 
 def _read(path: Any) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from .base import (
     register_study,
     setting,
 )
+from .flops_vs_time import report_roof
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -210,6 +211,7 @@ class TimeModelStudy(Study):
         ]
         summary = run["model"].get("summary", {})
         roof = (summary.get("peak_gflops") or {}).get("best")
+        shared = report_roof(ctx)
         cached = str(meta.get("created", "")) < str(run.get("asked", ""))
         source = (f"From the cache: calibrated before this report (`chainorder calibrate "
                   f"--threads {threads} --force` measures it again; do so after chainorder "
@@ -221,8 +223,13 @@ class TimeModelStudy(Study):
                 f"({'quick' if meta.get('quick') else 'full'} calibration, "
                 f"{meta.get('points', '?')} measured points, load average "
                 f"{meta.get('loadavg_start')} → {meta.get('loadavg_end')})"
-                + (f"; its roof: {roof:.1f} GFLOP/s, the best rate a matrix-matrix product "
-                   "achieved" if roof else "") + ".", "",
+                + (f"; the best rate a matrix-matrix product achieved while calibrating: "
+                   f"{roof:.1f} GFLOP/s" if roof else "") + "."
+                + (f" The report's roof is {shared['gflops']:.1f} GFLOP/s, the best rate of the "
+                   f"sweep run at {ctx.settings.threads_text()} ([page 3](03-flops-vs-time.md)); "
+                   "the calibration ran at another time"
+                   + ("" if threads == ctx.settings.threads else " and thread count")
+                   + ", so its rate is the model's, not a second peak." if shared else ""), "",
                 ctx.figure(plot_residuals(recs, threads), f"time-model-residuals-{threads}t",
                            f"predicted vs measured seconds per shape class, {tt}"),
                 ctx.table(recs, f"time-model-{threads}t", counted=False, embed=False)]

@@ -1,9 +1,9 @@
 """Mini-batch gradients of the article's network: chainorder beside numpy by hand and JAX.
 
 For each batch size ``B`` (1 to 256) and case, the loss-first gradients of
-the mean loss of ``X`` (``B x |x|``) run three ways, interleaved call by call
-in one process (:func:`chainorder.timing.interleave`, which goes first
-alternates), BLAS pinned to one thread (and XLA to one, unless ``XLA_FLAGS``
+the mean loss of ``X`` (``B x |x|``) run three ways, ours interleaved call by call
+with each peer in turn, in one process (:func:`chainorder.timing.interleave`, which
+goes first alternates), BLAS pinned to one thread (and XLA to one, unless ``XLA_FLAGS``
 says otherwise): chainorder's batched sweep, a hand-written batched numpy
 sweep and ``jit(jax.grad)`` of the mean loss (float64). One ratio per repeat,
 each side's time the median of its calls; ``extra_info`` carries the median
@@ -91,13 +91,18 @@ def test_hand_sweep_and_jax_are_the_same_gradient() -> None:
 
 def _ratios(sides: dict[str, Callable[[], object]], repeats: int, number: int
             ) -> dict[str, list[float]]:
-    """Per repeat, ``time(ours) / time(side)`` for every other side, interleaved."""
+    """Per repeat, ``time(ours) / time(side)`` for every other side, interleaved in pairs.
+
+    Each pair alternates call by call, so each side follows the other as often: in a
+    three-way rotation ours would follow the JAX call in two rounds of three, and a JAX
+    call leaves the caches (and XLA's threads) to whatever runs next.
+    """
     out: dict[str, list[float]] = {k: [] for k in sides if k != "ours"}
     for _ in range(repeats):
-        spent = interleave({k: wall(f) for k, f in sides.items()}, rounds=number)
-        ours = statistics.median(spent["ours"])
         for k in out:
-            out[k].append(ours / statistics.median(spent[k]))
+            spent = interleave({"ours": wall(sides["ours"]), k: wall(sides[k])},
+                               rounds=number)
+            out[k].append(statistics.median(spent["ours"]) / statistics.median(spent[k]))
     return out
 
 

@@ -24,6 +24,8 @@ TINY = ReportSettings.preset(
                               "jax_cases": ("bottleneck-800-10-800",), "chaining_instances": 10},
         "article-in-jax": {"xs": (10, 100), "depths": (1,), "rounds": 1, "numpy_max_x": 100},
         "mini-batches": {"x": 10, "batches": (1, 4), "check_upto": 4, "jax_x": 3, "rounds": 1},
+        "convolution": {"lengths": (16,), "channels": 2, "kernel": 3, "outputs": 2,
+                        "gradients_upto": 16, "rounds": 1},
     },
 )
 #: Smaller still, for the runs that are interrupted in a subprocess.
@@ -42,6 +44,8 @@ TINIER = ReportSettings.preset(
                               "chaining_instances": 5},
         "article-in-jax": {"xs": (10,), "depths": (1,), "rounds": 1, "numpy_max_x": 10},
         "mini-batches": {"x": 10, "batches": (1, 2), "check_upto": 2, "jax_x": 3, "rounds": 1},
+        "convolution": {"lengths": (8,), "channels": 1, "kernel": 3, "outputs": 2,
+                        "gradients_upto": 8, "rounds": 1},
     },
 )
 

@@ -171,3 +171,15 @@ def test_bad_pattern_shape_and_sparse_output() -> None:
         co.plan_jacobian(stepper1, _x(4), sparsity=np.eye(3, dtype=bool))
     with pytest.raises(TypeError, match="sparse_output must be True or False"):
         co.jacobian(stepper1, sparse_output="yes")
+
+
+def test_a_convolution_is_counted_as_its_multiply_adds() -> None:
+    # y = conv(x): each of the 4 x 16 outputs reads 1 channel x 3 taps (SAME, stride 1);
+    # grouped: each of the 4 x 5 outputs reads 2 channels of its group x 3 taps
+    plan = co.plan_jacobian(convnet, jnp.ones(16), cost="multiply-adds")
+    conv = [f for f in plan.factors if f.label == "conv_general_dilated"]
+    assert [(f.n, f.m, f.tangent, f.adjoint) for f in conv][0] == (16, 64, 64 * 3, 64 * 3)
+    grouped = co.plan_jacobian(grouped_conv, jnp.ones(40), cost="multiply-adds")
+    first = grouped.factors[0]
+    assert first.label == "conv_general_dilated"
+    assert first.tangent == first.m * 2 * 3

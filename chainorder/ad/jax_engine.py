@@ -522,6 +522,8 @@ def _eqn_counts(e: Any, act: list[bool]) -> _Counts:
     isz = max((_itemsize(o) for o in e.outvars), default=4)
     if name == "dot_general":
         return _dot_counts(e, act, size, isz)
+    if name == "conv_general_dilated":
+        return _conv_counts(e, act, size, isz)
     if name in _ELEMENTWISE:
         per = size * max(1, sum(act))  # one multiply per element and active operand
         nonlinear = name not in _LINEAR_ELEMENTWISE
@@ -542,17 +544,31 @@ def _eqn_counts(e: Any, act: list[bool]) -> _Counts:
 
 
 def _dot_counts(e: Any, act: list[bool], size: int, isz: int) -> _Counts:
-    lhs, rhs = e.invars
+    lhs = e.invars[0]
     (contract, _), _ = e.params["dimension_numbers"]
     depth = math.prod(lhs.aval.shape[d] for d in contract)
-    madds = size * depth
+    return _product_counts(e, act, size * depth, isz, "dot_general")
+
+
+def _conv_counts(e: Any, act: list[bool], size: int, isz: int) -> _Counts:
+    """A convolution as a dot: each output entry is ``(C_in / groups) · prod(kernel)`` madds."""
+    rhs = e.invars[1]
+    out_dim = e.params["dimension_numbers"].rhs_spec[0]
+    depth = _size(rhs) // max(1, rhs.aval.shape[out_dim])
+    return _product_counts(e, act, size * depth, isz, "conv_general_dilated")
+
+
+def _product_counts(e: Any, act: list[bool], madds: int, isz: int, name: str) -> _Counts:
+    """A bilinear op of ``madds`` per evaluation: each active operand's sweep costs as much."""
+    lhs, rhs = e.invars
+    size = sum(_size(o) for o in e.outvars)
     n_act = sum(act)
     sizes = [_size(lhs), _size(rhs)]
     fixed = sum(s for s, a in zip(sizes, act, strict=True) if not a or n_act == 2)
     tape = (sizes[1] if act[0] else 0) + (sizes[0] if act[1] else 0)
     moved = size + sum(s for s, a in zip(sizes, act, strict=True) if a)
     return _Counts(n_act * madds, n_act * madds, madds, tape, n_act + 1, isz * fixed,
-                   isz * moved, elementwise=False, names=["dot_general"])
+                   isz * moved, elementwise=False, names=[name])
 
 
 def _closed(j: Any) -> Any:

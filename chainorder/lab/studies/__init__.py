@@ -31,6 +31,7 @@ MODULES: tuple[str, ...] = (
     "generalized_chain",
     "article_jax",
     "minibatch",
+    "convolution",
 )
 
 

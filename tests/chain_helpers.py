@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from chainorder.algebra.kinds import (
@@ -81,3 +83,14 @@ def random_factors(rng: np.random.Generator, n: int) -> list[Kind]:
         out.append(f)
         rows = f.shape[1]
     return out
+
+
+@cache
+def bracketings(i: int, j: int) -> tuple[tuple[tuple[int, int, int], ...], ...]:
+    """Every bracketing of the span i..j as steps in execution order."""
+    if j - i == 1:
+        return ((),)
+    return tuple(
+        left + right + ((i, k, j),)
+        for k in range(i + 1, j) for left in bracketings(i, k) for right in bracketings(k, j)
+    )

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from typing import Any
 
 import numpy as np
 import pytest
+from chain_helpers import bracketings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -349,17 +349,6 @@ def mixed_factors(rng: np.random.Generator, n: int) -> list[Kind]:
         out.append(f)
         rows = f.shape[1]
     return out
-
-
-@cache
-def bracketings(i: int, j: int) -> tuple[tuple[tuple[int, int, int], ...], ...]:
-    """Every bracketing of the span i..j as steps in execution order."""
-    if j - i == 1:
-        return ((),)
-    return tuple(
-        left + right + ((i, k, j),)
-        for k in range(i + 1, j) for left in bracketings(i, k) for right in bracketings(k, j)
-    )
 
 
 @settings(max_examples=60, deadline=None)

@@ -3,11 +3,9 @@ exact optimizer against exhaustive search on chains of sparse and other factors.
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 import pytest
-from chain_helpers import random_factors, random_sparse
+from chain_helpers import bracketings, random_factors, random_sparse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,17 +26,6 @@ from chainorder.algebra.kinds import (
 )
 from chainorder.algebra.kinds.sparse import pattern_product
 from chainorder.algebra.structured import structured_dp_steps
-
-
-@cache
-def bracketings(i: int, j: int) -> tuple[tuple[tuple[int, int, int], ...], ...]:
-    """Every bracketing of the span i..j as steps in execution order."""
-    if j - i == 1:
-        return ((),)
-    return tuple(
-        left + right + ((i, k, j),)
-        for k in range(i + 1, j) for left in bracketings(i, k) for right in bracketings(k, j)
-    )
 
 
 def sparse_chain(rng: np.random.Generator, n: int) -> list[Kind]:

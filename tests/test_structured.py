@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
 import pytest
-from chain_helpers import random_factors
+from chain_helpers import bracketings, random_factors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,17 +39,6 @@ def test_worked_example_in_both_conventions() -> None:
     assert isinstance(best.cost_model, StructuredCost) and best.cost == 101_100
     assert best.to_dict()["kinds"] == ["dense", "dense", "diagonal", "dense"]
     assert "structured" in repr(best) and "Kinds:" in str(best)
-
-
-@cache
-def bracketings(i: int, j: int) -> tuple[tuple[tuple[int, int, int], ...], ...]:
-    """Every bracketing of the span i..j as steps in execution order."""
-    if j - i == 1:
-        return ((),)
-    return tuple(
-        left + right + ((i, k, j),)
-        for k in range(i + 1, j) for left in bracketings(i, k) for right in bracketings(k, j)
-    )
 
 
 def test_random_chains_draw_every_registered_kind() -> None:

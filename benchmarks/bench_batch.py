@@ -93,9 +93,8 @@ def _ratios(sides: dict[str, Callable[[], object]], repeats: int, number: int
             ) -> dict[str, list[float]]:
     """Per repeat, ``time(ours) / time(side)`` for every other side, interleaved in pairs.
 
-    Each pair alternates call by call, so each side follows the other as often: in a
-    three-way rotation ours would follow the JAX call in two rounds of three, and a JAX
-    call leaves the caches (and XLA's threads) to whatever runs next.
+    Each pair alternates call by call, so each ratio is of two sides timed side by side,
+    neither one sharing its rounds with the third side's caches.
     """
     out: dict[str, list[float]] = {k: [] for k in sides if k != "ours"}
     for _ in range(repeats):

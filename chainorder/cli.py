@@ -360,6 +360,13 @@ def _verify_options(p: argparse.ArgumentParser) -> None:
                    help=f"worker processes, 1..{MAX_JOBS} (default: %(default)s)")
     p.add_argument("--json", metavar="FILE",
                    help="write the summary here: a new file, or the summary of an earlier check")
+    _quiet_option(p)
+
+
+def _quiet_option(p: argparse.ArgumentParser) -> None:
+    """``-q/--quiet`` (and its older spelling ``--no-progress``): no progress on stderr."""
+    p.add_argument("-q", "--quiet", "--no-progress", dest="quiet", action="store_true",
+                   help="no progress lines on stderr (results still go to stdout)")
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -367,11 +374,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from .lab.verify import check_hu_shing, check_summary_path, write_summary
 
     def show(done: int, total: int, seconds: float) -> None:
-        print(f"{done:>9,} / {total:,} chains checked, {seconds:6.1f} s", flush=True)
+        print(f"chainorder verify: {done:>9,} / {total:,} chains checked, {seconds:6.1f} s",
+              file=sys.stderr, flush=True)
 
     if args.json:  # refused now, not after the run
         check_summary_path(args.json, name="--json")
-    summary = check_hu_shing(args.chains, seed=args.seed, jobs=args.jobs, progress=show)
+    summary = check_hu_shing(args.chains, seed=args.seed, jobs=args.jobs,
+                             progress=None if args.quiet else show)
     checked = f"{summary['chains']:,} chains ({', '.join(summary['paths'])})"
     print(f"mismatches: {summary['mismatches']} of {checked} in {summary['seconds']} s")
     for example in summary["examples"][:5]:
@@ -418,7 +427,7 @@ def _sweep_options(p: argparse.ArgumentParser) -> None:
                         "process only; 0 keeps the BLAS default (default: %(default)s)")
     p.add_argument("--peak-seconds", type=float, default=1.0, metavar="S",
                    help="time spent measuring peak GFLOP/s and bandwidth; 0 skips (default: 1)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _quiet_option(p)
     p.add_argument("--list", action="store_true", help="list the selected cases and exit")
 
 
@@ -452,7 +461,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     run_sweep(cases, path, repeats=args.repeats, warmup=args.warmup,
               min_seconds=args.min_seconds, threads=args.threads, orders=orders,
-              progress=not args.no_progress, peak_seconds=args.peak_seconds,
+              progress=not args.quiet, peak_seconds=args.peak_seconds,
               command=_command(args))
     print(f"{len(keys) - present} points measured, {present} already present; {path} "
           f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
@@ -487,7 +496,7 @@ def _report_options(p: argparse.ArgumentParser) -> None:
                    help="seed of the random chains and sizes (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="BLAS threads while timing; 0 keeps the BLAS default (default: 1)")
-    p.add_argument("--no-progress", action="store_true", help="no progress output")
+    _quiet_option(p)
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -505,7 +514,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     settings = ReportSettings.preset(not args.full, **overrides)
     out = Path(args.out) if args.out is not None else default_out_dir(not args.full)
     index = generate_report(out, settings=settings, benchmark_json=args.benchmark_json,
-                            sweep=args.sweep, progress=not args.no_progress,
+                            sweep=args.sweep, progress=not args.quiet,
                             command=_command(args))
     print(f"chainorder report: wrote {index.parent}/ (open {index})")
     return 0
@@ -545,7 +554,7 @@ def _calibrate_once(threads: int | None, args: argparse.Namespace) -> Any:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", CacheWarning)
         model = calibrate(threads=threads, quick=args.quick, force=args.force,
-                          directory=args.cache_dir, progress=progress)
+                          directory=args.cache_dir, progress=None if args.quiet else progress)
     for w in caught:
         print(f"chainorder calibrate: warning: {w.message}", file=sys.stderr)
     return model
@@ -571,6 +580,7 @@ def _calibrate_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repeats", type=int, default=7, metavar="N",
                    help="with --check: interleaved runs per plan (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the model (and check) as JSON")
+    _quiet_option(p)
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:

@@ -13,8 +13,10 @@ another, as the tests pass a fake one):
   time one by one (timeit's way).
 - :func:`interleave` runs several *samplers* -- functions returning seconds,
   such as :func:`wall` (one call's wall time) or :func:`fastest` (the fastest
-  call of a block) -- in rounds, each round starting one later, so a load
-  that comes and goes hits them all alike.
+  call of a block) -- in rounds whose orders form a Williams design (each
+  sampler goes first as often, and follows each other one as often), so a
+  load that comes and goes hits them all alike, and no sampler always runs
+  in the caches another one left.
 
 Single spans (a compile, a stage of a report) are timed with :class:`Stopwatch`.
 The statistics (intervals, verdicts, the load the machine was under) live in
@@ -50,6 +52,7 @@ __all__ = [
     "wall",
     "fastest",
     "interleave",
+    "round_orders",
     "Stopwatch",
 ]
 
@@ -233,11 +236,41 @@ def fastest(fn: Callable[..., Any], *args: Any, seconds: float, min_calls: int =
     return lambda: fastest_call(fn, *args, seconds=seconds, min_calls=min_calls, clock=clock)
 
 
+def round_orders(names: Sequence[str]) -> list[list[str]]:
+    """The orders of :func:`interleave`'s rounds: a Williams design on ``names``.
+
+    Each name goes first, and follows each other name, equally often across the
+    orders: ``k`` orders for ``k`` names when ``k`` is even, ``2k`` (the ``k``
+    and their reverses) when it is odd. A plain rotation (``abc``, ``bca``,
+    ``cab``) would put ``a`` after ``c`` in every round, so that ``a`` always
+    ran in the caches ``c`` left.
+
+    Examples
+    --------
+    >>> ["".join(o) for o in round_orders("abc")]
+    ['abc', 'bca', 'cab', 'cba', 'acb', 'bac']
+    >>> ["".join(o) for o in round_orders("abcd")]
+    ['abdc', 'bcad', 'cdba', 'dacb']
+    """
+    k = len(names)
+    first, lo, hi = [0], 1, k - 1
+    while len(first) < k:
+        first.append(lo)
+        lo += 1
+        if len(first) < k:
+            first.append(hi)
+            hi -= 1
+    rows = [[names[(i + r) % k] for i in first] for r in range(k)]
+    if k % 2:
+        rows += [row[::-1] for row in rows]
+    return rows
+
+
 def interleave(samplers: Mapping[str, Sampler], *, rounds: int | Callable[[], bool],
                warmup: int = 0, first_round: int = 0,
                before_round: Callable[[int], object] | None = None,
                into: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
-    """Run every sampler once per round, rounds repeated, each round starting one later.
+    """Run every sampler once per round, rounds repeated in :func:`round_orders`' orders.
 
     Parameters
     ----------
@@ -250,8 +283,8 @@ def interleave(samplers: Mapping[str, Sampler], *, rounds: int | Callable[[], bo
     warmup : int
         Untimed rounds first (their samples are dropped).
     first_round : int
-        Index of the first round: round ``r`` starts with sampler ``r % k``
-        (to continue rounds already run).
+        Index of the first round: round ``r`` runs in order
+        ``round_orders(names)[r % len(orders)]`` (to continue rounds already run).
     before_round : callable, optional
         Called with each round's index before it runs (to record the load).
     into : dict, optional
@@ -282,12 +315,12 @@ def interleave(samplers: Mapping[str, Sampler], *, rounds: int | Callable[[], bo
     out = into if into is not None else {}
     for name in names:
         out.setdefault(name, [])
+    orders = round_orders(names)
     r = first_round
     while rounds() if callable(rounds) else r - first_round < rounds:
         if before_round is not None:
             before_round(r)
-        k = r % len(names)
-        for name in names[k:] + names[:k]:
+        for name in orders[r % len(orders)]:
             got = samplers[name]()
             if isinstance(got, (int, float)):
                 out[name].append(float(got))

@@ -88,6 +88,52 @@ def test_detected_pattern_equals_true_nonzeros(name: str) -> None:
         np.testing.assert_array_equal(p.to_mask().astype(bool), _mask(f, x))
 
 
+# (input shape, kernel shape, strides, padding, lhs dilation, rhs dilation, groups, layout)
+CONVS = [
+    ((1, 1, 13), (3, 1, 4), (2,), [(1, 2)], (1,), (1,), 1, None),
+    ((2, 4, 9), (6, 2, 3), (1,), [(2, 0)], (2,), (2,), 2, None),
+    ((1, 3, 7), (2, 3, 2), (3,), [(-1, 1)], (1,), (1,), 1, None),
+    ((1, 2, 6, 5), (4, 1, 3, 2), (1, 2), [(1, 1), (0, 1)], (1, 2), (2, 1), 2, None),
+    ((1, 6, 5, 2), (3, 2, 2, 4), (2, 1), "SAME", None, None, 1, ("NHWC", "HWIO", "NHWC")),
+    ((2, 2, 3, 4), (3, 2, 2, 2), (1, 1), "VALID", None, None, 1, ("NCHW", "OIHW", "NHWC")),
+]
+
+
+@pytest.mark.parametrize("shape, kernel, strides, padding, lhs_dil, rhs_dil, groups, layout",
+                         CONVS)
+def test_a_convolution_pattern_by_index_arithmetic_equals_its_jacobian(
+        shape, kernel, strides, padding, lhs_dil, rhs_dil, groups, layout) -> None:
+    with jax.enable_x64(True):
+        w = jnp.asarray(np.random.default_rng(1).uniform(0.5, 1.5, kernel))
+
+        def f(x):
+            return jax.lax.conv_general_dilated(
+                x.reshape(shape), w, strides, padding, lhs_dilation=lhs_dil,
+                rhs_dilation=rhs_dil, dimension_numbers=layout,
+                feature_group_count=groups).ravel()
+
+        x = jnp.linspace(0.1, 0.9, int(np.prod(shape)))
+        truth = np.asarray(jax.jacfwd(f)(x)) != 0
+        got = detect_pattern(f, x)
+        assert got is not None
+        np.testing.assert_array_equal(got.to_mask().astype(bool), truth)
+
+
+def test_a_batch_grouped_convolution_is_probed() -> None:
+    with jax.enable_x64(True):
+        w = jnp.asarray(np.random.default_rng(2).uniform(0.5, 1.5, (4, 2, 3)))
+
+        def f(x):
+            return jax.lax.conv_general_dilated(x.reshape(4, 2, 7), w, (2,), "SAME",
+                                                batch_group_count=2).ravel()
+
+        x = jnp.linspace(0.1, 0.9, 56)
+        got = detect_pattern(f, x)
+        assert got is not None
+        np.testing.assert_array_equal(got.to_mask().astype(bool),
+                                      np.asarray(jax.jacfwd(f)(x)) != 0)
+
+
 def test_detected_pattern_covers_dense_and_unknown_ops() -> None:
     def f(x):
         return jnp.concatenate([jnp.cumsum(x[:3]), (jnp.ones((2, 5)) @ x) * x[0], x[1:]])

@@ -109,3 +109,11 @@ def test_output_piped_into_head_ends_quietly():
         shell=True, capture_output=True, text=True, check=True,
     )
     assert "Traceback" not in out.stderr and len(out.stdout) == 10
+
+
+@pytest.mark.parametrize("quiet", [[], ["--quiet"], ["-q"], ["--no-progress"]])
+def test_verify_progress_goes_to_stderr_unless_quiet(quiet, capsys):
+    assert main(["verify", "--chains", "20", "--jobs", "1", *quiet]) == 0
+    got = capsys.readouterr()
+    assert "mismatches: 0 of 20 chains" in got.out and "chains checked" not in got.out
+    assert ("chains checked" in got.err) == (not quiet)

@@ -41,6 +41,14 @@ def test_the_page_is_collected_and_its_findings_follow_the_data(tmp_path):
     text = "\n".join(page.findings)
     assert "dl/dx, counted: input-first / loss-first is |x| = 16" in text
     assert "the sparse chain's optimum costs" in text and "JAX, wall time" in text
+    times = pd.read_csv(ctx.data_dir / "convolution-times.csv")
+    jax_times = times[times["engine"] == "jax"].set_index(["length", "mode"])
+    assert (jax_times.xs("co.jacobian", level="mode")["ratio_median"] == 1).all()
+    for n in TINY["lengths"]:  # each peer's ratio, its rounds' range and the plan co.jacobian ran
+        r = jax_times.loc[(n, "jacrev")]
+        assert r["ratio_low"] <= r["ratio_median"] <= r["ratio_high"]
+        assert f"|x| = {n:,} (co.jacobian ran '{jax_times.loc[(n, 'co.jacobian'), 'chosen']}')" \
+            in text
     schedules = pd.read_csv(ctx.data_dir / "convolution-schedules.csv")
     assert set(schedules["schedule"]) == set(cs.SCHEDULES)
     opt = schedules[schedules["schedule"] == "optimal"].set_index("length")["multiply_adds"]

@@ -18,6 +18,7 @@ from chainorder.timing import (
     fastest_call,
     interleave,
     per_call,
+    round_orders,
     time_calls,
     wall,
 )
@@ -140,12 +141,25 @@ def test_per_call_shares_one_reading_of_the_clock_between_calls() -> None:
     assert got == 2.0 and calls == ["a"] * 5 and clock.reads == 2
 
 
-def test_interleave_rotates_who_goes_first() -> None:
+def test_interleave_rotates_who_goes_first_and_who_follows_whom() -> None:
     seen: list[str] = []
     samplers = {n: (lambda n=n: seen.append(n) or 1.0) for n in "abc"}
-    got = interleave(samplers, rounds=4)
-    assert "".join(seen) == "abc" "bca" "cab" "abc"
-    assert got == {"a": [1.0] * 4, "b": [1.0] * 4, "c": [1.0] * 4}
+    got = interleave(samplers, rounds=7)
+    assert "".join(seen) == "abc" "bca" "cab" "cba" "acb" "bac" "abc"
+    assert got == {"a": [1.0] * 7, "b": [1.0] * 7, "c": [1.0] * 7}
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 7])
+def test_round_orders_are_a_williams_design(k: int) -> None:
+    from collections import Counter
+
+    names = [chr(ord("a") + i) for i in range(k)]
+    orders = round_orders(names)
+    assert all(sorted(o) == names for o in orders)
+    assert len(orders) == (k if k % 2 == 0 else 2 * k)
+    assert len(set(Counter(o[0] for o in orders).values())) == 1
+    follows = Counter((a, b) for o in orders for a, b in zip(o[:-1], o[1:], strict=True))
+    assert len(follows) == k * (k - 1) and len(set(follows.values())) <= 1
 
 
 def test_interleave_warms_up_and_records_each_round() -> None:

@@ -81,7 +81,7 @@ def _started_verify(tmp_path: Path, disposition: str):
     out.close()
     err.close()
     checked = lambda: proc.poll() is not None or b"chains checked" in (  # noqa: E731
-        tmp_path / "out.txt").read_bytes()
+        tmp_path / "err.txt").read_bytes()  # progress goes to stderr
     assert _wait_until(checked, 180), "verify checked no block in 180 s"
     assert proc.poll() is None, (tmp_path / "err.txt").read_text()
     return proc, _descendants(proc.pid)

@@ -16,9 +16,11 @@ asdex's and SparseConnectivityTracer.jl's global patterns):
   the union over the reduced elements;
 * ``dot_general``: an output element depends on the contracted rows (or columns) of its
   operands;
-* ``conv_general_dilated`` with an active input: the input Jacobian's pattern, probed with
-  a kernel of ones on one-hot inputs in blocks of 512, one input channel per feature
-  group (exact: nothing can cancel, and a group's channels reach the same outputs);
+* ``conv_general_dilated`` with an active input: the input Jacobian's pattern from the
+  convolution's index arithmetic (strides, padding, both dilations, feature groups, any
+  dimension numbers); with ``batch_group_count > 1``, probed with a kernel of ones on
+  one-hot inputs in blocks of 512, one input channel per feature group (exact: nothing
+  can cancel, and a group's channels reach the same outputs);
 * ``scan``: the body's rules step by step (up to 256 steps; longer scans and ``while``
   loops: to a fixed point of the carries' sets, a superset);
   ``pjit``, ``closed_call``, ``remat``, ``custom_jvp_call`` and ``custom_vjp_call``: their
@@ -189,21 +191,65 @@ def _dot_general(e: Any, pats: list[Any], n: int) -> list[Any]:
 
 
 def _conv(e: Any, pats: list[Any], n: int) -> list[Any]:
-    """Probe the input Jacobian's pattern: ones kernel, one-hot inputs in blocks.
+    """The input Jacobian's pattern by the convolution's index arithmetic (or by probing).
 
-    With a kernel of ones, input channels of one feature group reach the same outputs, so
-    one channel per group is probed and the others copy its columns.
+    An output element reads, in each input channel of its feature group, the input
+    positions its window covers: ``o * stride + k * rhs_dilation - pad_low`` on the
+    dilated input, an input element where that falls on one (``lhs_dilation``). A
+    ``batch_group_count`` above 1 is probed instead (:func:`_probe_conv`).
     """
     if pats[1] is not None:
         return _dense(e, pats, n)
     lhs = e.invars[0].aval
     k = math.prod(lhs.shape)
-    rep = _channel_representatives(e, lhs.shape)
-    probed = np.unique(rep)
-    r, c = _probe_conv(e, probed, k)
-    sp = _sp()
-    s = sp.csc_matrix((np.ones(r.size, np.int64), (r, c)), shape=(_size(e.outvars[0]), k))
-    return [_norm(s[:, rep].tocsr() @ pats[0])]
+    if e.params.get("batch_group_count", 1) == 1:
+        s = _conv_index_pattern(e)
+    else:
+        rep = _channel_representatives(e, lhs.shape)
+        probed = np.unique(rep)
+        r, c = _probe_conv(e, probed, k)
+        s = _sp().csc_matrix((np.ones(r.size, np.int64), (r, c)),
+                             shape=(_size(e.outvars[0]), k))[:, rep]
+    return [_norm(s.tocsr() @ pats[0])]
+
+
+def _conv_index_pattern(e: Any) -> Any:
+    """``out x in`` 0/1 CSR of a ``conv_general_dilated`` with ``batch_group_count == 1``."""
+    lhs, rhs, out = (v.aval.shape for v in (e.invars[0], e.invars[1], e.outvars[0]))
+    dn = e.params["dimension_numbers"]
+    lspec, rspec, ospec = (tuple(int(a) for a in spec) for spec in dn)
+    spatial = len(lspec) - 2
+    strides = tuple(e.params.get("window_strides") or (1,) * spatial)
+    lhs_dil = tuple(e.params.get("lhs_dilation") or (1,) * spatial)
+    rhs_dil = tuple(e.params.get("rhs_dilation") or (1,) * spatial)
+    pads = [int(lo) for lo, _ in e.params["padding"]]
+    groups = int(e.params.get("feature_group_count", 1))
+    per_group_in = rhs[rspec[1]]
+    per_group_out = out[ospec[1]] // groups
+    kernel = [rhs[rspec[2 + d]] for d in range(spatial)]
+    if math.prod(out) * per_group_in * math.prod(kernel) > 2 * MAX_DETECTED:
+        raise _TooDense  # at least MAX_DETECTED entries, whatever the padding drops
+    coords = np.indices(out).reshape(len(out), -1)
+    rows_all = np.arange(math.prod(out), dtype=np.int64)
+    batch, feature = coords[ospec[0]], coords[ospec[1]]
+    first_channel = feature // per_group_out * per_group_in
+    at = [coords[ospec[2 + d]] * strides[d] - pads[d] for d in range(spatial)]
+    rows, cols = [], []
+    for offset in np.ndindex(*kernel, per_group_in):
+        ok = np.ones(rows_all.size, bool)
+        where: list[Any] = [None] * len(lhs)
+        where[lspec[0]] = batch
+        where[lspec[1]] = first_channel + offset[-1]
+        for d in range(spatial):
+            p = at[d] + offset[d] * rhs_dil[d]
+            i, r = np.divmod(p, lhs_dil[d])
+            ok &= (r == 0) & (i >= 0) & (i < lhs[lspec[2 + d]])
+            where[lspec[2 + d]] = i
+        rows.append(rows_all[ok])
+        cols.append(np.ravel_multi_index(tuple(w[ok] for w in where), lhs))
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    return _sp().csr_matrix((np.ones(r.size, np.int64), (r, c)),
+                            shape=(rows_all.size, math.prod(lhs)))
 
 
 def _channel_representatives(e: Any, shape: tuple[int, ...]) -> np.ndarray:

@@ -20,7 +20,8 @@ possible. Greedy colorings of periodic bands (stencils with periodic boundaries)
 waste up to ``w - 1`` colors at the wrap, so the modular colorings ``j mod k``
 (optimal on bands) are tried too, for ``k`` from the lower bound (the most
 entries of a row) up to :data:`MODULAR_TRIES` values below the greedy count; the
-fewest colors win. No library is used: networkx's ``greedy_color`` is pure Python
+fewest colors win. A modular coloring that meets the lower bound is optimal, and is
+taken without the greedy sweep. No library is used: networkx's ``greedy_color`` is pure Python
 over dicts and slow from 10^4 vertices on, and asdex's coloring is an
 optional peer of the benchmarks, not a dependency of the core; the graph is
 built with :mod:`scipy.sparse` (imported inside the functions) and the greedy
@@ -66,7 +67,7 @@ class Coloring:
     >>> p = SparsityPattern.from_mask([[1, 1, 0], [0, 1, 1], [0, 0, 1]])
     >>> c = column_coloring(p)
     >>> c, c.colors.tolist()
-    (Coloring('column', 3x3, 2 colors), [1, 0, 1])
+    (Coloring('column', 3x3, 2 colors), [0, 1, 0])
     >>> row_coloring(p).count
     2
     """
@@ -152,11 +153,16 @@ def _greedy(indptr: np.ndarray, nbrs: np.ndarray, size: int) -> tuple[np.ndarray
     return colors, int(colors.max(initial=-1)) + 1
 
 
+def _lower_bound(p: SparsityPattern) -> int:
+    """No column coloring has fewer colors than the most entries of a row."""
+    return max(int(p.row_counts().max(initial=0)), 1)
+
+
 def _modular(p: SparsityPattern, count: int) -> np.ndarray | None:
     """The fewest-color valid ``j mod k`` column coloring with ``k < count``, or None."""
-    low = int(p.row_counts().max(initial=0))
+    low = _lower_bound(p)
     rows = p.row_ids()
-    for k in range(max(low, 1), min(count, low + MODULAR_TRIES)):
+    for k in range(low, min(count, low + MODULAR_TRIES)):
         key = rows * k + p.indices % k  # a clash: two columns of one row share j mod k
         if np.bincount(key, minlength=1).max(initial=0) <= 1:
             return np.arange(p.cols, dtype=np.int64) % k
@@ -164,7 +170,15 @@ def _modular(p: SparsityPattern, count: int) -> np.ndarray | None:
 
 
 def _best(p: SparsityPattern) -> tuple[np.ndarray, int]:
-    """The greedy coloring of the columns of ``p``, or a modular one with fewer colors."""
+    """The greedy coloring of the columns of ``p``, or a modular one with fewer colors.
+
+    A modular coloring with as many colors as the lower bound is optimal: then the
+    greedy sweep (a Python loop over the graph's edges) is not run.
+    """
+    low = _lower_bound(p)
+    optimal = _modular(p, low + 1)
+    if optimal is not None:
+        return optimal, low
     indptr, nbrs = _intersection_graph(p)
     colors, count = _greedy(indptr, nbrs, p.cols)
     modular = _modular(p, count)

@@ -43,7 +43,7 @@ from .citations import REFERENCES, bibtex, references_markdown
 from .machine import describe_machine, machine_info
 from .settings import ReportSettings
 from .studies import load_studies
-from .studies.base import ReportContext, Study, StudyPage, escape_cell, markdown_row
+from .studies.base import ReportContext, Study, StudyPage
 from .sweep import read_sweep, run_sweep
 
 __all__ = [
@@ -179,8 +179,9 @@ def _page_head_rows(meta: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def _kv_table(rows: list[tuple[str, str]]) -> str:
-    return "\n".join(["| | |", "|---|---|", *(markdown_row([k, v]) for k, v in rows)])
+def _facts(rows: list[tuple[str, str]]) -> str:
+    """Key-value facts as a list (``- **key**: value``): long values wrap, unlike a table's."""
+    return "\n".join(f"- **{k}**: {v}" for k, v in rows)
 
 
 def _page(study: Study, number: int, page: StudyPage, meta: dict[str, Any],
@@ -199,7 +200,7 @@ def _page(study: Study, number: int, page: StudyPage, meta: dict[str, Any],
         "",
         f"*{study.question}*",
         "",
-        _kv_table(_page_head_rows(meta)),
+        _facts(_page_head_rows(meta)),
         "",
         "## Findings",
         "",
@@ -231,7 +232,7 @@ def _footer(meta: dict[str, Any], reproduce_note: str, references: tuple[str, ..
         "",
         "## Machine",
         "",
-        _kv_table(_machine_rows(meta)),
+        _facts(_machine_rows(meta)),
         "",
         "## References",
         "",
@@ -251,11 +252,11 @@ def _footer(meta: dict[str, Any], reproduce_note: str, references: tuple[str, ..
 def _index(ctx: ReportContext, pages: list[tuple[Study, StudyPage]], seconds: dict[str, float]
            ) -> str:
     meta = ctx.meta
-    rows = ["| # | study | question | headline |", "|---:|---|---|---|"]
+    rows = []  # a numbered list: a question and a headline do not fit a table's row
     for n, (study, page) in enumerate(pages, 1):
         head = page.findings[0] if page.findings else "—"
-        rows.append(markdown_row([n, f"[{escape_cell(study.title)}]({study.slug}.md)",
-                                  study.question, head]))
+        rows.append(f"{n}. [{study.title}]({study.slug}.md): *{study.question}*\n"
+                    f"   {head}")
     figs = "\n".join(f"- [{cap}](figures/{stem}.png) ([SVG](figures/{stem}.svg))"
                      for stem, cap in ctx.figures)
     took = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
@@ -269,7 +270,7 @@ def _index(ctx: ReportContext, pages: list[tuple[Study, StudyPage]], seconds: di
         "scalar multiplication and timing the products. Every number below was computed by "
         "`chainorder report` from the data in [data/](data/); nothing is typed in.",
         "",
-        _kv_table(_head_rows(meta) + [("time to generate", f"{sum(seconds.values()):.0f} s "
+        _facts(_head_rows(meta) + [("time to generate", f"{sum(seconds.values()):.0f} s "
                                                           f"({took})")]),
         "",
         "## Studies",

@@ -44,6 +44,7 @@ __all__ = [
     "escape_cell",
     "number_text",
     "ratio_text",
+    "short_cell",
     "seconds_text",
     "jax_version",
     "time_formats",
@@ -432,13 +433,48 @@ def _is_numeric(col: pd.Series) -> bool:
         isinstance(v, int) and not isinstance(v, bool) for v in values)
 
 
+#: A dims cell longer than this is run-length coded in the page (the CSV keeps it whole).
+CELL_CHARS = 40
+
+#: A text column repeating one value this long in every row is said once above its table.
+LIFTED_CHARS = 16
+
+_DIMS = re.compile(r"^\d+(x\d+)+$")
+
+
+def short_cell(text: str) -> str:
+    """``text`` for a table cell: a long dims string (``1x64x64x...``) run-length coded.
+
+    Nothing is lost: ``64^1024`` is 1024 dims of 64. Other text is kept whole.
+
+    Examples
+    --------
+    >>> short_cell("1x" + "x".join(["64"] * 1024))
+    '1x64^1024'
+    >>> short_cell("10x5x5x5x3")
+    '10x5x5x5x3'
+    """
+    if len(text) <= CELL_CHARS or not _DIMS.match(text):
+        return text
+    runs: list[list[Any]] = []
+    for d in text.split("x"):
+        if runs and runs[-1][0] == d:
+            runs[-1][1] += 1
+        else:
+            runs.append([d, 1])
+    return "x".join(d if k == 1 else f"{d}x{d}" if k == 2 else f"{d}^{k}" for d, k in runs)
+
+
 def markdown_table(df: pd.DataFrame, formats: dict[str, Any] | None = None) -> str:
     """A GitHub Markdown table of ``df``: ints with thousands separators, floats to 4 digits.
 
     ``formats`` maps a column to a format string (``'{:.3f}'``) or a function of
     the value (e.g. :func:`seconds_text`).
 
-    Every cell is escaped (a ``|`` in a cell does not split it).
+    Every cell is escaped (a ``|`` in a cell does not split it), and long dims cells are
+    run-length coded (:func:`short_cell`). A text column with one long value (at least
+    :data:`LIFTED_CHARS` characters) in every row of several is said once above the table
+    instead of in every row.
 
     Examples
     --------
@@ -447,15 +483,32 @@ def markdown_table(df: pd.DataFrame, formats: dict[str, Any] | None = None) -> s
     | order | cost |
     |---|---:|
     | loss_first | 111,000 |
+    >>> print(markdown_table(pd.DataFrame({"n": [1, 2], "convention": ["dense, the article's"] * 2,
+    ...                                    "cost": [10, 20]})))
+    In every row: convention = dense, the article's.
+    <BLANKLINE>
+    | n | cost |
+    |---:|---:|
+    | 1 | 10 |
+    | 2 | 20 |
     """
     formats = formats or {}
     cols = list(df.columns)
-    numeric = [_is_numeric(df[c]) for c in cols]
-    lines = [markdown_row(cols), "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
-    for row in df.itertuples(index=False):
-        lines.append(markdown_row([_cell(v, formats.get(c)) for c, v in
-                                   zip(cols, row, strict=True)]))
-    return "\n".join(lines)
+    cells = {c: [_cell(v, formats.get(c)) for v in df[c]] for c in cols}
+    numeric = {c: _is_numeric(df[c]) for c in cols}
+    for c in cols:
+        if not numeric[c]:
+            cells[c] = [short_cell(t) for t in cells[c]]
+    same = [c for c in cols[1:] if len(df) > 1 and len(cols) > 2 and not numeric[c]
+            and len(set(cells[c])) == 1 and len(cells[c][0]) >= LIFTED_CHARS]
+    same = same[: len(cols) - 2]  # a table keeps two columns at least
+    said = ("In every row: " + "; ".join(f"{c} = {cells[c][0]}" for c in same) + ".\n\n"
+            if same else "")
+    shown = [c for c in cols if c not in same]
+    lines = [markdown_row(shown),
+             "|" + "|".join("---:" if numeric[c] else "---" for c in shown) + "|"]
+    lines += [markdown_row([cells[c][i] for c in shown]) for i in range(len(df))]
+    return said + "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- figures

@@ -488,6 +488,10 @@ def _report_options(p: argparse.ArgumentParser) -> None:
                         "anything else is refused (default: build/report-quick or "
                         "build/report-full, git-ignored; the committed report is regenerated "
                         "with --full --out reports)")
+    p.add_argument("--study", action="append", metavar="NAME",
+                   help="only this study's page, numbered as in the whole report (the sweep "
+                        "still runs: it records the machine), e.g. 'convolution' (each page's "
+                        "Reproduce block names its study); repeatable")
     p.add_argument("--benchmark-json", metavar="FILE", default=None,
                    help="a pytest-benchmark JSON file to include in the FLOPs-vs-time page")
     p.add_argument("--sweep", metavar="FILE", default=None,
@@ -515,7 +519,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out is not None else default_out_dir(not args.full)
     index = generate_report(out, settings=settings, benchmark_json=args.benchmark_json,
                             sweep=args.sweep, progress=not args.quiet,
-                            command=_command(args))
+                            command=_command(args), studies=args.study)
     print(f"chainorder report: wrote {index.parent}/ (open {index})")
     return 0
 

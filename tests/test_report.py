@@ -567,3 +567,45 @@ def test_a_study_is_known_by_its_name_once(monkeypatch):
     with pytest.raises(ValueError, match="a study named 'x' is registered already"):
         register_study(Study("10-x", "two", "q", lambda ctx: StudyPage([], "")))
     assert [s.name for s in base.STUDIES] == ["x"]
+
+
+def test_a_page_alone_regenerates_its_counted_tables_byte_for_byte(first, tmp_path):
+    """The command in a page's Reproduce block for that page alone: same page number, same
+    counted tables as the whole report at the same settings; the index lists that page only."""
+    alone = tmp_path / "alone"
+    generate_report(alone, settings=TINY, studies=["caching", "convolution"], progress=False)
+    for slug in ("05-caching", "14-convolution"):
+        page = (first / f"{slug}.md").read_text()
+        assert f"studies=('{slug[3:]}',)" in page  # the API call that makes it alone
+        assert page.splitlines()[1] == (alone / f"{slug}.md").read_text().splitlines()[1]
+        counted = re.findall(r"\(tables/(counted-[^)]+\.csv)\)", page)
+        assert counted, slug
+        for name in counted:
+            assert (alone / "tables" / name).read_bytes() == \
+                (first / "tables" / name).read_bytes(), name
+    assert sorted(p.name for p in alone.glob("*.md")) == [
+        "05-caching.md", "14-convolution.md", "README.md"]
+    index = (alone / "README.md").read_text()
+    assert "5. [Caching" in index and "14. [A convolutional network]" in index
+
+
+@pytest.mark.parametrize("studies, error, match", [
+    (["no-such-page"], ValueError, "studies: 'no-such-page' is not a study; expected one of"),
+    ([], ValueError, "at least one study"),
+    ("caching", TypeError, "sequence of study names"),
+])
+def test_a_bad_study_selection_is_refused_before_measuring(studies, error, match, tmp_path):
+    with pytest.raises(error, match=match):
+        generate_report(tmp_path / "r", settings=TINY, studies=studies, progress=False)
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_command_line_selects_studies(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(report, "generate_report",
+                        lambda out, **kw: calls.append(kw) or Path(out) / "README.md")
+    assert main(["report", "--quick", "-q", "--study", "caching", "--study", "convolution",
+                 "--out", str(tmp_path / "r")]) == 0
+    assert calls[-1]["studies"] == ["caching", "convolution"] and not calls[-1]["progress"]
+    assert report.alone_command(calls[-1]["command"], "caching").endswith(
+        "--study caching --out build/report-caching")

@@ -31,7 +31,7 @@ import shutil
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -81,7 +81,8 @@ def default_out_dir(quick: bool) -> Path:
     return Path("build") / ("report-quick" if quick else "report-full")
 
 
-def api_command(out: Path, settings: ReportSettings) -> str:
+def api_command(out: Path, settings: ReportSettings,
+                studies: Sequence[str] | None = None) -> str:
     """The Python call that writes this report, as a shell command.
 
     Examples
@@ -90,8 +91,9 @@ def api_command(out: Path, settings: ReportSettings) -> str:
     'python -c "from chainorder.lab.report import ReportSettings, generate_report'
     """
     # reprs quote with ', so the call fits in a double-quoted shell word
+    only = "" if studies is None else f", studies={tuple(studies)!r}"
     return (f'python -c "from chainorder.lab.report import ReportSettings, generate_report; '
-            f'generate_report({str(out)!r}, settings={settings!r})"')
+            f'generate_report({str(out)!r}, settings={settings!r}{only})"')
 
 
 # ----------------------------------------------------------------------------- page frame
@@ -191,8 +193,8 @@ def _page(study: Study, number: int, page: StudyPage, meta: dict[str, Any],
         source = ("This page reads the sweep ([data/sweep.jsonl](data/sweep.jsonl)); its "
                   f"measurements alone: `{meta['sweep_command']}`.")
     else:
-        source = ("This page does not read the sweep: its measurements are its own, made by the "
-                  "command above" + (f" with its settings {settings}" if settings else "")
+        source = ("This page does not read the sweep: its measurements are its own, made by "
+                  "either command above" + (f" with its settings {settings}" if settings else "")
                   + ", and saved in [data/](data/).")
     return "\n".join([
         MARKER,
@@ -208,7 +210,7 @@ def _page(study: Study, number: int, page: StudyPage, meta: dict[str, Any],
         "",
         page.body.strip(),
         "",
-        *_reproduce(meta),
+        *_reproduce(meta, study),
         source + " The report's settings, machine, measured rates and how to cite chainorder: "
         "[README.md](README.md).",
         "",
@@ -219,9 +221,49 @@ def _page(study: Study, number: int, page: StudyPage, meta: dict[str, Any],
     ])
 
 
-def _reproduce(meta: dict[str, Any]) -> list[str]:
-    """The lines of a Reproduce section up to its note: the install and the command."""
-    return ["## Reproduce", "", "```bash", INSTALL, meta["command"], "```", ""]
+def _reproduce(meta: dict[str, Any], study: Study | None = None) -> list[str]:
+    """The lines of a Reproduce section up to its note: the install and the command.
+
+    A page's section gives the command that made the report it is part of and the one
+    that makes this page alone (the same settings, its study only): either regenerates
+    the page's counted tables byte for byte."""
+    lines = ["## Reproduce", "", "```bash", INSTALL]
+    if study is None:
+        lines.append(meta["command"])
+    else:
+        lines += [f"{meta['command']}   # the report this page is part of",
+                  f"{alone_command(meta['command'], study.name)}   # this page alone"]
+    return [*lines, "```", ""]
+
+
+def alone_command(command: str, name: str) -> str:
+    """``command`` (a ``chainorder report`` line or :func:`api_command`) for study ``name`` only.
+
+    Examples
+    --------
+    >>> alone_command("chainorder report --full --out reports", "convolution")
+    'chainorder report --full --study convolution --out build/report-convolution'
+    >>> "studies=('caching',)" in alone_command(api_command(Path("r"), ReportSettings()), "caching")
+    True
+    """
+    out = f"build/report-{name}"
+    words = shlex.split(command)
+    if words[:2] == ["chainorder", "report"]:
+        kept, skip = [], False
+        for w in words:
+            if skip:
+                skip = False
+            elif w in ("--out", "--study"):
+                skip = True
+            elif not w.startswith(("--out=", "--study=")):
+                kept.append(w)
+        return shlex.join([*kept, "--study", name, "--out", out])
+    head, _, call = command.partition("generate_report(")
+    if not call:
+        return command
+    settings = call[call.index("settings="):].rstrip(')"')
+    return f'{head}generate_report({out!r}, {settings}, studies={(name,)!r})"'
+
 
 
 def _footer(meta: dict[str, Any], reproduce_note: str, references: tuple[str, ...]) -> str:
@@ -249,11 +291,11 @@ def _footer(meta: dict[str, Any], reproduce_note: str, references: tuple[str, ..
     ])
 
 
-def _index(ctx: ReportContext, pages: list[tuple[Study, StudyPage]], seconds: dict[str, float]
-           ) -> str:
+def _index(ctx: ReportContext, pages: list[tuple[Study, StudyPage]], seconds: dict[str, float],
+           numbers: Sequence[int]) -> str:
     meta = ctx.meta
     rows = []  # a numbered list: a question and a headline do not fit a table's row
-    for n, (study, page) in enumerate(pages, 1):
+    for n, (study, page) in zip(numbers, pages, strict=True):
         head = page.findings[0] if page.findings else "—"
         rows.append(f"{n}. [{study.title}]({study.slug}.md): *{study.question}*\n"
                     f"   {head}")
@@ -736,6 +778,7 @@ def generate_report(
     sweep: str | Path | None = None,
     progress: bool = True,
     command: str | None = None,
+    studies: Sequence[str] | None = None,
 ) -> Path:
     """Measure, save and write the whole report into ``out_dir``; return the index path.
 
@@ -771,6 +814,11 @@ def generate_report(
     command : str, optional
         The command line that produced the report, shown on every page
         (default: the equivalent Python call, :func:`api_command`).
+    studies : sequence of str, optional
+        Only these studies' pages (by name, e.g. ``'convolution'``), numbered as in the
+        whole report; the sweep is run all the same (it records the machine and its
+        measured rates). Their counted tables are those of the whole report at the same
+        settings, byte for byte.
 
     Returns
     -------
@@ -786,12 +834,13 @@ def generate_report(
     """
     s = settings if settings is not None else ReportSettings.preset(quick)
     s.check(load_studies())
+    only = _check_studies(studies)
     out = Path(out_dir) if out_dir is not None else default_out_dir(s.quick)
     where = _check_path(out)
     bench = _check_benchmark_json(benchmark_json) if benchmark_json is not None else None
     if sweep is not None:
         read_sweep(_regular_file(sweep, "--sweep"))  # a foreign file is refused by its own name
-    command = command or api_command(out, s)
+    command = command or api_command(out, s, only)
     with _os_errors(out):
         where.parent.mkdir(parents=True, exist_ok=True)
     with _locked(where):
@@ -800,7 +849,7 @@ def generate_report(
             _check_out(where)
             holder = _new_holder(where, "new")
         try:
-            _build(holder / "report", s, bench, sweep, progress, command)
+            _build(holder / "report", s, bench, sweep, progress, command, only)
             with _os_errors(out):
                 _write_manifest(holder / "report", out)
                 _swap_in(holder / "report", where)
@@ -810,11 +859,29 @@ def generate_report(
     return out / "README.md"
 
 
+def _check_studies(studies: Sequence[str] | None) -> tuple[str, ...] | None:
+    """``studies`` as a tuple of study names, or a ValueError naming the bad one."""
+    if studies is None:
+        return None
+    if isinstance(studies, str) or not all(isinstance(n, str) for n in studies):
+        raise TypeError(f"studies must be a sequence of study names, got {studies!r}")
+    names = [st.name for st in load_studies()]
+    for n in studies:
+        if n not in names:
+            raise ValueError(f"studies: {n!r} is not a study; expected one of "
+                             f"{', '.join(names)}")
+    if not studies:
+        raise ValueError("studies must name at least one study (None: all of them)")
+    return tuple(dict.fromkeys(studies))
+
+
 def _build(out: Path, s: ReportSettings, bench: Path | None, sweep: str | Path | None,
-           progress: bool, command: str) -> None:
+           progress: bool, command: str, only: tuple[str, ...] | None = None) -> None:
     for sub in ("figures", "tables", "data"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    studies = load_studies()
+    everything = load_studies()
+    numbers = {st.name: n for n, st in enumerate(everything, 1)}
+    studies = [st for st in everything if only is None or st.name in only]
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     sweep_path = out / "data" / "sweep.jsonl"
@@ -833,7 +900,7 @@ def _build(out: Path, s: ReportSettings, bench: Path | None, sweep: str | Path |
                        f"{time.perf_counter() - t0:.0f} s so far)")
         study.collect(ctx)
     seconds["other measurements"] = time.perf_counter() - t0
-    _write(ctx, studies, seconds, progress)
+    _write(ctx, studies, seconds, progress, [numbers[st.name] for st in studies])
 
 
 def _log(progress: bool, text: str) -> None:
@@ -842,7 +909,7 @@ def _log(progress: bool, text: str) -> None:
 
 
 def _write(ctx: ReportContext, studies: list[Study], seconds: dict[str, float],
-           progress: bool) -> None:
+           progress: bool, numbers: Sequence[int] | None = None) -> None:
     from .results import load_benchmark_json, load_sweep  # pandas: only to write a report
 
     t0 = time.perf_counter()
@@ -850,8 +917,9 @@ def _write(ctx: ReportContext, studies: list[Study], seconds: dict[str, float],
     bench = ctx.data_dir / "benchmark.json"
     ctx.benchmark = load_benchmark_json(bench) if bench.exists() else None
     pages = []
-    for n, study in enumerate(studies, 1):
-        _log(progress, f"writing {study.slug}.md ({n} of {len(studies)})")
+    numbers = list(numbers) if numbers is not None else list(range(1, len(studies) + 1))
+    for k, (n, study) in enumerate(zip(numbers, studies, strict=True), 1):
+        _log(progress, f"writing {study.slug}.md ({k} of {len(studies)})")
         ctx.sweep_reads = 0
         page = study.render(ctx)
         own = ctx.settings.of(study)
@@ -860,7 +928,8 @@ def _write(ctx: ReportContext, studies: list[Study], seconds: dict[str, float],
         (ctx.out_dir / f"{study.slug}.md").write_text(text, encoding="utf-8")
         pages.append((study, page))
     seconds["pages and figures"] = time.perf_counter() - t0
-    (ctx.out_dir / "README.md").write_text(_index(ctx, pages, seconds), encoding="utf-8")
+    (ctx.out_dir / "README.md").write_text(_index(ctx, pages, seconds, numbers),
+                                           encoding="utf-8")
     own = {study.name: asdict(ctx.settings.of(study)) for study in studies}
     (ctx.data_dir / "settings.json").write_text(
         json.dumps({"settings": asdict(ctx.settings), "studies": own,

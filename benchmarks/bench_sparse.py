@@ -10,7 +10,7 @@ Peers: ``jit(jax.jacfwd)``, ``jit(jax.jacrev)`` (dense results, beside ours dens
 both beside ours with ``sparse_output=True``. asdex and sparsejac are optional:
 ``pip install 'chainorder[sparse-peers]'``; a missing one is skipped with that message.
 
-Per case, in one process, interleaved (the order rotating, ``jax_engine.time_calls``, the
+Per case, in one process, interleaved (``jax_engine.time_calls``, the
 JAX engine's one timing loop): each jitted program's fastest call per block, ``REPEATS``
 rounds; per peer the ratios ``time(peer) / time(ours)`` per round with min, median, max.
 The first call (trace, detect, color, plan, compile, run) of fresh functions is timed

@@ -236,3 +236,26 @@ def test_large_batches_shard_across_devices_and_equal_one_device() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("chain", [False, True])
+def test_an_optimum_of_one_sweep_runs_the_peers_own_program(chain: bool) -> None:
+    """mode='optimal' whose optimum is one adjoint sweep is jax.jacrev's program, consts and
+    all: the same jaxpr, not a schedule over the cut factors."""
+    import jax.numpy as jnp
+
+    with jax.enable_x64(True):
+        w1, w2 = _weights(3, (40, 30), (1, 40))
+        fs = [lambda v: jnp.tanh(w1 @ v), lambda v: w2 @ v]
+        whole = lambda v: fs[1](fs[0](v))  # noqa: E731
+        x = jnp.linspace(0.1, 0.9, 30)
+        plan = co.plan_jacobian(fs if chain else whole, x, mode="optimal",
+                                cost="multiply-adds")
+        assert plan.schedules["optimal"].ops == plan.schedules["adjoint"].ops
+        ours = jax.make_jaxpr(plan.function())(x).jaxpr.eqns
+        theirs = jax.make_jaxpr(jax.jacrev(whole))(x).jaxpr.eqns
+        assert [e.primitive.name for e in ours] == [e.primitive.name for e in theirs]
+        compiled = plan.compile()
+        np.testing.assert_allclose(np.asarray(compiled(x)),
+                                   np.asarray(jax.jacrev(whole)(x)), rtol=1e-12)
+        assert not plan._needs_consts("optimal")

@@ -149,7 +149,7 @@ REPO = PACKAGE.parent
 FACTS, TIMING = PACKAGE / "hardware.py", PACKAGE / "timing.py"
 #: modules whose own timing loop is still to move onto chainorder.timing (each must still
 #: have one: a module that moved is taken off this list)
-NOT_YET_ON_THE_RUNNER = {PACKAGE / "ad" / "jax_engine.py"}
+NOT_YET_ON_THE_RUNNER: set[Path] = set()
 
 
 def _sources() -> list[Path]:

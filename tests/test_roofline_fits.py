@@ -27,16 +27,36 @@ def _points(gflops: list[float], intensity: list[float], working_set: list[int])
 
 def test_a_point_above_the_memory_roof_is_listed_with_its_reason():
     # bandwidth 10 GB/s at intensity 0.25: the memory roof is 2.5 GFLOP/s
-    df = _points([2.0, 2.53, 20.0], [0.25, 0.25, 0.25], [1 * MIB, 900 * MIB, 1 * MIB])
+    df = _points([2.0, 2.53, 20.0], [0.25, 0.25, 0.25], [1 * MIB, 1200 * MIB, 1 * MIB])
     curve = [[2 * MIB, 100.0], [64 * MIB, 40.0], [1000 * MIB, 10.0]]
     roof = flops_vs_time.roofline_table(df, 50.0, 10.0, {}, curve).set_index("case")
     # strictly above, no tolerance: 1.2% above the roof counts
     assert roof["above_roof"].tolist() == [False, True, True]
     assert roof.loc["c0", "why_above"] == ""
-    assert "not explained by the measured rates" in roof.loc["c1", "why_above"]
+    assert "larger than every array streamed here: not explained" in roof.loc["c1", "why_above"]
     assert roof.loc["c2", "why_above"].startswith("working set 1 MiB: arrays of 2 MiB streamed "
                                                   "at 100.0 GB/s")
     assert "(its data stay in a cache)" in roof.loc["c2", "why_above"]
+
+
+def test_the_arrays_around_a_set_or_a_small_cache_explain_a_point():
+    curve = [[MIB // 2, 120.0], [MIB, 80.0], [4 * MIB, 30.0], [1000 * MIB, 10.0]]
+    caches = {"caches": {"L1d": "48K", "L2": "2048K"}}
+    between = flops_vs_time.why_above(2 * MIB, caches, achieved_gbs=70.0, curve=curve)
+    assert between == ("working set 2 MiB: between arrays of 1 MiB (80.0 GB/s) and 4 MiB "
+                       "(30.0 GB/s), and it moved 70.0 GB/s, within their rates (its data "
+                       "partly stay in a cache)")
+    assert flops_vs_time.short_why(between) == (
+        "moved 70.0 GB/s; 1 MiB and 4 MiB arrays stream at 80.0 GB/s and 30.0 GB/s")
+    tiny = flops_vs_time.why_above(MIB // 8, caches, achieved_gbs=300.0, curve=curve)
+    assert "smaller than every array streamed here (0.5 MiB the smallest)" in tiny
+    assert flops_vs_time.short_why(tiny) == (
+        "moved 300.0 GB/s; below the 0.5 MiB arrays streamed, in the L2 (2 MiB)")
+    # faster than the smaller array too, or below every array without a cache to fit: no reason
+    assert "not explained" in flops_vs_time.why_above(2 * MIB, caches, achieved_gbs=90.0,
+                                                      curve=curve)
+    assert "not explained" in flops_vs_time.why_above(MIB // 8, {}, achieved_gbs=300.0,
+                                                      curve=curve)
 
 
 def test_no_point_lies_above_the_compute_roof():

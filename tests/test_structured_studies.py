@@ -20,6 +20,7 @@ from chainorder.lab.studies.structured_article import (
 )
 
 DENSE, STRUCTURED = CONVENTION_LABEL["dense"], CONVENTION_LABEL["structured"]
+DENSE_, STRUCTURED_ = "dense", "structured"  # tables name the conventions short
 
 
 def test_convention_labels():
@@ -91,7 +92,7 @@ def test_batch_costs_counted_equal_the_cost_model():
 def test_claims_table_names_both_conventions():
     costs = convention_costs((1, 1000), 1)
     t = claims_table(costs, affine_in_x(costs), crossovers((1000,)), batch_costs((1, 16)))
-    assert list(t.columns) == ["claim", DENSE, STRUCTURED]
+    assert list(t.columns) == ["claim", "dense", "structured"]
     rows = t.set_index("claim")
     assert rows.loc["input-first / loss-first at |x| = 1,000"].tolist() == ["99.19x", "10.98x"]
     assert rows.loc["input-first / loss-first as |x| grows (slope ratio)"].tolist() == [
@@ -118,9 +119,10 @@ def test_caching_rows_by_hand():
     assert st["max_abs_difference"] < 1e-12
     savings = caching.caching_savings(pd.DataFrame([dense, st]))
     assert list(savings.columns) == [
-        "depth", f"loss-first uncached / cached, {DENSE}",
-        f"loss-first uncached / cached, {STRUCTURED}", f"input-first / cached loss-first, {DENSE}",
-        f"input-first / cached loss-first, {STRUCTURED}"]
+        "depth", f"loss-first uncached / cached, {DENSE_}",
+        f"loss-first uncached / cached, {STRUCTURED_}",
+        f"input-first / cached loss-first, {DENSE_}",
+        f"input-first / cached loss-first, {STRUCTURED_}"]
     assert savings.iloc[0, 2] == pytest.approx(150 / 66)
 
 
@@ -146,11 +148,11 @@ def test_caching_laws_are_exact_per_convention():
             for d in (2, 3, 4, 5)]
     laws = caching.caching_laws(pd.DataFrame(rows)).set_index(["convention", "method"])
     assert laws["exact"].all()
-    assert laws.loc[(DENSE, "loss_first_cached"), "degree"] == 1
-    assert laws.loc[(STRUCTURED, "loss_first_uncached"), "degree"] == 2
+    assert laws.loc[("dense", "loss_first_cached"), "degree"] == 1
+    assert laws.loc[("structured", "loss_first_uncached"), "degree"] == 2
     # width w: the saving grows about 2/(w + 3)·depth dense, (w + 1)/(2w + 1)·depth structured
-    assert laws.loc[(DENSE, "loss_first_uncached"), "per_layer"] == pytest.approx(2 / 6)
-    assert laws.loc[(STRUCTURED, "loss_first_uncached"), "per_layer"] == pytest.approx(4 / 7)
+    assert laws.loc[("dense", "loss_first_uncached"), "per_layer"] == pytest.approx(2 / 6)
+    assert laws.loc[("structured", "loss_first_uncached"), "per_layer"] == pytest.approx(4 / 7)
 
 
 def test_counted_equals_the_formulas_is_a_check_that_fails_when_the_data_change():

@@ -30,7 +30,6 @@ import contextlib
 import math
 import os
 import platform
-import time
 from collections import ChainMap
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -885,7 +884,8 @@ def time_calls(calls: Mapping[str, Callable[[], Any]], rounds: int = 5,
 
     The one timing loop of the JAX engine (tuning, calibration and the benchmarks use it).
     Each round runs every call for ``block_seconds`` (at least three runs) and keeps its
-    fastest; the order rotates from round to round. Results are waited for
+    fastest, the rounds in :func:`chainorder.timing.interleave`'s orders (each call goes
+    first, and follows each other one, as often). Results are waited for
     (``jax.block_until_ready``).
 
     Examples
@@ -894,20 +894,11 @@ def time_calls(calls: Mapping[str, Callable[[], Any]], rounds: int = 5,
     >>> len(times["sin"])
     2
     """
-    names = list(calls)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(rounds):
-        k = r % max(1, len(names))
-        for name in names[k:] + names[:k]:
-            run, best, count = calls[name], math.inf, 0
-            stop = time.perf_counter() + block_seconds
-            while count < 3 or time.perf_counter() < stop:
-                start = time.perf_counter()
-                jax.block_until_ready(run())
-                best = min(best, time.perf_counter() - start)
-                count += 1
-            times[name].append(best)
-    return times
+    from ..timing import fastest, interleave
+
+    blocked = {name: (lambda run=run: jax.block_until_ready(run())) for name, run in calls.items()}
+    return interleave({name: fastest(fn, seconds=block_seconds) for name, fn in blocked.items()},
+                      rounds=rounds) if calls else {}
 
 
 # ----------------------------------------------------------------------------- time model

@@ -111,7 +111,17 @@ class JacobianPlan:
             return lambda *args: raw(consts, *split(args))
         return lambda *args: raw(*split(args))
 
+    def _peer_of(self, mode: str) -> str:
+        """``mode``, or the homogeneous mode whose single sweep it is (then the peer's own
+        program runs: an optimum of one sweep is not a new program)."""
+        if mode in self.schedules and mode not in HOMOGENEOUS:
+            for h in HOMOGENEOUS:
+                if h in self.schedules and self.schedules[h].ops == self.schedules[mode].ops:
+                    return h
+        return mode
+
     def _needs_consts(self, mode: str) -> bool:
+        mode = self._peer_of(mode)
         return mode in self.schedules and not (
             mode in HOMOGENEOUS and not self._shards(mode))
 
@@ -128,7 +138,7 @@ class JacobianPlan:
         if self._needs_consts(mode):
             return self.engine.schedule_function(self.program, self.schedules[mode], self.f,
                                                  values=values)
-        return self.engine.peer_function(self.layout, self.f, mode)
+        return self.engine.peer_function(self.layout, self.f, self._peer_of(mode))
 
     @property
     def pattern(self) -> Any:

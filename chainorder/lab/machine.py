@@ -224,7 +224,7 @@ def _matmul_rate(n: int, budget: float) -> float:
 
 
 #: Array sizes (bytes) of the read-bandwidth curve, below the arrays larger than the caches.
-CURVE_BYTES = tuple(m * 2**20 for m in (1, 2, 4, 8, 16, 32, 64, 256))
+CURVE_BYTES = tuple(int(m * 2**20) for m in (0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 256))
 
 
 def _stream_bytes(stream_mb: int) -> tuple[int, str]:

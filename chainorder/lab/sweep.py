@@ -4,7 +4,7 @@ The output is JSON Lines. A *run* record (machine, measured peaks,
 settings) opens every session that measures something; then one *row*
 record per point (case x order x repeat settings), appended, flushed and
 fsync'ed as soon as it is measured. The orders of one case are timed
-interleaved (a batch of runs of each per round, rotating), so a load that
+interleaved (a batch of runs of each per round, in varying orders), so a load that
 comes and goes hits them alike; each row carries the bootstrap interval of
 its median (``seconds_low`` .. ``seconds_high``), the highest load average
 seen while it was measured (``loadavg_max``), the CPU other processes took
@@ -270,7 +270,8 @@ def measure_points(chain: Chain, plans: Mapping[str, Plan], timing: Timing) -> d
     untimed runs of each plan, one timed run of each sizes the rounds: each
     round then runs every plan a batch of times taking about as long as the
     slowest plan's run (or ``min_seconds / repeats``, if longer), the plans
-    in a rotating order, until every plan has ``repeats`` runs adding up to
+    in varying orders (:func:`chainorder.timing.round_orders`), until every plan has
+    ``repeats`` runs adding up to
     ``min_seconds`` (at most ``max_runs``). A load that comes and goes so
     hits every plan alike. The median of many runs keeps a fast product
     from being judged by one stall of the operating system.

@@ -1,7 +1,7 @@
 """Verdicts that respect noise: interleaved timings, an interval per thing, 'faster' only if apart.
 
 Two things timed repeatedly and interleaved (run A, run B, run A, ...; the
-order inside each round rotates) each get an interval: the bootstrap
+order inside each round varies, chainorder.timing.round_orders) each get an interval: the bootstrap
 confidence interval of the median (default), the quartiles, or the full
 range of the runs. One is *faster* than the other only when its interval
 lies wholly below the other's; overlapping intervals are a *tie*, whatever

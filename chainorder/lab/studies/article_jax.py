@@ -674,7 +674,8 @@ def _intro(own: ArticleJaxStudy.Settings, ctx: ReportContext) -> list[str]:
         "gradient with it (`dl/dθ`, argnums (0, 1)). Modes: "
         + "; ".join(f"`{m}`: {v}" for m, v in MODES.items())
         + ". All jitted, float64. The first call (trace, compile, run) is timed once; steady "
-        f"calls in {own.rounds} interleaved rounds (the order rotates), a sample the fastest "
+        f"calls in {own.rounds} interleaved rounds (each going first, and after each other, "
+        "as often), a sample the fastest "
         f"call within {own.block_seconds} s; {ctx.settings.threads_text()}.", "",
         "Memory model (`model_bytes`, float64): reverse mode keeps `8·(|θ| + |x| + Σ|z_k| + "
         "2n)`, forward mode `8·(|θ| + |x| + n + n² + n·Σ|z_k|)`, with `n` the inputs "

@@ -269,19 +269,24 @@ class ReportContext:
                 f"([SVG](figures/{stem}.svg))\n")
 
     def table(self, df: pd.DataFrame, stem: str, *, counted: bool,
-              formats: dict[str, Any] | None = None, embed: bool = True) -> str:
+              formats: dict[str, Any] | None = None, embed: bool = True,
+              show: Sequence[str] | None = None) -> str:
         """Save ``df`` as ``tables/counted-<stem>.csv`` or ``timed-<stem>.csv``; return Markdown.
 
         Counted tables must depend on the settings only (no timings), so that
         they are byte-identical from one run to the next. With ``embed=False``
-        only a link to the CSV file is returned.
+        only a link to the CSV file is returned; with ``show`` the page shows those
+        columns only (so that the table fits the page) and the link names the others.
         """
         name = f"{'counted' if counted else 'timed'}-{stem}.csv"
         path = self.out_dir / "tables" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(path, index=False, lineterminator="\n", float_format="%.10g")
-        link = f"Table: [{name}](tables/{name}) ({len(df)} rows)\n"
-        return (markdown_table(df, formats) + "\n\n" + link) if embed else link
+        hidden = [c for c in df.columns if show is not None and c not in show]
+        more = f"; in the CSV also: {', '.join(f'`{c}`' for c in hidden)}" if hidden else ""
+        link = f"Table: [{name}](tables/{name}) ({len(df)} rows{more})\n"
+        shown = df if show is None else df[list(show)]
+        return (markdown_table(shown, formats) + "\n\n" + link) if embed else link
 
 
 # ----------------------------------------------------------------------------- text

@@ -200,7 +200,7 @@ def caching_laws(caching: pd.DataFrame) -> pd.DataFrame:
         for col, law in laws.items():
             grows = (law["exact"] and base["exact"] and law["degree"] == 2
                      and base["degree"] == 1)
-            rows.append({"convention": convention_label(st),
+            rows.append({"convention": st,
                          "method": col.removesuffix("_multiplications"),
                          "law": polynomial_text(law["coefficients"]),
                          "degree": law["degree"], "exact": law["exact"],
@@ -234,7 +234,7 @@ def caching_savings(caching: pd.DataFrame) -> pd.DataFrame:
         for st in present:
             g = caching[caching["structure"] == st].set_index("depth")
             ratio = g[col] / g["loss_first_cached_multiplications"]
-            out[f"{what}, {convention_label(st)}"] = out["depth"].map(ratio)
+            out[f"{what}, {st}"] = out["depth"].map(ratio)
     return out
 
 
@@ -326,12 +326,9 @@ class CachingStudy(Study):
                         f"absolute difference {caching['max_abs_difference'].max():.1e}.")
         width = int(caching["width"].iloc[0])
         savings = caching_savings(caching)
-        table = caching.drop(columns=["max_abs_difference"]).assign(
-            structure=caching["structure"].map(convention_label)).rename(
+        table = caching.drop(columns=["max_abs_difference"]).rename(
             columns={"structure": "convention"})
-        fit_table = caching_fits(caching).assign(
-            structure=lambda d: d["structure"].map(convention_label)).rename(
-            columns={"structure": "convention"})
+        fit_table = caching_fits(caching).rename(columns={"structure": "convention"})
         body = [
             "## Setup",
             "",
@@ -344,7 +341,7 @@ class CachingStudy(Study):
             "separately, to isolate the effect of caching from that of the order. Every "
             "count comes from multiplying, in each convention:",
             "",
-            CONVENTION_TEXT,
+            CONVENTION_TEXT + " Tables name them *dense* and *structured*.",
             "",
             "## What caching saves",
             "",

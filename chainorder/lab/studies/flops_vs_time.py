@@ -138,7 +138,13 @@ _SHORT = ((r"^working set [\d.]+ MiB(: |, | )", ""),
            r"([\d.]+ GB/s) \(its data stay in a cache\)", r"moved \3; \1 arrays stream at \2"),
           (r"moved ([\d.]+ GB/s), faster than the ([\d.]+ GB/s) measured on arrays of "
            r"([\d.]+ MiB): not explained by the measured rates",
-           r"not explained: moved \1, \3 arrays stream at \2"))
+           r"not explained: moved \1, \3 arrays stream at \2"),
+          (r"between arrays of ([\d.]+ MiB) \(([\d.]+ GB/s)\) and ([\d.]+ MiB) \(([\d.]+ "
+           r"GB/s)\), and it moved ([\d.]+ GB/s), within their rates \(its data partly stay "
+           r"in a cache\)", r"moved \5; \1 and \3 arrays stream at \2 and \4"),
+          (r"smaller than every array streamed here \(([\d.]+ MiB) the smallest\) and within "
+           r"the ([\d.]+ MiB) (\w+) cache the OS reports, so no measured rate bounds it; it "
+           r"moved ([\d.]+ GB/s)", r"moved \4; below the \1 arrays streamed, in the \3 (\2)"))
 
 
 def short_why(text: str) -> str:
@@ -154,17 +160,40 @@ def short_why(text: str) -> str:
     return text
 
 
-def _why_from_curve(working_set: int, achieved_gbs: float, curve: list[list[float]]) -> str:
-    """The reason from the measured read rates: the fastest array at least as large as the set
-    (the set fits wherever that array did)."""
+def _why_from_curve(working_set: int, achieved_gbs: float, curve: list[list[float]],
+                    machine: dict[str, Any] | None = None) -> str:
+    """The reason from the measured read rates by array size, the first that holds.
+
+    The fastest array at least as large as the set streamed as fast (the set fits
+    wherever that array did); or the arrays just smaller and just larger than the set
+    bracket its rate; or the set is smaller than every array streamed and fits the L1d or
+    L2 cache the OS reports (no measured rate bounds it). Else it is not explained."""
     ws = f"working set {_mib(working_set)}"
-    holding = [(b, g) for b, g in sorted(curve) if b >= working_set]
+    points = sorted((int(b), float(g)) for b, g in curve)
+    holding = [(b, g) for b, g in points if b >= working_set]
+    smaller = [(b, g) for b, g in points if b < working_set]
+    if holding:
+        size, rate = max(holding, key=lambda bg: bg[1])
+        if achieved_gbs <= rate:
+            return (f"{ws}: arrays of {_mib(size)} streamed at {rate:.1f} GB/s here, and this "
+                    f"point moved {achieved_gbs:.1f} GB/s (its data stay in a cache)")
+    if smaller and holding:
+        (lo, lo_rate), (hi, hi_rate) = smaller[-1], holding[0]
+        if achieved_gbs <= lo_rate:
+            return (f"{ws}: between arrays of {_mib(lo)} ({lo_rate:.1f} GB/s) and {_mib(hi)} "
+                    f"({hi_rate:.1f} GB/s), and it moved {achieved_gbs:.1f} GB/s, within "
+                    "their rates (its data partly stay in a cache)")
+    if not smaller and points:
+        for level in ("L1d", "L2"):
+            cache = cache_bytes(machine or {}, level)
+            if cache and working_set <= cache:
+                return (f"{ws}: smaller than every array streamed here ({_mib(points[0][0])} "
+                        f"the smallest) and within the {_mib(cache)} {level} cache the OS "
+                        f"reports, so no measured rate bounds it; it moved "
+                        f"{achieved_gbs:.1f} GB/s")
     if not holding:
         return f"{ws}, larger than every array streamed here: not explained by this page"
     size, rate = max(holding, key=lambda bg: bg[1])
-    if achieved_gbs <= rate:
-        return (f"{ws}: arrays of {_mib(size)} streamed at {rate:.1f} GB/s here, and this point "
-                f"moved {achieved_gbs:.1f} GB/s (its data stay in a cache)")
     return (f"{ws}: moved {achieved_gbs:.1f} GB/s, faster than the {rate:.1f} GB/s measured "
             f"on arrays of {_mib(size)}: not explained by the measured rates")
 
@@ -182,7 +211,7 @@ def why_above(working_set: int, machine: dict[str, Any], *, achieved_gbs: float 
     'working set 1 MiB: arrays of 2 MiB streamed at 60.0 GB/s here, and this point moved 30.0 GB/s (its data stay in a cache)'
     """  # noqa: E501
     if curve and achieved_gbs is not None:
-        return _why_from_curve(working_set, achieved_gbs, curve)
+        return _why_from_curve(working_set, achieved_gbs, curve, machine)
     ws = f"working set {_mib(working_set)}"
     for level in ("L1d", "L2", "L3"):
         size = cache_bytes(machine, level)

@@ -60,6 +60,7 @@ from .base import (
     ratio_text,
     register_study,
     setting,
+    time_formats,
 )
 
 if TYPE_CHECKING:
@@ -611,7 +612,10 @@ class GeneralizedChainStudy(Study):
             "",
             ctx.table(counted, "generalized-chain", counted=True,
                       formats={"best_mode_over_optimal": "{:.4g}",
-                               "best_baseline_over_optimal": "{:.4g}"}),
+                               "best_baseline_over_optimal": "{:.4g}"},
+                      show=[c for c in ("instance", "q", "tangent", "adjoint", "preaccumulation",
+                                        "optimal", "best_baseline", "best_baseline_over_optimal")
+                            if c in counted.columns]),
             "## Random chains: the distribution of the saving",
             "",
             "The saving of the optimum over a baseline, as a distribution over seeded random "
@@ -666,14 +670,16 @@ class GeneralizedChainStudy(Study):
             "direction read from each stage's "
             "jaxpr (`chainorder.ad`), not the layer-kind counts above. "
             "Three programs per case, each jitted and compiled ahead of time (compile seconds "
-            "in the table, not in the times): the optimal schedule "
+            "in the CSV, not in the times): the optimal schedule "
             "(`plan_jacobian(..., mode='optimal').compile()`; a one-op optimum runs as the "
             "peer's own program), `jax.jit(jax.jacfwd(f))` and `jax.jit(jax.jacrev(f))`. "
-            f"They are timed in {status['repeats']} interleaved rounds (the order rotates); a "
+            f"They are timed in {status['repeats']} interleaved rounds (each program going "
+            "first, and after each other, as often); a "
             f"sample is the fastest call within {status['block_seconds']} s. The verdict "
             "against the better peer is *faster* only when the bootstrap 95% intervals of "
             "the medians separate (`chainorder.lab.verdicts.compare`), else *tie*. Measured "
-            "speed-up: the better peer's median over the optimum's, its range min..max.",
+            "speed-up: the better peer's median over the optimum's, its range min..max. "
+            "The times are medians; `loaded` and the compile seconds are in the CSV.",
             "",
             ctx.figure(plot_speedups(timed), "generalized-chain-speedups",
                        "measured speed-up of the optimal schedule over the better peer vs "
@@ -692,16 +698,14 @@ def _timed_summary(timed: pd.DataFrame) -> str:
     out = pd.DataFrame({
         "case": timed["case"], "optimal schedule": timed["optimal_ops"],
         "predicted speed-up": timed["predicted_speedup"].map(ratio_text),
-        **{f"{k} median ms": timed[f"{k}_median_s"] * 1e3 for k in ("optimal", *_PEERS)},
-        **{f"{k} compile s": timed[f"{k}_compile_s"] for k in ("optimal", *_PEERS)},
+        **{k: timed[f"{k}_median_s"] for k in ("optimal", *_PEERS)},
         "measured speed-up (min..max)": [
             f"{ratio_text(r.measured_speedup)} ({ratio_text(r.speedup_min)}.."
             f"{ratio_text(r.speedup_max)}) over {r.better_peer}"
             for r in timed.itertuples(index=False)],
-        "verdict": timed["verdict"], "loaded": timed["loaded"].astype(bool),
+        "verdict": timed["verdict"],
     })
-    fmt = {c: "{:.3g}" for c in out.columns if c.endswith((" ms", " s"))}
-    return markdown_table(out, fmt)
+    return markdown_table(out, time_formats(["optimal", *_PEERS]))
 
 
 def distribution_table(counted: pd.DataFrame, chaining: pd.DataFrame) -> pd.DataFrame:

@@ -309,7 +309,7 @@ def claims_table(costs: pd.DataFrame, fits: pd.DataFrame, cross: pd.DataFrame,
         }
     claims = list(rows["dense"])
     return pd.DataFrame({"claim": claims,
-                         **{convention_label(st): [rows[st][c] for c in claims]
+                         **{st: [rows[st][c] for c in claims]
                             for st in CONVENTIONS}})
 
 
@@ -488,9 +488,9 @@ def _bracketing_text(bracketing: str) -> str:
 
 def _body(ctx: ReportContext, costs: pd.DataFrame, fits: pd.DataFrame, cross: pd.DataFrame,
           batch: pd.DataFrame, claims: pd.DataFrame) -> str:
-    table = costs.assign(convention=costs["structure"].map(convention_label))
+    table = costs.assign(convention=costs["structure"])
     table = table[["x", "convention", "order", "predicted", "counted", "source"]]
-    fit_table = fits.assign(convention=fits["structure"].map(convention_label))[
+    fit_table = fits.assign(convention=fits["structure"])[
         ["convention", "order", "intercept", "slope", "cost", "on_line", "counted_on_line"]]
     wide = batch.pivot_table(index=["batch", "structure"], columns="order", values="counted",
                              aggfunc="first").reset_index()
@@ -499,16 +499,16 @@ def _body(ctx: ReportContext, costs: pd.DataFrame, fits: pd.DataFrame, cross: pd
                                   zip(wide["batch"], wide["structure"], strict=True)]
     wide["cheaper of the two"] = np.where(wide["input_first"] < wide["loss_first"],
                                           "input_first", "loss_first")
-    wide.insert(1, "convention", wide["structure"].map(convention_label))
+    wide.insert(1, "convention", wide["structure"])
     wide = wide.sort_values(["structure", "batch"])[
         ["batch", "convention", "loss_first", "input_first", "optimal", "optimal bracketing",
          "cheaper of the two"]]
-    cross_t = cross.assign(convention=cross["structure"].map(convention_label))[
+    cross_t = cross.assign(convention=cross["structure"])[
         ["x", "convention", "crossover", "smallest_b"]]
     return "\n".join([
         "## Two conventions",
         "",
-        CONVENTION_TEXT,
+        CONVENTION_TEXT + " Tables name them *dense* and *structured*.",
         "",
         "The chain is the article's `dl/dz3 · dz3/dz2 · dz2/dz1 · dz1/dx`, dims "
         f"`(1, |z3|, |z2|, |z1|, |x|)` with |z1| = |z2| = {Z1}, |z3| = {Z3}; its only "

@@ -25,6 +25,7 @@ from .base import (
     ratio_text,
     register_study,
     setting,
+    time_formats,
 )
 
 if TYPE_CHECKING:
@@ -287,7 +288,9 @@ class TimeOptimalStudy(Study):
 _COLUMNS = ["case", "source", "n", "cost_ratio", "predicted_speedup", "time_plan_low",
             "time_plan_median", "time_plan_high", "flop_plan_low", "flop_plan_median",
             "flop_plan_high", "ratio", "verdict", "loaded"]
-_SECONDS = {c: "{:.3e}" for c in _COLUMNS if c.endswith(("_low", "_median", "_high"))}
+_SECONDS = time_formats([c for c in _COLUMNS if c.endswith(("_low", "_median", "_high"))])
+#: The columns the page shows (the CSV has them all).
+_SHOWN = [c for c in _COLUMNS if c not in ("source", "predicted_speedup", "loaded")]
 _TABLE_TEXT = (
     "Each case's two plans ran interleaved ({tt}); `time_plan_low` .. `time_plan_high` is the "
     "95% bootstrap interval of the time plan's median seconds, likewise for the FLOP plan. "
@@ -303,7 +306,7 @@ def _pairs_section(ctx: ReportContext, table: pd.DataFrame, name: str, heading: 
                    "flop_plan_multiplications"]]
     return [f"## {heading}", "", _TABLE_TEXT.format(tt=tt), "",
             *([figure] if figure else []),
-            ctx.table(table[_COLUMNS], name, counted=False, formats=_SECONDS),
+            ctx.table(table[_COLUMNS], name, counted=False, formats=_SECONDS, show=_SHOWN),
             "The bracketings of each pair:", "",
             ctx.table(plans, f"{name}-plans", counted=False, embed=False)]
 

@@ -21,6 +21,7 @@ from .base import (
     order_style,
     ratio_text,
     register_study,
+    time_formats,
 )
 
 if TYPE_CHECKING:
@@ -230,7 +231,9 @@ class WinnersStudy(Study):
             "loss-first; `_geomean` is the geometric mean over the kind's cases.",
             "",
             ctx.table(s["by_kind"], "orders-by-kind", counted=False,
-                      formats={c: "{:.4g}" for c in s["by_kind"].columns if "ratio" in c}),
+                      formats={c: "{:.4g}" for c in s["by_kind"].columns if "ratio" in c},
+                      show=[c for c in s["by_kind"].columns
+                            if not c.endswith(("_min", "_max"))]),
             "## Counted cost of each order",
             "",
             "`flop_ratio` is input-first over loss-first multiplications, `lf_over_opt` "
@@ -252,8 +255,11 @@ class WinnersStudy(Study):
                            "seconds_input_first", "input_first_low", "input_first_high",
                            "seconds_optimal", "time_ratio", "faster", "loaded"]], "orders",
                       counted=False,
-                      formats={c: "{:.3e}" for o in ("loss_first", "input_first", "optimal")
-                               for c in (f"seconds_{o}", f"{o}_low", f"{o}_high")}),
+                      formats=time_formats([c for o in ("loss_first", "input_first", "optimal")
+                                            for c in (f"seconds_{o}", f"{o}_low", f"{o}_high")]),
+                      show=["case", "seconds_loss_first", "loss_first_low", "loss_first_high",
+                            "seconds_input_first", "input_first_low", "input_first_high",
+                            "time_ratio", "faster"]),
             "## Where loss-first is not optimal",
             "",
             "With a scalar loss (`p0 = 1`) loss-first costs `sum_k p_k p_(k+1)`, the number of "

@@ -153,6 +153,10 @@ def test_caching_laws_are_exact_per_convention():
     # width w: the saving grows about 2/(w + 3)·depth dense, (w + 1)/(2w + 1)·depth structured
     assert laws.loc[("dense", "loss_first_uncached"), "per_layer"] == pytest.approx(2 / 6)
     assert laws.loc[("structured", "loss_first_uncached"), "per_layer"] == pytest.approx(4 / 7)
+    text = caching._law_finding(laws.reset_index(), 3)
+    assert text.startswith("Exact in depth (fitted through the smallest depths, and ")
+    assert f"{DENSE}: cached " in text and f"{STRUCTURED}: cached " in text
+    assert "about 0.3333·depth dense and 0.5714·depth structured" in text
 
 
 def test_counted_equals_the_formulas_is_a_check_that_fails_when_the_data_change():

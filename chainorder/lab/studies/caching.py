@@ -433,14 +433,14 @@ def _structured_finding(caching: pd.DataFrame, fits: pd.DataFrame) -> str:
 
 def _law_finding(laws: pd.DataFrame, width: int) -> str:
     law = laws.set_index(["convention", "method"])
-    d, st = convention_label("dense"), convention_label("structured")
+    d, st = "dense", "structured"  # the laws table names the conventions short
     parts, per = [], {}
     for c in (d, st):
         if (c, "loss_first_cached") not in law.index:
             continue
         per[c] = law.loc[(c, "loss_first_uncached"), "per_layer"]
-        parts.append(f"{c}: cached {law.loc[(c, 'loss_first_cached'), 'law']}, one chain per "
-                     f"parameter {law.loc[(c, 'loss_first_uncached'), 'law']}")
+        parts.append(f"{convention_label(c)}: cached {law.loc[(c, 'loss_first_cached'), 'law']}"
+                     f", one chain per parameter {law.loc[(c, 'loss_first_uncached'), 'law']}")
     # the per-layer rates these laws give for an MLP of this width, if they hold
     known = {d: Fraction(2, width + 3), st: Fraction(width + 1, 2 * width + 1)}
     why = [f"{'2/(width + 3)' if c == d else '(width + 1)/(2·width + 1)'}"

@@ -60,7 +60,12 @@ def inside() -> Path:
 def test_every_page_and_figure(first):
     for page in [*PAGES, "99-extra"]:
         assert (first / f"{page}.md").is_file(), page
+    # page 09 draws its pairs only where the plans differ at the calibrated model's margin,
+    # which depends on how this machine timed at calibration
+    agree = "agree on every one of the" in (first / "09-time-optimal.md").read_text()
     for fig in FIGURES:
+        if fig == "time-optimal-speedups" and agree:
+            continue
         for ext in ("png", "svg"):
             assert (first / "figures" / f"{fig}.{ext}").stat().st_size > 1000, (fig, ext)
     assert (first / "data" / "sweep.jsonl").is_file()
@@ -97,6 +102,18 @@ def test_every_table_row_has_the_headers_cell_count(first):
     growth = (first / "04-growth-with-x.md").read_text()
     assert "[How cost grows with |x|](04-growth-with-x.md)" in (first / "README.md").read_text()
     assert "| loss_first | counted multiplications | 11,000 | 100 | yes |" in growth
+
+
+def test_every_table_fits_the_page_and_names_what_it_shortened(first):
+    for page in first.glob("*.md"):
+        text = page.read_text()
+        wide = [line for line in text.splitlines()
+                if line.startswith("|") and len(line) > base.TABLE_CHARS]
+        assert not wide, (page.name, wide[:2])
+        for legend in re.findall(r"^Shortened in the headers: (.*)\.$", text, re.M):
+            for pair in legend.split(", "):
+                short, word = pair.split(" = ")
+                assert base.HEADER_WORDS[word] == short, (page.name, pair)
 
 
 def test_each_page_carries_its_provenance_and_citations(first):
@@ -157,8 +174,9 @@ def test_findings_are_computed(first):
     assert "slope ratio 11,010 / 100 = 110.1x" in growth
     caching = (first / "05-caching.md").read_text()
     assert re.search(r"as depth\^\d\.\d\d with caching", caching)
+    assert "| convention | depth | lf uncached / cached | if / cached lf |" in caching
     for convention in ("dense", "structured"):
-        assert f"loss-first uncached / cached, {convention} |" in caching
+        assert f"| {convention} | 2 | " in caching
     assert re.search(r"caching saves [\d.]+x, against [\d.]+x dense", caching)
     structured = (first / "10-structured-article.md").read_text()
     for part in ("loss-first 111,000 and input-first 11,010,000 scalar multiplications, 99.19x",
@@ -207,6 +225,17 @@ def _verdicts_respect_intervals(rows: list[list[str]], where: str) -> int:
     keeps non-strict order, so separation is checked with <=.
     """
     head, body = rows[0], rows[1:]
+    if "range" in head:  # a ratio's range within the intervals (range_text): excludes 1?
+        # page 02: input-first over loss-first, `faster` names an order; page 09: the time
+        # plan's speed-up, `verdict` is the time plan's
+        above, below, col = (("loss_first", "input_first", "faster") if "faster" in head
+                             else ("faster", "slower", "verdict"))
+        for row in body:
+            cell = dict(zip(head, row, strict=True))
+            lo, hi = (float(v) for v in cell["range"].split(".."))
+            assert {above: lo >= 1, below: hi <= 1, "tie": lo <= 1 <= hi}[cell[col]], (
+                where, row)
+        return len(body)
     pairs = [h[:-4] for h in head if h.endswith("_low") and f"{h[:-4]}_high" in head]
     col = "verdict" if "verdict" in head else "faster" if "faster" in head else None
     if col is None or len(pairs) != 2:

@@ -47,11 +47,11 @@ def test_the_arrays_around_a_set_or_a_small_cache_explain_a_point():
                        "(30.0 GB/s), and it moved 70.0 GB/s, within their rates (its data "
                        "partly stay in a cache)")
     assert flops_vs_time.short_why(between) == (
-        "moved 70.0 GB/s; 1 MiB and 4 MiB arrays stream at 80.0 GB/s and 30.0 GB/s")
+        "1 MiB read 80.0 GB/s")
     tiny = flops_vs_time.why_above(MIB // 8, caches, achieved_gbs=300.0, curve=curve)
     assert "smaller than every array streamed here (0.5 MiB the smallest)" in tiny
     assert flops_vs_time.short_why(tiny) == (
-        "moved 300.0 GB/s; below the 0.5 MiB arrays streamed, in the L2 (2 MiB)")
+        "in the L2 (2 MiB)")
     # faster than the smaller array too, or below every array without a cache to fit: no reason
     assert "not explained" in flops_vs_time.why_above(2 * MIB, caches, achieved_gbs=90.0,
                                                       curve=curve)
@@ -143,3 +143,34 @@ def test_the_machine_record_has_the_versions_and_the_cpu_as_the_os_reports_it():
     for dist in ("jax", "jaxlib", "numba", "asdex", "sparsejac", "numpy", "threadpoolctl"):
         assert dist in info
     assert info["cpu_model"] and info["blas"]
+
+
+def test_a_read_timed_beside_a_point_explains_it_before_the_curve():
+    # 1 MiB arrays streamed at 50 GB/s when the bandwidth was measured; the point moved 80 GB/s
+    df = _points([20.0, 30.0], [0.25, 0.25], [MIB, MIB]).assign(read_gbs=[100.0, 110.0])
+    curve = [[MIB, 50.0], [1000 * MIB, 10.0]]
+    roof = flops_vs_time.roofline_table(df, 50.0, 10.0, {}, curve).set_index("case")
+    assert roof["above_roof"].all()
+    assert roof.loc["c0", "why_above"] == (
+        "working set 1 MiB: a vector-matrix read of an array of its size, timed in the same "
+        "rounds, streamed at 100.0 GB/s, and this point moved 80.0 GB/s (its data stay in a "
+        "cache)")
+    assert flops_vs_time.short_why(roof.loc["c0", "why_above"]) == (
+        "read at 100.0 GB/s")
+    # faster than the read beside it (120 > 110 GB/s) and than the curve: not explained
+    assert "not explained" in roof.loc["c1", "why_above"]
+
+
+def test_the_sweep_times_a_read_of_each_working_set_in_the_same_rounds():
+    from chainorder.lab.cases import get_case
+    from chainorder.lab.sweep import Timing, make_plan, measure_points
+
+    chain = get_case("article-x100").build()
+    plans = {o: make_plan(chain.dims, o) for o in ("loss_first", "input_first")}
+    got = measure_points(chain, plans, Timing(3, 1, 0.0, 0), reads=True)
+    assert set(got) == set(plans)  # the reads are not points of their own
+    for row in got.values():
+        working_set = row["jacobian_bytes"] + row["intermediate_bytes_largest"]
+        assert working_set <= row["read_bytes"] < working_set + 8 * 1024
+        assert row["read_gbs"] > 0
+    assert "read_gbs" not in measure_points(chain, plans, Timing(3, 1, 0.0, 0))["loss_first"]

@@ -262,7 +262,8 @@ def measure_point(chain: Chain, plan: Plan, timing: Timing) -> dict[str, Any]:
     return measure_points(chain, {"plan": plan}, timing)["plan"]
 
 
-def measure_points(chain: Chain, plans: Mapping[str, Plan], timing: Timing) -> dict[str, dict]:
+def measure_points(chain: Chain, plans: Mapping[str, Plan], timing: Timing, *,
+                   reads: bool = False) -> dict[str, dict]:
     """Counted cost, sizes and wall time of each plan on ``chain``, timed interleaved.
 
     A run's time is the sum of its multiplications' wall times (planning and
@@ -287,17 +288,28 @@ def measure_points(chain: Chain, plans: Mapping[str, Plan], timing: Timing) -> d
         ``loadavg_max`` (highest one-minute load average seen at a round),
         ``other_work`` (cores' worth of CPU time other processes took meanwhile,
         :func:`~chainorder.lab.verdicts.other_work`) and ``loaded``
-        (:func:`~chainorder.lab.verdicts.under_load` of them).
+        (:func:`~chainorder.lab.verdicts.under_load` of them). With ``reads``, also
+        ``read_bytes`` and ``read_gbs``: the median rate (GB/s) of a vector-matrix read of
+        a C-ordered matrix as large as the plan's working set (its Jacobians and its largest
+        product, rounded up to 8 KiB; up to :data:`READ_MAX_BYTES`), timed the same way in
+        the same interleaved rounds, so that a point faster than the memory roof can be
+        told apart from a machine that ran faster at that moment; None above that size.
     """
-    mats = chain.matrices
+    names = list(plans)
+    plans = dict(plans)
+    sizes = {n: _sizes(chain, pl) for n, pl in plans.items()}
+    mats_of = {n: chain.matrices for n in names}
+    refs = _read_references(sizes) if reads else {}
+    for ref, (ref_mats, ref_plan) in refs.items():
+        plans[ref], mats_of[ref] = ref_plan, ref_mats
     for _ in range(timing.warmup):
-        for pl in plans.values():
-            execute(mats, pl)
+        for n, pl in plans.items():
+            execute(mats_of[n], pl)
     loads, start = [loadavg()], cpu_sample()
     counted: dict[str, int] = {}
     times: dict[str, list[float]] = {}
     for name, pl in plans.items():
-        _, trace = execute(mats, pl, timed=True)
+        _, trace = execute(mats_of[name], pl, timed=True)
         times[name], counted[name] = [trace.seconds], trace.multiplications
     slot = max(max(t[0] for t in times.values()), timing.min_seconds / timing.repeats)
     batch = {n: max(1, min(int(slot / max(t[0], 1e-9)), -(-timing.max_runs // timing.repeats)))
@@ -312,19 +324,66 @@ def measure_points(chain: Chain, plans: Mapping[str, Plan], timing: Timing) -> d
         def run() -> list[float]:  # a batch of runs, the products' own seconds
             t = times[name]
             n = min(batch[name], timing.max_runs - len(t)) if wanted(t) else 0
-            return [execute(mats, plans[name], timed=True)[1].seconds for _ in range(n)]
+            return [execute(mats_of[name], plans[name], timed=True)[1].seconds
+                    for _ in range(n)]
         return run
 
     # round 0 was the sizing run above; the interleaved rounds continue from round 1
     interleave({name: runs_of(name) for name in plans}, first_round=1, into=times,
                rounds=lambda: any(wanted(t) for t in times.values()),
                before_round=lambda _: loads.append(loadavg()))
-    names = list(plans)
     top = max((x for x in loads if x is not None), default=None)
     others = other_work_since(start)
-    return {n: {**_timed(times[n], counted[n]), **_sizes(chain, plans[n]),
-                "loadavg_max": top, "other_work": others,
-                "loaded": under_load(top, others=others)} for n in names}
+    out = {n: {**_timed(times[n], counted[n]), **sizes[n],
+               "loadavg_max": top, "other_work": others,
+               "loaded": under_load(top, others=others)} for n in names}
+    if reads:
+        for n in names:
+            ref = _read_name(_working_set(sizes[n]))
+            median = statistics.median(times[ref]) if ref in times else None
+            nbytes = _read_bytes(_working_set(sizes[n])) if median else None
+            out[n]["read_bytes"] = nbytes
+            out[n]["read_gbs"] = nbytes / median / 1e9 if nbytes and median else None
+    return out
+
+
+#: The largest working set :func:`measure_points` times a vector-matrix read beside (64 MiB):
+#: larger sets stream from memory, where the memory roof itself is the reference.
+READ_MAX_BYTES = 64 * 2**20
+
+#: Columns of the matrix of a read reference (a vector-matrix product, as a loss-first step).
+_READ_COLUMNS = 1024
+
+
+def _working_set(sizes: dict[str, int]) -> int:
+    """A plan's working set: its Jacobians and its largest product, in bytes."""
+    return sizes["jacobian_bytes"] + sizes["intermediate_bytes_largest"]
+
+
+def _read_bytes(working_set: int) -> int:
+    """Bytes of the read reference for ``working_set``: a whole number of 8 KiB rows."""
+    row = 8 * _READ_COLUMNS
+    return max(1, -(-working_set // row)) * row
+
+
+def _read_name(working_set: int) -> str:
+    return f"(read {_read_bytes(working_set)} bytes)"
+
+
+def _read_references(sizes: Mapping[str, dict[str, int]]) -> dict[str, tuple[list, Plan]]:
+    """One vector-matrix read per distinct working set up to :data:`READ_MAX_BYTES`: its
+    operands (a ``1 x r`` vector, an ``r x 1024`` C-ordered matrix) and its one-step plan."""
+    import numpy as np
+
+    refs: dict[str, tuple[list, Plan]] = {}
+    for s in sizes.values():
+        ws = _working_set(s)
+        if ws > READ_MAX_BYTES or _read_name(ws) in refs:
+            continue
+        r = _read_bytes(ws) // (8 * _READ_COLUMNS)
+        ref_mats = [np.ones((1, r)), np.ones((r, _READ_COLUMNS))]
+        refs[_read_name(ws)] = (ref_mats, make_plan((1, r, _READ_COLUMNS), "loss_first"))
+    return refs
 
 
 def _timed(times: list[float], counted: int) -> dict[str, Any]:
@@ -523,7 +582,7 @@ def _measure_all(fh: IO[str], todo: list[tuple[Case, str]], run: int, timing: Ti
             chain = case.build()
             bar.set_postfix_str(f"{case.id} {', '.join(case_orders)}", refresh=False)
             plans = {order: make_plan(chain.dims, order) for order in case_orders}
-            measured = measure_points(chain, plans, timing)
+            measured = measure_points(chain, plans, timing, reads=True)
             for order in case_orders:
                 _append(fh, _row(case, chain, plans[order], order, run, timing,
                                  measured[order]))

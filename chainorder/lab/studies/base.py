@@ -44,6 +44,7 @@ __all__ = [
     "escape_cell",
     "number_text",
     "ratio_text",
+    "range_text",
     "short_cell",
     "seconds_text",
     "jax_version",
@@ -270,13 +271,15 @@ class ReportContext:
 
     def table(self, df: pd.DataFrame, stem: str, *, counted: bool,
               formats: dict[str, Any] | None = None, embed: bool = True,
-              show: Sequence[str] | None = None) -> str:
+              show: Sequence[str] | None = None, keys: int = 1) -> str:
         """Save ``df`` as ``tables/counted-<stem>.csv`` or ``timed-<stem>.csv``; return Markdown.
 
         Counted tables must depend on the settings only (no timings), so that
         they are byte-identical from one run to the next. With ``embed=False``
         only a link to the CSV file is returned; with ``show`` the page shows those
         columns only (so that the table fits the page) and the link names the others.
+        ``keys`` leading columns identify a row (:func:`markdown_table` repeats them in each
+        part of a table split to fit the page).
         """
         name = f"{'counted' if counted else 'timed'}-{stem}.csv"
         path = self.out_dir / "tables" / name
@@ -286,7 +289,7 @@ class ReportContext:
         more = f"; in the CSV also: {', '.join(f'`{c}`' for c in hidden)}" if hidden else ""
         link = f"Table: [{name}](tables/{name}) ({len(df)} rows{more})\n"
         shown = df if show is None else df[list(show)]
-        return (markdown_table(shown, formats) + "\n\n" + link) if embed else link
+        return (markdown_table(shown, formats, keys=keys) + "\n\n" + link) if embed else link
 
 
 # ----------------------------------------------------------------------------- text
@@ -388,6 +391,19 @@ def time_formats(columns: Sequence[str]) -> dict[str, Callable[[Any], str]]:
     return {c: seconds_text for c in columns}
 
 
+def range_text(top_low: float, top_high: float, bottom_low: float, bottom_high: float) -> str:
+    """The range a ratio of two medians can take within their intervals, ``low..high``:
+    the top's low end over the bottom's high end, to the top's high end over the bottom's
+    low end. It excludes 1 exactly when the two intervals separate.
+
+    Examples
+    --------
+    >>> range_text(2.8, 3.3, 0.9, 1.1), range_text(1.0, 1.2, 1.1, 1.3)
+    ('2.545..3.667', '0.7692..1.091')
+    """
+    return f"{number_text(top_low / bottom_high)}..{number_text(top_high / bottom_low)}"
+
+
 def ints_text(values: Sequence[int]) -> str:
     """Integers with thousands separators, comma-separated.
 
@@ -450,7 +466,9 @@ _DIMS = re.compile(r"^\d+(x\d+)+$")
 def short_cell(text: str) -> str:
     """``text`` for a table cell: a long dims string (``1x64x64x...``) run-length coded.
 
-    Nothing is lost: ``64^1024`` is 1024 dims of 64. Other text is kept whole.
+    Nothing is lost by the coding: ``64^1024`` is 1024 dims of 64. A dims string that
+    stays longer than :data:`CELL_CHARS` keeps its first and last dims and says how many
+    it has (the CSV holds it whole). Other text is kept whole.
 
     Examples
     --------
@@ -458,6 +476,8 @@ def short_cell(text: str) -> str:
     '1x64^1024'
     >>> short_cell("10x5x5x5x3")
     '10x5x5x5x3'
+    >>> short_cell("x".join(str(d) for d in range(100, 130)))
+    '100x101x102x103...128x129 (30 dims)'
     """
     if len(text) <= CELL_CHARS or not _DIMS.match(text):
         return text
@@ -467,19 +487,124 @@ def short_cell(text: str) -> str:
             runs[-1][1] += 1
         else:
             runs.append([d, 1])
-    return "x".join(d if k == 1 else f"{d}x{d}" if k == 2 else f"{d}^{k}" for d, k in runs)
+    parts = [d if k == 1 else f"{d}x{d}" if k == 2 else f"{d}^{k}" for d, k in runs]
+    coded = "x".join(parts)
+    if len(coded) <= CELL_CHARS:
+        return coded
+    head: list[str] = []
+    tail: list[str] = []
+    while len("x".join(head + [parts[len(head)]])) <= 16:
+        head.append(parts[len(head)])
+    while len("x".join([parts[-1 - len(tail)]] + tail)) <= 8:
+        tail.insert(0, parts[-1 - len(tail)])
+    return f"{'x'.join(head)}...{'x'.join(tail)} ({text.count('x') + 1} dims)"
 
 
-def markdown_table(df: pd.DataFrame, formats: dict[str, Any] | None = None) -> str:
+#: The widest a table's Markdown line may be on a page, in characters.
+TABLE_CHARS = 100
+
+#: A text cell longer than this becomes a numbered note under a table too wide for the page.
+NOTE_CHARS = 24
+
+#: Words by which a header wider than its column's cells is shortened, in a table too wide for
+#: the page; a line under the table names those it used.
+HEADER_WORDS = {
+    "loss_first": "lf", "loss-first": "lf", "input_first": "if", "input-first": "if",
+    "multiplications": "mults", "median": "med", "optimal": "opt", "structured": "struct",
+    "preaccumulation": "preacc", "baseline": "base", "uncached": "unc", "predicted": "pred",
+    "measured": "meas", "points": "pts",
+}
+
+_HEADER_WORD = re.compile("|".join(sorted(map(re.escape, HEADER_WORDS), key=len, reverse=True)))
+
+
+def _line_chars(cells: Sequence[str]) -> int:
+    return len(markdown_row(cells))
+
+
+def _table_chars(cols: Sequence[str], head: dict[str, str], cells: dict[str, list[str]]) -> int:
+    rows = zip(*(cells[c] for c in cols), strict=True)
+    return max([_line_chars([head[c] for c in cols]), *(_line_chars(r) for r in rows)])
+
+
+def _short_header(header: str) -> tuple[str, list[str]]:
+    """``header`` by :data:`HEADER_WORDS`, and the words it shortened."""
+    used: list[str] = []
+
+    def sub(m: re.Match[str]) -> str:
+        used.append(m.group(0))
+        return HEADER_WORDS[m.group(0)]
+    return _HEADER_WORD.sub(sub, header), used
+
+
+def _fit(cols: list[str], cells: dict[str, list[str]], numeric: dict[str, bool], keys: int,
+         width: int) -> tuple[list[list[str]], dict[str, str], list[str], list[str]]:
+    """Make a table fit ``width``: short headers, then notes for long text, then a split.
+
+    Returns the column groups (each a table repeating the first ``keys`` columns), the
+    headers, the notes (cells moved under the table) and the header words shortened.
+    """
+    head = {c: str(c) for c in cols}
+    notes: list[str] = []
+    words: list[str] = []
+    if _table_chars(cols, head, cells) <= width:
+        return [cols], head, notes, words
+    for c in cols:
+        widest = max((len(escape_cell(t)) for t in cells[c]), default=0)
+        short, used = _short_header(head[c])
+        if len(head[c]) > widest and used:
+            head[c] = short
+            words += [w for w in used if w not in words]
+    text_cols = sorted((c for c in cols[keys:] if not numeric[c]),
+                       key=lambda c: -max(map(len, cells[c]), default=0))
+    for c in text_cols:  # prose only: names and dims stay in their cells
+        if _table_chars(cols, head, cells) <= width:
+            break
+        for i, t in enumerate(cells[c]):
+            if len(t) > NOTE_CHARS and " " in t:
+                if t not in notes:
+                    notes.append(t)
+                cells[c][i] = f"[{notes.index(t) + 1}]"
+    rest = cols[keys:]
+    parts = _split(cols[:keys], rest, head, cells, width)
+    # as many parts as the widest fit needs, but balanced: the narrowest width giving that many
+    narrow = width
+    while narrow > 1 and len(_split(cols[:keys], rest, head, cells, narrow - 1)) == len(parts):
+        narrow -= 1
+    parts = _split(cols[:keys], rest, head, cells, narrow)
+    return [cols[:keys] + g for g in parts] or [cols], head, notes, words
+
+
+def _split(keys: list[str], rest: list[str], head: dict[str, str],
+           cells: dict[str, list[str]], width: int) -> list[list[str]]:
+    """``rest`` packed in order into parts no wider than ``width`` beside ``keys``."""
+    parts: list[list[str]] = []
+    for c in rest:
+        if parts and _table_chars(keys + parts[-1] + [c], head, cells) <= width:
+            parts[-1].append(c)
+        else:
+            parts.append([c])
+    return parts
+
+
+def markdown_table(df: pd.DataFrame, formats: dict[str, Any] | None = None, *,
+                   keys: int = 1, width: int = TABLE_CHARS) -> str:
     """A GitHub Markdown table of ``df``: ints with thousands separators, floats to 4 digits.
 
     ``formats`` maps a column to a format string (``'{:.3f}'``) or a function of
     the value (e.g. :func:`seconds_text`).
 
     Every cell is escaped (a ``|`` in a cell does not split it), and long dims cells are
-    run-length coded (:func:`short_cell`). A text column with one long value (at least
+    shortened (:func:`short_cell`). A text column with one long value (at least
     :data:`LIFTED_CHARS` characters) in every row of several is said once above the table
     instead of in every row.
+
+    A table whose lines would be wider than ``width`` characters is made to fit, each step
+    only while it is still too wide: headers wider than their cells are shortened by
+    :data:`HEADER_WORDS` (named under the table); text cells longer than
+    :data:`NOTE_CHARS` become numbered notes listed under it (one number per distinct
+    text); then the columns are split into several tables, each repeating the first
+    ``keys`` columns so that its rows can be read alone.
 
     Examples
     --------
@@ -496,7 +621,27 @@ def markdown_table(df: pd.DataFrame, formats: dict[str, Any] | None = None) -> s
     |---:|---:|
     | 1 | 10 |
     | 2 | 20 |
+    >>> print(markdown_table(pd.DataFrame({"case": ["a", "b"], "optimal_median": [1, 2],
+    ...     "schedule": ["1 tangent accumulation, 2 products", "1 product"]}), width=26))
+    | case | opt_med |
+    |---|---:|
+    | a | 1 |
+    | b | 2 |
+    <BLANKLINE>
+    (continued, the same rows)
+    <BLANKLINE>
+    | case | schedule |
+    |---|---|
+    | a | [1] |
+    | b | 1 product |
+    <BLANKLINE>
+    - [1] 1 tangent accumulation, 2 products
+    <BLANKLINE>
+    Shortened in the headers: opt = optimal, med = median.
     """
+    if isinstance(keys, bool) or not isinstance(keys, int) or keys < 1:
+        raise ValueError(f"keys must be a positive int (the leading columns every part of a "
+                         f"split table repeats), got {keys!r}")
     formats = formats or {}
     cols = list(df.columns)
     cells = {c: [_cell(v, formats.get(c)) for v in df[c]] for c in cols}
@@ -510,10 +655,20 @@ def markdown_table(df: pd.DataFrame, formats: dict[str, Any] | None = None) -> s
     said = ("In every row: " + "; ".join(f"{c} = {cells[c][0]}" for c in same) + ".\n\n"
             if same else "")
     shown = [c for c in cols if c not in same]
-    lines = [markdown_row(shown),
-             "|" + "|".join("---:" if numeric[c] else "---" for c in shown) + "|"]
-    lines += [markdown_row([cells[c][i] for c in shown]) for i in range(len(df))]
-    return said + "\n".join(lines)
+    groups, head, notes, words = _fit(shown, cells, numeric, min(keys, len(shown)), width)
+    tables = []
+    for group in groups:
+        lines = [markdown_row([head[c] for c in group]),
+                 "|" + "|".join("---:" if numeric[c] else "---" for c in group) + "|"]
+        lines += [markdown_row([cells[c][i] for c in group]) for i in range(len(df))]
+        tables.append("\n".join(lines))
+    out = said + "\n\n(continued, the same rows)\n\n".join(tables)
+    if notes:
+        out += "\n\n" + "\n".join(f"- [{k}] {escape_cell(t)}" for k, t in enumerate(notes, 1))
+    if words:
+        out += ("\n\nShortened in the headers: "
+                + ", ".join(f"{HEADER_WORDS[w]} = {w}" for w in words) + ".")
+    return out
 
 
 # ----------------------------------------------------------------------------- figures

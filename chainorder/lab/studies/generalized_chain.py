@@ -678,7 +678,8 @@ class GeneralizedChainStudy(Study):
             f"sample is the fastest call within {status['block_seconds']} s. The verdict "
             "against the better peer is *faster* only when the bootstrap 95% intervals of "
             "the medians separate (`chainorder.lab.verdicts.compare`), else *tie*. Measured "
-            "speed-up: the better peer's median over the optimum's, its range min..max. "
+            "speed-up (`measured`, beside the `predicted` one): the better peer's (`over`) "
+            "median over the optimum's, its range `min..max`. "
             "The times are medians; `loaded` and the compile seconds are in the CSV.",
             "",
             ctx.figure(plot_speedups(timed), "generalized-chain-speedups",
@@ -697,13 +698,12 @@ def _timed_summary(timed: pd.DataFrame) -> str:
     """The timed table's main columns as Markdown, times in milliseconds."""
     out = pd.DataFrame({
         "case": timed["case"], "optimal schedule": timed["optimal_ops"],
-        "predicted speed-up": timed["predicted_speedup"].map(ratio_text),
+        "predicted": timed["predicted_speedup"].map(ratio_text),
         **{k: timed[f"{k}_median_s"] for k in ("optimal", *_PEERS)},
-        "measured speed-up (min..max)": [
-            f"{ratio_text(r.measured_speedup)} ({ratio_text(r.speedup_min)}.."
-            f"{ratio_text(r.speedup_max)}) over {r.better_peer}"
-            for r in timed.itertuples(index=False)],
-        "verdict": timed["verdict"],
+        "measured": timed["measured_speedup"].map(ratio_text),
+        "min..max": [f"{ratio_text(r.speedup_min)}..{ratio_text(r.speedup_max)}"
+                     for r in timed.itertuples(index=False)],
+        "over": timed["better_peer"], "verdict": timed["verdict"],
     })
     return markdown_table(out, time_formats(["optimal", *_PEERS]))
 

@@ -309,7 +309,7 @@ class RandomChainsStudy(Study):
             "`optimal`: share of chains where the order costs exactly the optimum; "
             "`within_1pct`: at most 1% above it; ratios are cost / optimum.",
             "",
-            ctx.table(by_n, "random-chains-summary", counted=True, formats=share),
+            ctx.table(by_n, "random-chains-summary", counted=True, formats=share, keys=3),
             "## Scalar-loss chains where loss-first loses most",
             "",
             ctx.table(top.head(10)[["n", "seed", "dims", "loss_first", "input_first", "optimal",

@@ -297,11 +297,11 @@ def claims_table(costs: pd.DataFrame, fits: pd.DataFrame, cross: pd.DataFrame,
             f"input-first / loss-first at |x| = {WORKED_X:,}": ratio_text(inf / lf),
             "loss-first, affine in |x|": f.loc[(st, "loss_first"), "cost"],
             "input-first, affine in |x|": f.loc[(st, "input_first"), "cost"],
-            "input-first / loss-first as |x| grows (slope ratio)":
+            "slope ratio as |x| grows":
                 f"{slope['input_first']:,} / {slope['loss_first']:,} = "
                 f"{ratio_text(slope['input_first'] / slope['loss_first'])}",
-            f"|x| (of {ints_text(xs)}) where input-first is cheaper": ints_text(wins) or "none",
-            f"B rows from which input-first beats loss-first, |x| = {WORKED_X:,}":
+            "|x| tried where input-first is cheaper": ints_text(wins) or "none",
+            f"B from which input-first is cheaper, |x| = {WORKED_X:,}":
                 f"B > {number_text(at[st])}",
             "the same as |x| grows": f"B > {number_text(lim[st])}",
             f"B up to which loss-first is optimal, |x| = {WORKED_X:,}":
@@ -517,6 +517,9 @@ def _body(ctx: ReportContext, costs: pd.DataFrame, fits: pd.DataFrame, cross: pd
         "multiplications; every number below names its convention.",
         "",
         "## The claims side by side",
+        "",
+        f"`B` is the rows of the first block (a batch sharing one chain); the |x| tried are "
+        f"{ints_text(sorted(int(x) for x in costs['x'].unique()))}.",
         "",
         markdown_table(claims),
         "",

@@ -20,8 +20,10 @@ from .base import (
     calibrated_model,
     code_list,
     loglog,
+    markdown_table,
     new_figure,
     note,
+    range_text,
     ratio_text,
     register_study,
     setting,
@@ -288,15 +290,26 @@ class TimeOptimalStudy(Study):
 _COLUMNS = ["case", "source", "n", "cost_ratio", "predicted_speedup", "time_plan_low",
             "time_plan_median", "time_plan_high", "flop_plan_low", "flop_plan_median",
             "flop_plan_high", "ratio", "verdict", "loaded"]
-_SECONDS = time_formats([c for c in _COLUMNS if c.endswith(("_low", "_median", "_high"))])
-#: The columns the page shows (the CSV has them all).
-_SHOWN = [c for c in _COLUMNS if c not in ("source", "predicted_speedup", "loaded")]
 _TABLE_TEXT = (
-    "Each case's two plans ran interleaved ({tt}); `time_plan_low` .. `time_plan_high` is the "
-    "95% bootstrap interval of the time plan's median seconds, likewise for the FLOP plan. "
-    "`verdict` is the time plan's: `faster` or `slower` only when the intervals separate, "
-    "else `tie`. `ratio` is the measured speed-up at the medians, `cost_ratio` the time "
-    "plan's multiplications over the FLOP optimum's.")
+    "Each case's two plans ran interleaved ({tt}); `time_plan` and `flop_plan` are their "
+    "median seconds, `ratio` the measured speed-up of the time plan (the FLOP plan's median "
+    "over its), `range` the lowest to the highest speed-up the medians' 95% bootstrap "
+    "intervals allow (`chainorder.lab.studies.base.range_text`; the CSV holds the intervals). "
+    "`verdict` is the time plan's: `faster` or `slower` only when the intervals separate "
+    "(the range excludes 1), else `tie`. `cost_ratio` is the time plan's multiplications "
+    "over the FLOP optimum's.")
+
+
+def _shown(table: pd.DataFrame) -> pd.DataFrame:
+    """The timed pairs as the page shows them: medians, the speed-up and its range."""
+    return pd.DataFrame({
+        "case": table["case"], "n": table["n"], "cost_ratio": table["cost_ratio"],
+        "time_plan": table["time_plan_median"], "flop_plan": table["flop_plan_median"],
+        "ratio": table["ratio"],
+        "range": [range_text(*r) for r in zip(
+            table["flop_plan_low"], table["flop_plan_high"], table["time_plan_low"],
+            table["time_plan_high"], strict=True)],
+        "verdict": table["verdict"]})
 
 
 def _pairs_section(ctx: ReportContext, table: pd.DataFrame, name: str, heading: str, tt: str,
@@ -306,7 +319,8 @@ def _pairs_section(ctx: ReportContext, table: pd.DataFrame, name: str, heading: 
                    "flop_plan_multiplications"]]
     return [f"## {heading}", "", _TABLE_TEXT.format(tt=tt), "",
             *([figure] if figure else []),
-            ctx.table(table[_COLUMNS], name, counted=False, formats=_SECONDS, show=_SHOWN),
+            ctx.table(table[_COLUMNS], name, counted=False, embed=False),
+            markdown_table(_shown(table), time_formats(["time_plan", "flop_plan"])), "",
             "The bracketings of each pair:", "",
             ctx.table(plans, f"{name}-plans", counted=False, embed=False)]
 

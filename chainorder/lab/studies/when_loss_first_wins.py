@@ -16,9 +16,11 @@ from .base import (
     code_list,
     ints_text,
     loglog,
+    markdown_table,
     new_figure,
     note,
     order_style,
+    range_text,
     ratio_text,
     register_study,
     time_formats,
@@ -32,6 +34,27 @@ __all__ = ["WinnersStudy", "STUDY"]
 
 #: The article's own premise, as the page names its population.
 PREMISE = "a scalar loss and |x| > 1"
+
+
+def _timed_shown(cmp: pd.DataFrame) -> pd.DataFrame:
+    """The wall-time table as the page shows it: medians, their ratio and its range.
+
+    Examples
+    --------
+    >>> cmp = pd.DataFrame({"case": ["a"], "seconds_loss_first": [1e-6],
+    ...     "loss_first_low": [0.9e-6], "loss_first_high": [1.1e-6],
+    ...     "seconds_input_first": [3e-6], "input_first_low": [2.8e-6],
+    ...     "input_first_high": [3.3e-6], "time_ratio": [3.0], "faster": ["loss_first"]})
+    >>> _timed_shown(cmp).iloc[0, 3:].tolist()
+    ['3x', '2.545..3.667', 'loss_first']
+    """
+    return pd.DataFrame({
+        "case": cmp["case"], "lf": cmp["seconds_loss_first"], "if": cmp["seconds_input_first"],
+        "if/lf": cmp["time_ratio"].map(ratio_text),
+        "range": [range_text(*r) for r in zip(
+            cmp["input_first_low"], cmp["input_first_high"], cmp["loss_first_low"],
+            cmp["loss_first_high"], strict=True)],
+        "faster": cmp["faster"]})
 
 
 def input_width(cmp: pd.DataFrame) -> pd.Series:
@@ -246,20 +269,20 @@ class WinnersStudy(Study):
             "## Wall time of each order",
             "",
             f"Median seconds of the product ({threads}), the orders of a case timed "
-            "interleaved; `<order>_low` .. `<order>_high` is the 95% bootstrap interval of "
-            "that median. `time_ratio` is input-first over loss-first medians; `faster` names "
-            "the order whose interval lies wholly below the other's, and says `tie` when "
-            "they overlap, whatever the medians say. `loaded`: " + LOADED_MEANS + ".",
+            "interleaved, loss-first (`lf`) and input-first (`if`). `if/lf` is the ratio of "
+            "the medians; `range` runs from the lowest to the highest ratio their 95% "
+            "bootstrap intervals allow (`chainorder.lab.studies.base.range_text`). `faster` "
+            "names the order whose interval lies wholly below the other's, where the range "
+            "excludes 1, and says `tie` when the intervals overlap, "
+            "whatever the medians say. The CSV holds the intervals and `loaded`: "
+            + LOADED_MEANS + ".",
             "",
             ctx.table(cmp[["case", "seconds_loss_first", "loss_first_low", "loss_first_high",
                            "seconds_input_first", "input_first_low", "input_first_high",
                            "seconds_optimal", "time_ratio", "faster", "loaded"]], "orders",
-                      counted=False,
-                      formats=time_formats([c for o in ("loss_first", "input_first", "optimal")
-                                            for c in (f"seconds_{o}", f"{o}_low", f"{o}_high")]),
-                      show=["case", "seconds_loss_first", "loss_first_low", "loss_first_high",
-                            "seconds_input_first", "input_first_low", "input_first_high",
-                            "time_ratio", "faster"]),
+                      counted=False, embed=False),
+            markdown_table(_timed_shown(cmp), time_formats(["lf", "if"])),
+            "",
             "## Where loss-first is not optimal",
             "",
             "With a scalar loss (`p0 = 1`) loss-first costs `sum_k p_k p_(k+1)`, the number of "

@@ -136,6 +136,9 @@ def test_the_stream_is_larger_than_the_last_level_cache(monkeypatch):
     nbytes, why = machine._stream_bytes(128)
     assert nbytes <= 2**30 // 4 and "capped at a quarter of the available memory" in why
     assert machine.last_level_cache({"L2": "1M", "L3": "8M", "L1i": "64K"}) == ("L3", 8 * MIB)
+    # the default size already exceeds a small cache: the sentence says by how much
+    monkeypatch.setattr(machine, "_caches", lambda: {"L3": "32768K"})
+    assert machine._stream_bytes(128)[1] == "128 MB, 3.8 times the 32 MiB L3 cache the OS reports"
 
 
 def test_the_machine_record_has_the_versions_and_the_cpu_as_the_os_reports_it():

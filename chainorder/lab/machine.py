@@ -228,13 +228,16 @@ CURVE_BYTES = tuple(int(m * 2**20) for m in (0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 
 
 
 def _stream_bytes(stream_mb: int) -> tuple[int, str]:
-    """Bytes of each streamed array: ``stream_mb`` MB, or twice the last-level cache if larger
-    (capped at a quarter of the available memory), and the sentence saying why."""
+    """Bytes of each streamed array: ``stream_mb`` MB, or 1.25 times the last-level cache if
+    larger (capped at a quarter of the available memory), and the sentence saying why."""
     want, why = int(stream_mb * 1e6), f"{stream_mb} MB"
     llc = last_level_cache(_caches())
     if llc is not None and 5 * llc[1] // 4 > want:
         want = 5 * llc[1] // 4
         why = f"1.25 times the {llc[1] / 2**20:.0f} MiB {llc[0]} cache the OS reports"
+    elif llc is not None:
+        why += (f", {want / llc[1]:.2g} times the {llc[1] / 2**20:.0f} MiB {llc[0]} cache the "
+                "OS reports")
     free = _available_bytes()
     if free is not None and want > free // 4:
         want, why = free // 4, why + ", capped at a quarter of the available memory"

@@ -110,6 +110,14 @@ def test_long_dims_keep_their_ends_and_count():
     assert short_cell(long).startswith("1x726x3x717x9")
 
 
+def test_an_elided_dims_cell_stays_in_its_table():
+    dims = "x".join(str(d) for d in range(100, 130))
+    df = pd.DataFrame({"case": ["random-n30"], "dims": [dims], "note": ["a b " * 10]})
+    md = markdown_table(df, width=50)
+    assert "| random-n30 | 100x101x102x103...128x129 (30 dims) |" in md
+    assert "| random-n30 | [1] |" in md and "- [1] a b a b a b" in md  # prose: a note
+
+
 @pytest.mark.parametrize("keys", [0, -1, 1.5, True, "1"])
 def test_keys_must_be_a_positive_int(keys):
     with pytest.raises(ValueError, match="keys must be a positive int"):

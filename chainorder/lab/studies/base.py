@@ -461,6 +461,8 @@ CELL_CHARS = 40
 LIFTED_CHARS = 16
 
 _DIMS = re.compile(r"^\d+(x\d+)+$")
+#: A dims cell :func:`short_cell` elided (``1x5x...x3 (17 dims)``): a name, not prose.
+_ELIDED = re.compile(r"^[\dx^]+\.\.\.[\dx^]+ \(\d+ dims\)$")
 
 
 def short_cell(text: str) -> str:
@@ -561,7 +563,7 @@ def _fit(cols: list[str], cells: dict[str, list[str]], numeric: dict[str, bool],
         if _table_chars(cols, head, cells) <= width:
             break
         for i, t in enumerate(cells[c]):
-            if len(t) > NOTE_CHARS and " " in t:
+            if len(t) > NOTE_CHARS and " " in t and not _ELIDED.match(t):
                 if t not in notes:
                     notes.append(t)
                 cells[c][i] = f"[{notes.index(t) + 1}]"
@@ -622,7 +624,7 @@ def markdown_table(df: pd.DataFrame, formats: dict[str, Any] | None = None, *,
     | 1 | 10 |
     | 2 | 20 |
     >>> print(markdown_table(pd.DataFrame({"case": ["a", "b"], "optimal_median": [1, 2],
-    ...     "schedule": ["1 tangent accumulation, 2 products", "1 product"]}), width=26))
+    ...     "schedule": ["1 tangent accumulation, 2 products", "1 product"]}), width=24))
     | case | opt_med |
     |---|---:|
     | a | 1 |
@@ -655,9 +657,14 @@ def markdown_table(df: pd.DataFrame, formats: dict[str, Any] | None = None, *,
     said = ("In every row: " + "; ".join(f"{c} = {cells[c][0]}" for c in same) + ".\n\n"
             if same else "")
     shown = [c for c in cols if c not in same]
-    groups, head, notes, words = _fit(shown, cells, numeric, min(keys, len(shown)), width)
-    tables = []
+    groups, short, notes, _ = _fit(shown, cells, numeric, min(keys, len(shown)), width)
+    tables, words = [], []
     for group in groups:
+        # a part that fits with the whole headers keeps them
+        whole = {c: str(c) for c in group}
+        head = whole if _table_chars(group, whole, cells) <= width else short
+        words += [w for c in group if head[c] != c for w in _short_header(c)[1]
+                  if w not in words]
         lines = [markdown_row([head[c] for c in group]),
                  "|" + "|".join("---:" if numeric[c] else "---" for c in group) + "|"]
         lines += [markdown_row([cells[c][i] for c in group]) for i in range(len(df))]

@@ -259,13 +259,15 @@ class WinnersStudy(Study):
                             if not c.endswith(("_min", "_max"))]),
             "## Counted cost of each order",
             "",
-            "`flop_ratio` is input-first over loss-first multiplications, `lf_over_opt` "
-            "loss-first over the optimal cost. `rows` is `p0`: 1 for a scalar loss, `B` for a "
-            "mini-batch.",
+            "`flop_ratio` is input-first over loss-first multiplications; `dims_text` is "
+            "`p0x...xpn`, whose `p0` is 1 for a scalar loss and `B` for a mini-batch. The "
+            "optimum's cost is in the CSV, and beside loss-first's where they differ below.",
             "",
             ctx.table(cmp[["case", "kind", "dims_text", "rows", "mult_loss_first",
                            "mult_input_first", "mult_optimal", "flop_ratio", "lf_over_opt",
-                           "cheaper"]], "orders", counted=True),
+                           "cheaper"]], "orders", counted=True,
+                      show=["case", "dims_text", "mult_loss_first", "mult_input_first",
+                            "flop_ratio", "cheaper"]),
             "## Wall time of each order",
             "",
             f"Median seconds of the product ({threads}), the orders of a case timed "

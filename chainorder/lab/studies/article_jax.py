@@ -416,7 +416,8 @@ def _ratio_findings(ratios: pd.DataFrame, fits: pd.DataFrame) -> list[str]:
                    "fails" if r.points >= 3 else "has too few points to test")
         out.append(
             f"Depth {r.depth}, {TARGETS[r.target]}, {r.mode}: t = t_call + b·|x| {verdict} "
-            f"(t_call {r.t_call_us:.3g} µs, b {r.ns_per_x:.3g} ns per |x|; residuals "
+            f"(t_call {seconds_text(r.t_call_us * 1e-6)}, b {seconds_text(r.ns_per_x * 1e-9)} "
+            "per |x|; residuals "
             f"{r.residuals}, worst at |x| = {r.worst_x:,}; tolerance {FIT_TOLERANCE:.0%}).")
     return out
 
@@ -436,6 +437,8 @@ def _memory_findings(plan: pd.DataFrame, stops: pd.DataFrame, timed: pd.DataFram
                                    f"{format_bytes(b)})" for d, x, t, m, b in
                                    skipped[["depth", "x", "target", "mode", "model_bytes"]]
                                    .head(6).itertuples(index=False, name=None))
+                  + (f"; and {len(skipped) - 6} more (`data/article_jax_memory.csv`)"
+                     if len(skipped) > 6 else "")
                   if len(skipped) else "") + ".")
     if len(timed):
         big = timed.loc[timed.groupby("mode")["model_bytes"].idxmax()]
@@ -554,9 +557,10 @@ class ArticleJaxStudy(Study):
             The numpy chains are timed up to this ``|x|``.
         """
 
+        # the full grid is finer below 300, where jacfwd's dl/dθ stops for memory
         xs: tuple[int, ...] = setting(quick=(10, 100, 1000),
-                                      full=(10, 30, 100, 300, 1000, 3000, 10_000, 30_000,
-                                            100_000))
+                                      full=(10, 20, 30, 50, 100, 200, 300, 1000, 3000, 10_000,
+                                            30_000, 100_000))
         depths: tuple[int, ...] = setting(quick=(1, 2), full=(1, 2, 4))
         memory_budget: int = setting(quick=2**28, full=2**32)
         rounds: int = setting(quick=3, full=7)
@@ -597,6 +601,8 @@ class ArticleJaxStudy(Study):
         findings += _numpy_findings(nump)
         body = _intro(own, ctx) + [
             "## Memory, from the model, before anything runs", "",
+            f"`stop_x`: the largest |x| whose run fits the budget of "
+            f"{format_bytes(own.memory_budget)} by the model (empty: none).", "",
             ctx.table(stops, "article-jax-memory-stops", counted=True), "",
             ctx.table(costs, "article-jax-costs", counted=True,
                       formats={"ratio": "{:.4g}"}), "",
@@ -698,7 +704,10 @@ def _jax_body(ctx: ReportContext, status: dict[str, Any], timed: pd.DataFrame,
     ratio_cols = ("measured", "fitted", "counted_dense", "counted_structured",
                   "counted_matrix_free")
     ratios = ratios.assign(**{c: ratios[c].map(_sig3) for c in ratio_cols})
-    fits = fits.rename(columns={"max_residual": "worst_res", "t_call_us": "t_call_µs"})
+    if not fits.empty:  # seconds, as every timed column (a page of one |x| has no fits)
+        fits = fits.assign(t_call_us=fits["t_call_us"] * 1e-6, ns_per_x=fits["ns_per_x"] * 1e-9)
+    fits = fits.rename(columns={"t_call_us": "t_call", "ns_per_x": "per_x",
+                                "max_residual": "worst_res"})
     return [
         "## In JAX", "",
         f"JAX {status['jax']}, `XLA_FLAGS={status.get('xla_flags', '')}`"
@@ -717,9 +726,12 @@ def _jax_body(ctx: ReportContext, status: dict[str, Any], timed: pd.DataFrame,
         "`|z1|·|x|·n`: matrix-free, input-first grows as |x|² on the article's network, "
         "which no line in |x| fits.", "",
         ctx.table(ratios, "article-jax-ratios", counted=False), "",
-        f"Fits `t = t_call + b·|x|` (weighted by 1/t; fails above {FIT_TOLERANCE:.0%}):", "",
+        f"Fits `t = t_call + b·|x|` (weighted by 1/t; fails above {FIT_TOLERANCE:.0%}): "
+        "`t_call` and `per_x` (b) in seconds in the CSV; `worst_res` is the largest "
+        "|fit − time| / time and `worst_x` the |x| where it is. A negative `t_call` is a "
+        "line that fails.", "",
         ctx.table(fits, "article-jax-fits", counted=False,
-                  formats={"t_call_µs": "{:.3g}", "ns_per_x": "{:.3g}",
+                  formats={"t_call": seconds_text, "per_x": lambda v: seconds_text(v) + "/|x|",
                            "worst_res": "{:.2f}"}), "",
         ctx.figure(plot_times(timed), "article-jax-times",
                    "steady time per call vs |x|, per JAX mode and target"),

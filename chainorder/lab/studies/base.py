@@ -663,8 +663,9 @@ def markdown_table(df: pd.DataFrame, formats: dict[str, Any] | None = None, *,
         # a part that fits with the whole headers keeps them
         whole = {c: str(c) for c in group}
         head = whole if _table_chars(group, whole, cells) <= width else short
-        words += [w for c in group if head[c] != c for w in _short_header(c)[1]
-                  if w not in words]
+        for c in group:
+            if head[c] != c:
+                words += [w for w in _short_header(c)[1] if w not in words]
         lines = [markdown_row([head[c] for c in group]),
                  "|" + "|".join("---:" if numeric[c] else "---" for c in group) + "|"]
         lines += [markdown_row([cells[c][i] for c in group]) for i in range(len(df))]

@@ -226,7 +226,8 @@ class ConvolutionStudy(Study):
                      "The program `x -> z5` cut into factors with their patterns detected "
                      "from the jaxpr: plain adjoint and tangent mode, the whole Jacobian "
                      "compressed by a row or column coloring (colors × the sweep), and the "
-                     "optimum over spans (multiply-adds).", "",
+                     "optimum over spans (multiply-adds); `nnz` is the number of nonzeros "
+                     "of the Jacobian.", "",
                      ctx.table(schedules, "convolution-schedules", counted=True), ""]
         if not timed.empty:
             shown = timed.assign(median=timed["median_s"].map(seconds_text),

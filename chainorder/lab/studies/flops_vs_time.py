@@ -578,11 +578,11 @@ class TimeStudy(Study):
                      "is the achieved rate over the roof at the point's arithmetic intensity; "
                      "`MiB` the working set (the Jacobians and the largest product); `GB/s` the "
                      "rate its data moved. A set that streamed as fast in a vector-matrix read "
-                     "of an array of its size timed in the same rounds (`read at`), or (for "
-                     "sweeps without that read) as arrays of a size that holds it did when the "
-                     "bandwidth was measured (`... read ...`), or that fits a cache the OS "
-                     "reports, explains the point; `timed-roofline.csv` holds the full "
-                     "sentences.", "",
+                     "of an array of its size timed in the same rounds (`read at`), or else (where "
+                     "that read was slower, or the sweep has none) as arrays of a size that "
+                     "holds it did when the bandwidth was measured (`... read ...`), or that "
+                     "fits a cache the OS reports, explains the point: the first of these that "
+                     "holds. `timed-roofline.csv` holds the full sentences.", "",
                      ctx.table(shown, "above-roof", counted=False, keys=2,
                                formats={"of_roof": "{:.2f}", "MiB": "{:.3g}",
                                         "GB/s": "{:.3g}"})]

@@ -790,7 +790,7 @@ def _counted_findings(counted: pd.DataFrame, matches: bool) -> list[str]:
         "one of them is optimal.",
         f"Global preaccumulation beats the better mode on {len(pre_wins)} of {len(counted)} "
         "instances. The classic matrix chain alone (explicit Jacobians for free) costs less "
-        f"than the generalized optimum on {len(chain_below)} of them "
+        f"than the generalized optimum on {len(chain_below)} of the {len(counted)} "
         f"({', '.join(f'`{n}`' for n in chain_below['instance'])}).",
     ]
 

@@ -474,7 +474,9 @@ class MinibatchStudy(Study):
                 "`lax.map(jacrev(...))` beside it (`mode_ratio`: jacfwd / jacrev, both per "
                 "example) (one example at a time: one "
                 f"example's jacfwd holds about {format_bytes(status['jacfwd_bytes'])} by the "
-                "model, its `|θ| x |θ|` basis most of it); times are medians of the rounds.", "",
+                "model, its `|θ| x |θ|` basis most of it); times are medians of the rounds; "
+                "`max_diff` is the largest difference of the per-example gradient from "
+                "`jax.grad`'s.", "",
                 ctx.table(_in_units(jaxt, _JAX_SECONDS).rename(
                     columns={"max_abs_difference": "max_diff", "grad_median": "grad",
                              "jacrev_median": "jacrev", "jacfwd_median": "jacfwd"}),

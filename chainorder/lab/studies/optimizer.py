@@ -312,6 +312,9 @@ class RandomChainsStudy(Study):
             ctx.table(by_n, "random-chains-summary", counted=True, formats=share, keys=3),
             "## Scalar-loss chains where loss-first loses most",
             "",
+            "Costs in multiplications per order; `lf_over_opt` is loss-first's over the "
+            "optimum's.",
+            "",
             ctx.table(top.head(10)[["n", "seed", "dims", "loss_first", "input_first", "optimal",
                                     "lf_over_opt"]], "random-chains-worst", counted=True,
                       formats={"seed": "{}"}),

@@ -495,9 +495,10 @@ class TimeStudy(Study):
         kinds = gap["by_kind"]
         findings = [
             "The wall-time ratio is "
-            f"{_compared(gap['median_gap'])} the FLOP ratio (input-first over loss-first): "
-            f"FLOP ratio / time ratio has median {ratio_text(gap['median_gap'])} over "
-            f"{len(cmp)} cases.",
+            f"{_compared(gap['median_gap'])} the FLOP ratio (input-first over loss-first) at "
+            f"the median: FLOP ratio / time ratio has median {ratio_text(gap['median_gap'])} "
+            f"over {len(cmp)} cases, and is above 1 in {int((gap['table']['gap'] > 1).sum())} "
+            "of them.",
         ]
         slopes = _slopes_finding(gap["slopes"])
         if slopes:

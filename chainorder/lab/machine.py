@@ -244,10 +244,27 @@ def _stream_bytes(stream_mb: int) -> tuple[int, str]:
     return max(want // 8 // 1024 * 1024, 1024) * 8, why
 
 
+#: Columns of the matrix a vector-matrix read streams (the shape of a loss-first step).
+READ_COLUMNS = 1024
+
+
+def read_operands(nbytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """A ``1 x m`` vector and an ``m x 1024`` C-ordered matrix of at least ``nbytes`` bytes
+    (whole 8 KiB rows, one at least): ``v @ M`` reads an array that large once.
+
+    Examples
+    --------
+    >>> v, M = read_operands(2**20)
+    >>> v.shape, M.shape, M.nbytes
+    ((1, 128), (128, 1024), 1048576)
+    """
+    m = max(1, -(-int(nbytes) // (8 * READ_COLUMNS)))
+    return np.ones((1, m)), np.ones((m, READ_COLUMNS))
+
+
 def _read_rate(nbytes: int, budget: float) -> float:
     """Best GB/s reading an array of ``nbytes`` by a vector-matrix product (a loss-first step)."""
-    m = max(nbytes // 8 // 1024, 1)
-    M, v = np.ones((m, 1024)), np.ones(m)
+    v, M = read_operands(nbytes)
     return _best_rate(M.nbytes / 1e9, lambda: v @ M, budget)
 
 

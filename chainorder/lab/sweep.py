@@ -337,13 +337,12 @@ def measure_points(chain: Chain, plans: Mapping[str, Plan], timing: Timing, *,
     out = {n: {**_timed(times[n], counted[n]), **sizes[n],
                "loadavg_max": top, "other_work": others,
                "loaded": under_load(top, others=others)} for n in names}
-    if reads:
-        for n in names:
-            ref = _read_name(_working_set(sizes[n]))
-            median = statistics.median(times[ref]) if ref in times else None
-            nbytes = _read_bytes(_working_set(sizes[n])) if median else None
-            out[n]["read_bytes"] = nbytes
-            out[n]["read_gbs"] = nbytes / median / 1e9 if nbytes and median else None
+    for n in names if reads else ():
+        ref = _read_name(_working_set(sizes[n]))
+        median = statistics.median(times[ref]) if ref in times else None
+        nbytes = refs[ref][0][1].nbytes if median else None
+        out[n]["read_bytes"] = nbytes
+        out[n]["read_gbs"] = nbytes / median / 1e9 if nbytes and median else None
     return out
 
 
@@ -351,38 +350,27 @@ def measure_points(chain: Chain, plans: Mapping[str, Plan], timing: Timing, *,
 #: larger sets stream from memory, where the memory roof itself is the reference.
 READ_MAX_BYTES = 64 * 2**20
 
-#: Columns of the matrix of a read reference (a vector-matrix product, as a loss-first step).
-_READ_COLUMNS = 1024
-
-
 def _working_set(sizes: dict[str, int]) -> int:
     """A plan's working set: its Jacobians and its largest product, in bytes."""
     return sizes["jacobian_bytes"] + sizes["intermediate_bytes_largest"]
 
 
-def _read_bytes(working_set: int) -> int:
-    """Bytes of the read reference for ``working_set``: a whole number of 8 KiB rows."""
-    row = 8 * _READ_COLUMNS
-    return max(1, -(-working_set // row)) * row
-
-
 def _read_name(working_set: int) -> str:
-    return f"(read {_read_bytes(working_set)} bytes)"
+    return f"(read {working_set} bytes)"
 
 
 def _read_references(sizes: Mapping[str, dict[str, int]]) -> dict[str, tuple[list, Plan]]:
     """One vector-matrix read per distinct working set up to :data:`READ_MAX_BYTES`: its
-    operands (a ``1 x r`` vector, an ``r x 1024`` C-ordered matrix) and its one-step plan."""
-    import numpy as np
+    operands (:func:`chainorder.lab.machine.read_operands`) and its one-step plan."""
+    from .machine import read_operands
 
     refs: dict[str, tuple[list, Plan]] = {}
     for s in sizes.values():
         ws = _working_set(s)
         if ws > READ_MAX_BYTES or _read_name(ws) in refs:
             continue
-        r = _read_bytes(ws) // (8 * _READ_COLUMNS)
-        ref_mats = [np.ones((1, r)), np.ones((r, _READ_COLUMNS))]
-        refs[_read_name(ws)] = (ref_mats, make_plan((1, r, _READ_COLUMNS), "loss_first"))
+        v, M = read_operands(ws)
+        refs[_read_name(ws)] = ([v, M], make_plan((1, *M.shape), "loss_first"))
     return refs
 
 

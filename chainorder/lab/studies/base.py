@@ -540,23 +540,21 @@ def _short_header(header: str) -> tuple[str, list[str]]:
 
 
 def _fit(cols: list[str], cells: dict[str, list[str]], numeric: dict[str, bool], keys: int,
-         width: int) -> tuple[list[list[str]], dict[str, str], list[str], list[str]]:
+         width: int) -> tuple[list[list[str]], dict[str, str], list[str]]:
     """Make a table fit ``width``: short headers, then notes for long text, then a split.
 
     Returns the column groups (each a table repeating the first ``keys`` columns), the
-    headers, the notes (cells moved under the table) and the header words shortened.
+    short headers and the notes (the texts of cells moved under the table).
     """
     head = {c: str(c) for c in cols}
     notes: list[str] = []
-    words: list[str] = []
     if _table_chars(cols, head, cells) <= width:
-        return [cols], head, notes, words
+        return [cols], head, notes
     for c in cols:
         widest = max((len(escape_cell(t)) for t in cells[c]), default=0)
         short, used = _short_header(head[c])
         if len(head[c]) > widest and used:
             head[c] = short
-            words += [w for w in used if w not in words]
     text_cols = sorted((c for c in cols[keys:] if not numeric[c]),
                        key=lambda c: -max(map(len, cells[c]), default=0))
     for c in text_cols:  # prose only: names and dims stay in their cells
@@ -574,7 +572,7 @@ def _fit(cols: list[str], cells: dict[str, list[str]], numeric: dict[str, bool],
     while narrow > 1 and len(_split(cols[:keys], rest, head, cells, narrow - 1)) == len(parts):
         narrow -= 1
     parts = _split(cols[:keys], rest, head, cells, narrow)
-    return [cols[:keys] + g for g in parts] or [cols], head, notes, words
+    return [cols[:keys] + g for g in parts] or [cols], head, notes
 
 
 def _split(keys: list[str], rest: list[str], head: dict[str, str],
@@ -657,7 +655,7 @@ def markdown_table(df: pd.DataFrame, formats: dict[str, Any] | None = None, *,
     said = ("In every row: " + "; ".join(f"{c} = {cells[c][0]}" for c in same) + ".\n\n"
             if same else "")
     shown = [c for c in cols if c not in same]
-    groups, short, notes, _ = _fit(shown, cells, numeric, min(keys, len(shown)), width)
+    groups, short, notes = _fit(shown, cells, numeric, min(keys, len(shown)), width)
     tables, words = [], []
     for group in groups:
         # a part that fits with the whole headers keeps them

@@ -339,10 +339,13 @@ def measure_points(chain: Chain, plans: Mapping[str, Plan], timing: Timing, *,
                "loaded": under_load(top, others=others)} for n in names}
     for n in names if reads else ():
         ref = _read_name(_working_set(sizes[n]))
-        median = statistics.median(times[ref]) if ref in times else None
-        nbytes = refs[ref][0][1].nbytes if median else None
-        out[n]["read_bytes"] = nbytes
-        out[n]["read_gbs"] = nbytes / median / 1e9 if nbytes and median else None
+        if ref not in refs:  # above READ_MAX_BYTES: no read beside it
+            out[n] |= {"read_bytes": None, "read_gbs": None}
+            continue
+        (_, matrix), _ = refs[ref]
+        median = statistics.median(times[ref])
+        out[n] |= {"read_bytes": matrix.nbytes,
+                   "read_gbs": matrix.nbytes / median / 1e9 if median > 0 else None}
     return out
 
 
